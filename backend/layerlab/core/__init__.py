@@ -1,0 +1,1 @@
+"""Pure PyTorch/NumPy training code: no processes, no HTTP."""

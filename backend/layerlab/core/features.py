@@ -1,0 +1,34 @@
+"""Input features computed from a 2-D point: x1, x2, their squares, product and sines."""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "x1": lambda x1, x2: x1,
+    "x2": lambda x1, x2: x2,
+    "x1_sq": lambda x1, x2: x1 * x1,
+    "x2_sq": lambda x1, x2: x2 * x2,
+    "x1_x2": lambda x1, x2: x1 * x2,
+    "sin_x1": lambda x1, x2: np.sin(x1),
+    "sin_x2": lambda x1, x2: np.sin(x2),
+}
+
+# How each feature reads in formulas and in the generated PyTorch code (`x` is an (N, 2) tensor).
+FEATURE_LABELS = {
+    "x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂²",
+    "x1_x2": "x₁·x₂", "sin_x1": "sin(x₁)", "sin_x2": "sin(x₂)",
+}
+FEATURE_TORCH = {
+    "x1": "x[:, 0]", "x2": "x[:, 1]", "x1_sq": "x[:, 0] ** 2", "x2_sq": "x[:, 1] ** 2",
+    "x1_x2": "x[:, 0] * x[:, 1]", "sin_x1": "torch.sin(x[:, 0])", "sin_x2": "torch.sin(x[:, 1])",
+}
+
+RAW_FEATURES = ("x1", "x2")
+
+
+def feature_matrix(points: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """(N, 2) points -> (N, len(features)) float32 model inputs, in the order given."""
+    x1, x2 = points[:, 0], points[:, 1]
+    columns = [FEATURE_FUNCTIONS[name](x1, x2) for name in features]
+    return np.stack(columns, axis=1).astype(np.float32)

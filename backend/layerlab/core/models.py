@@ -1,0 +1,56 @@
+"""The network a spec describes: an MLP as `nn.Sequential`, its optimizer and its penalty."""
+
+import torch
+from torch import nn
+
+from layerlab.core.spec import RunSpec
+
+ACTIVATIONS: dict[str, type[nn.Module] | None] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "linear": None,  # no activation: stacked layers collapse into one linear map
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+MOMENTUM = 0.9
+
+
+def build_model(spec: RunSpec, n_inputs: int, n_outputs: int) -> nn.Sequential:
+    """Linear layers of the spec's widths with its activation between them, and a linear head.
+
+    Initial weights depend on `spec.seed` only (PyTorch's default init, drawn on the CPU).
+    """
+    activation = ACTIVATIONS[spec.activation]
+    widths = [n_inputs, *spec.hidden_widths]
+    layers: list[nn.Module] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+            layers.append(nn.Linear(fan_in, fan_out))
+            if activation is not None:
+                layers.append(activation())
+        layers.append(nn.Linear(widths[-1], n_outputs))
+    return nn.Sequential(*layers)
+
+
+def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
+    return [layer for layer in model if isinstance(layer, nn.Linear)]
+
+
+def build_optimizer(spec: RunSpec, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.learning_rate)
+    momentum = MOMENTUM if spec.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(params, lr=spec.learning_rate, momentum=momentum)
+
+
+def penalty(weights: list[torch.Tensor], kind: str) -> torch.Tensor:
+    """L1 (sum |w|) or L2 (sum w²) over the weight matrices; biases are not penalized."""
+    if kind == "l1":
+        return sum(w.abs().sum() for w in weights)  # type: ignore[return-value]
+    return sum(w.pow(2).sum() for w in weights)  # type: ignore[return-value]

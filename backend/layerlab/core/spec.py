@@ -1,0 +1,160 @@
+"""RunSpec: the one description of a run, shared by the CLI, REST and websockets."""
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from layerlab.config import get_settings
+
+DatasetName = Literal[
+    "moons", "circles", "xor", "gaussian", "spiral", "blobs", "multigauss", "plane", "features4", "csv"
+]
+Feature = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
+Activation = Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu", "elu", "gelu", "silu"]
+OptimizerName = Literal["sgd", "momentum", "adam"]
+Regularization = Literal["none", "l1", "l2"]
+Task = Literal["binary", "multiclass", "regression"]
+
+DATASET_NAMES: tuple[str, ...] = get_args(DatasetName)
+FEATURES: tuple[str, ...] = get_args(Feature)
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
+
+MAX_SEED = 2**31 - 1
+MAX_LEARNING_RATE = 10.0
+
+
+def _at_most(value: int, limit: int, what: str, setting: str) -> int:
+    if value > limit:
+        raise PydanticCustomError(
+            "limit",
+            "at most {limit} {what} allowed on this server (LAYERLAB_{setting}); got {value}",
+            {"limit": limit, "what": what, "setting": setting, "value": value},
+        )
+    return value
+
+
+class DatasetSpec(BaseModel):
+    """Which data a run learns from, and how it is generated and split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DatasetName = Field("moons", description="Which dataset; see GET /api/datasets.")
+    samples: int = Field(1000, ge=20, description="Points generated (train + test).")
+    noise: float = Field(0.2, ge=0.0, le=1.0, description="0 = clean, 1 = very noisy.")
+    train_fraction: float = Field(0.8, ge=0.1, le=0.9, description="Share of points for training.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the data; same seed, same points.")
+    classes: int = Field(3, ge=3, le=5, description="Number of classes (blobs only).")
+    source: str | None = Field(
+        None, max_length=4096, description="csv only: a file path (CLI) or an uploaded dataset's id."
+    )
+    label_column: str | None = Field(
+        None, max_length=200, description="csv only: the label column's name (default: the last)."
+    )
+
+    @field_validator("samples")
+    @classmethod
+    def _samples_within_limit(cls, samples: int) -> int:
+        return _at_most(samples, get_settings().max_samples, "samples", "MAX_SAMPLES")
+
+    @model_validator(mode="after")
+    def _csv_needs_source(self) -> "DatasetSpec":
+        if self.name == "csv" and not self.source:
+            raise PydanticCustomError(
+                "missing_source",
+                "the csv dataset needs 'source': a CSV file path or an uploaded dataset's id",
+            )
+        return self
+
+
+class RunSpec(BaseModel):
+    """Everything that decides a run: same spec, same data, same initial weights, same result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    features: list[Feature] = Field(
+        default_factory=lambda: ["x1", "x2"],
+        min_length=1,
+        description="Input features computed from the two coordinates (2-D datasets).",
+    )
+    hidden_widths: list[int] = Field(
+        default_factory=lambda: [8, 8],
+        description="Neurons in each hidden layer; [] is a linear (or logistic) model.",
+    )
+    activation: Activation = "relu"
+    optimizer: OptimizerName = "adam"
+    learning_rate: float = Field(0.01, gt=0.0, le=MAX_LEARNING_RATE)
+    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(100, ge=1)
+    regularization: Regularization = "none"
+    regularization_rate: float = Field(0.0, ge=0.0, le=1.0)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling.")
+    grid_resolution: int = Field(64, ge=8, description="Cells per side of the output grid.")
+
+    @field_validator("features")
+    @classmethod
+    def _features_unique(cls, features: list[str]) -> list[str]:
+        repeated = sorted({f for f in features if features.count(f) > 1})
+        if repeated:
+            raise PydanticCustomError(
+                "duplicate", "each feature once; repeated: {repeated}", {"repeated": repeated}
+            )
+        return features
+
+    @field_validator("hidden_widths")
+    @classmethod
+    def _widths_within_limits(cls, widths: list[int]) -> list[int]:
+        settings = get_settings()
+        _at_most(len(widths), settings.max_hidden_layers, "hidden layers", "MAX_HIDDEN_LAYERS")
+        for width in widths:
+            if width < 1:
+                raise PydanticCustomError(
+                    "too_small", "each hidden layer needs at least 1 neuron; got {width}",
+                    {"width": width},
+                )
+            _at_most(width, settings.max_width, "neurons per layer", "MAX_WIDTH")
+        return widths
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_within_limit(cls, batch_size: int) -> int:
+        return _at_most(batch_size, get_settings().max_samples, "samples per batch", "MAX_SAMPLES")
+
+    @field_validator("epochs")
+    @classmethod
+    def _epochs_within_limit(cls, epochs: int) -> int:
+        return _at_most(epochs, get_settings().max_epochs, "epochs", "MAX_EPOCHS")
+
+    @field_validator("grid_resolution")
+    @classmethod
+    def _grid_within_limit(cls, resolution: int) -> int:
+        limit = get_settings().max_grid_resolution
+        return _at_most(resolution, limit, "grid cells per side", "MAX_GRID_RESOLUTION")
+
+    @model_validator(mode="after")
+    def _features_fit_dataset(self) -> "RunSpec":
+        if self.dataset.name == "features4" and list(self.features) != ["x1", "x2"]:
+            raise PydanticCustomError(
+                "features_not_2d",
+                "input features apply to 2-D datasets; 'features4' feeds its 4 columns as they are",
+            )
+        return self
+
+    @property
+    def depth(self) -> int:
+        return len(self.hidden_widths)
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One readable line per problem: `field.path: message (got value)`."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "spec"
+        got = item.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        lines.append(f"{where}: {item['msg']}{shown}")
+    return lines
+

@@ -1,0 +1,335 @@
+"""One run: a Trainer that steps a model on in-memory tensors, and a loop that callers control."""
+
+import enum
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from layerlab.core.datasets import Dataset, make_dataset, model_inputs
+from layerlab.core.grids import Grid, compute_grid, grid_inputs
+from layerlab.core.models import build_model, build_optimizer, linear_layers, penalty
+from layerlab.core.spec import RunSpec
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+
+
+@dataclass
+class MetricPoint:
+    """Losses and scores on the whole train and test sets after `step` optimizer steps."""
+
+    step: int
+    epoch: float
+    train_loss: float  # the data loss alone
+    test_loss: float
+    regularization_loss: float  # the penalty term added to train_loss while training
+    train_acc: float | None = None  # classification
+    test_acc: float | None = None
+    train_rmse: float | None = None  # regression
+    test_rmse: float | None = None
+    samples_per_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' is CUDA when a GPU is present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """A model, its optimizer and its data held as tensors, stepped by whoever owns it.
+
+    Same spec, same data, same initial weights and the same trajectory: the batches come from a
+    generator seeded by `spec.seed`, and nothing here touches the global random state.
+    """
+
+    def __init__(
+        self, spec: RunSpec, dataset: Dataset | None = None, device: torch.device | None = None
+    ) -> None:
+        self.spec = spec
+        self.dataset = dataset if dataset is not None else make_dataset(spec.dataset)
+        self.device = device or torch.device("cpu")
+        x_train, x_test = model_inputs(self.dataset, spec)
+        self.n_inputs = x_train.shape[1]
+        self.x_train = torch.as_tensor(x_train, device=self.device)
+        self.y_train = torch.as_tensor(self.dataset.y_train, device=self.device)
+        self.x_test = torch.as_tensor(x_test, device=self.device)
+        self.y_test = torch.as_tensor(self.dataset.y_test, device=self.device)
+        self.n_train = len(self.x_train)
+        self.batch_size = min(spec.batch_size, self.n_train)
+        self.steps_per_epoch = math.ceil(self.n_train / self.batch_size)
+        self.total_steps = spec.epochs * self.steps_per_epoch
+        self.learning_rate = spec.learning_rate
+        self.regularization_rate = spec.regularization_rate
+        self._grid_inputs: torch.Tensor | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to step 0 with the seed's initial weights and batch order."""
+        self.model = build_model(self.spec, self.n_inputs, self.dataset.n_outputs).to(self.device)
+        self.optimizer = build_optimizer(self.spec, self.model)
+        self.set_learning_rate(self.learning_rate)
+        self._weights = [layer.weight for layer in linear_layers(self.model)]
+        self._shuffle = torch.Generator().manual_seed(self.spec.seed)
+        self._order = torch.empty(0, dtype=torch.long)
+        self.step = 0
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.total_steps
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Takes effect from the next step; weights and optimizer state are kept."""
+        self.learning_rate = learning_rate
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
+    def set_regularization_rate(self, rate: float) -> None:
+        self.regularization_rate = rate
+
+    def data_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        task = self.dataset.task
+        if task == "binary":  # one logit; sigmoid + BCE fused for stability
+            return F.binary_cross_entropy_with_logits(outputs.squeeze(1), targets)
+        if task == "multiclass":
+            return F.cross_entropy(outputs, targets)
+        return F.mse_loss(outputs.squeeze(1), targets)
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        if self.spec.regularization == "none" or self.regularization_rate == 0.0:
+            return None
+        return self.regularization_rate * penalty(self._weights, self.spec.regularization)
+
+    def train_steps(self, count: int) -> None:
+        """Take up to `count` minibatch steps (fewer at the end of the last epoch)."""
+        model, optimizer = self.model, self.optimizer
+        for _ in range(min(count, self.total_steps - self.step)):
+            start = (self.step % self.steps_per_epoch) * self.batch_size
+            if start == 0:  # a new epoch: a new order of the training points
+                self._order = torch.randperm(self.n_train, generator=self._shuffle).to(self.device)
+            batch = self._order[start : start + self.batch_size]
+            loss = self.data_loss(model(self.x_train[batch]), self.y_train[batch])
+            extra = self.regularization_loss()
+            if extra is not None:
+                loss = loss + extra
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            self.step += 1
+
+    @torch.no_grad()
+    def evaluate(self, samples_per_s: float = 0.0) -> MetricPoint:
+        """Metrics on the whole train and test sets (NaN when the weights have diverged)."""
+        train_out, test_out = self.model(self.x_train), self.model(self.x_test)
+        extra = self.regularization_loss()
+        point = MetricPoint(
+            step=self.step,
+            epoch=round(self.epoch, 4),
+            train_loss=float(self.data_loss(train_out, self.y_train)),
+            test_loss=float(self.data_loss(test_out, self.y_test)),
+            regularization_loss=0.0 if extra is None else float(extra),
+            samples_per_s=round(samples_per_s, 1),
+        )
+        if self.dataset.task == "regression":
+            point.train_rmse = math.sqrt(point.train_loss)
+            point.test_rmse = math.sqrt(point.test_loss)
+        else:
+            point.train_acc = float((self.predict_classes(train_out) == self.y_train).float().mean())
+            point.test_acc = float((self.predict_classes(test_out) == self.y_test).float().mean())
+        return point
+
+    def predict_classes(self, outputs: torch.Tensor) -> torch.Tensor:
+        if self.dataset.task == "binary":
+            return (outputs.squeeze(1) > 0).to(self.y_train.dtype)
+        return outputs.argmax(dim=1)
+
+    @torch.no_grad()
+    def final_metrics(self) -> dict[str, Any]:
+        """The last point plus a test confusion matrix (classes) or R² (regression)."""
+        metrics = self.evaluate().to_dict()
+        if self.dataset.task == "regression":
+            metrics["train_r2"] = _r2(self.model(self.x_train).squeeze(1), self.y_train)
+            metrics["test_r2"] = _r2(self.model(self.x_test).squeeze(1), self.y_test)
+        else:
+            predicted = self.predict_classes(self.model(self.x_test)).long()
+            k = self.dataset.n_classes
+            counts = torch.bincount(self.y_test.long() * k + predicted, minlength=k * k)
+            metrics["confusion_matrix"] = counts.reshape(k, k).tolist()  # rows: true class
+        return metrics
+
+    @torch.no_grad()
+    def grid(self) -> Grid:
+        """The model's output over the data's plane, for the decision-boundary heatmap."""
+        if self._grid_inputs is None:
+            self._grid_inputs = grid_inputs(self.dataset, self.spec).to(self.device)
+        return compute_grid(
+            self.model, self._grid_inputs, self.dataset, self.spec.grid_resolution, self.step
+        )
+
+
+def _r2(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    residual = float(((target - predicted) ** 2).sum())
+    total = float(((target - target.mean()) ** 2).sum())
+    return 1.0 - residual / total if total > 0 else 0.0
+
+
+class RunControl:
+    """Pause, resume, single-step and cancel a training loop from another thread."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self.paused = False
+        self.cancelled = False
+        self._steps_requested = 0
+
+    def pause(self) -> None:
+        with self._wake:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._wake:
+            self.paused = False
+            self._wake.notify_all()
+
+    def step_once(self) -> None:
+        """While paused: take one step, report it, and stay paused."""
+        with self._wake:
+            self._steps_requested += 1
+            self._wake.notify_all()
+
+    def cancel(self) -> None:
+        with self._wake:
+            self.cancelled = True
+            self._wake.notify_all()
+
+    def wait_while_paused(self, timeout_s: float | None = None) -> int:
+        """Block while paused; return how many single steps to take now (0 = run freely)."""
+        with self._wake:
+            while self.paused and not self.cancelled and self._steps_requested == 0:
+                if not self._wake.wait(timeout_s):
+                    break
+            steps, self._steps_requested = self._steps_requested, 0
+            return steps if self.paused else 0
+
+
+CONTROL_EVERY_STEPS = 32  # steps between two looks at the controls
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    status: RunStatus
+    error: str | None
+    metrics: dict[str, Any]
+    history: list[MetricPoint] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def run_training(
+    trainer: Trainer,
+    on_event: EventSink | None = None,
+    control: RunControl | None = None,
+    eval_every: int | None = None,
+    grid_every: int | None = None,
+) -> RunResult:
+    """Train to the last epoch, reporting to `on_event(type, payload)` as the wire names them.
+
+    Events: `metrics` (a MetricPoint dict) every `eval_every` steps (default: each epoch),
+    `grid` every `grid_every` steps (default: never), and `status` on every change. A loss that
+    becomes NaN or infinite ends the run as `diverged` with a sentence saying why.
+    """
+    emit = on_event or (lambda kind, payload: None)
+    control = control or RunControl()
+    eval_every = eval_every or trainer.steps_per_epoch
+    history: list[MetricPoint] = []
+    started = time.perf_counter()
+    status = RunStatus.RUNNING
+    emit("status", {"status": status.value})
+
+    def report(samples_per_s: float) -> str | None:
+        point = trainer.evaluate(samples_per_s)
+        history.append(point)
+        emit("metrics", point.to_dict())
+        if grid_every and (trainer.step % grid_every == 0 or trainer.finished):
+            emit("grid", trainer.grid().encode())
+        return divergence_message(trainer, point)
+
+    error = report(0.0)
+    timed_steps, timed_s = 0, 0.0
+    while error is None and not trainer.finished and not control.cancelled:
+        single_steps = control.wait_while_paused(timeout_s=0.5) if control.paused else 0
+        if control.cancelled:
+            break
+        if control.paused and single_steps == 0:
+            if status is not RunStatus.PAUSED:
+                status = RunStatus.PAUSED
+                emit("status", {"status": status.value})
+            continue
+        if status is RunStatus.PAUSED and not control.paused:
+            status = RunStatus.RUNNING
+            emit("status", {"status": status.value})
+        if single_steps:
+            trainer.train_steps(single_steps)
+            error = report(0.0)
+            continue
+        # Train in short chunks so that pause and cancel take effect within milliseconds.
+        chunk_start, step_before = time.perf_counter(), trainer.step
+        trainer.train_steps(min(eval_every - trainer.step % eval_every, CONTROL_EVERY_STEPS))
+        timed_steps += trainer.step - step_before
+        timed_s += time.perf_counter() - chunk_start
+        if trainer.step % eval_every == 0 or trainer.finished:
+            error = report(timed_steps * trainer.batch_size / timed_s if timed_s > 0 else 0.0)
+            timed_steps, timed_s = 0, 0.0
+
+    if error is not None:
+        status = RunStatus.DIVERGED
+        metrics: dict[str, Any] = history[-1].to_dict()
+    else:
+        status = RunStatus.CANCELLED if control.cancelled else RunStatus.DONE
+        metrics = trainer.final_metrics()
+    emit("status", {"status": status.value, **({"error": error} if error else {})})
+    return RunResult(status, error, metrics, history, time.perf_counter() - started)
+
+
+def divergence_message(trainer: Trainer, point: MetricPoint) -> str | None:
+    """A sentence a learner can act on when the loss is no longer a finite number."""
+    if all(np.isfinite([point.train_loss, point.test_loss, point.regularization_loss])):
+        return None
+    return (
+        f"The loss became {_non_finite_name(point)} at step {point.step} (epoch "
+        f"{point.epoch:g}): the weights blew up because the learning rate "
+        f"{trainer.learning_rate:g} is too high for this network. Try it 10 times smaller."
+    )
+
+
+def _non_finite_name(point: MetricPoint) -> str:
+    values = (point.train_loss, point.test_loss, point.regularization_loss)
+    return "NaN" if any(math.isnan(v) for v in values) else "infinite"
