@@ -16,7 +16,9 @@ class Settings(BaseSettings):
     max_samples: int = Field(5000, ge=20, le=1_000_000, description="Most points in a dataset.")
     max_epochs: int = Field(1000, ge=1, le=1_000_000, description="Most epochs in one run.")
     max_grid_resolution: int = Field(128, ge=8, le=1024, description="Most cells per grid side.")
-    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'.")
+    device: str = Field(
+        "auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."
+    )
 
 
 @lru_cache

@@ -115,8 +115,12 @@ def _blobs(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarray, n
 
 # Signed bumps (x, y, height, width) of the multigauss surface: fixed, so the seed moves the points.
 _BUMPS = (
-    (-0.5, -0.5, 1.0, 0.3), (0.5, 0.5, 1.0, 0.3), (-0.5, 0.5, -1.0, 0.3),
-    (0.5, -0.5, -1.0, 0.3), (0.0, 0.0, 0.6, 0.2), (0.8, 0.0, -0.5, 0.2),
+    (-0.5, -0.5, 1.0, 0.3),
+    (0.5, 0.5, 1.0, 0.3),
+    (-0.5, 0.5, -1.0, 0.3),
+    (0.5, -0.5, -1.0, 0.3),
+    (0.0, 0.0, 0.6, 0.2),
+    (0.8, 0.0, -0.5, 0.2),
 )
 
 
@@ -161,36 +165,86 @@ def _features4(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarra
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo("moons", "binary", "Two moons",
-                    "Two interleaving half circles: no straight line separates them.",
-                    (-1.5, 2.5, -1.0, 1.5), _moons),
-        DatasetInfo("circles", "binary", "Circles",
-                    "A ring around a disc: needs a closed boundary (try x1² and x2²).",
-                    (-1.5, 1.5, -1.5, 1.5), _circles),
-        DatasetInfo("xor", "binary", "XOR",
-                    "Opposite quadrants share a class: no linear model can solve it.",
-                    (-1.5, 1.5, -1.5, 1.5), _xor),
-        DatasetInfo("gaussian", "binary", "Two Gaussians",
-                    "Two overlapping clouds: a straight line does well.",
-                    (-3.0, 3.0, -3.0, 3.0), _gaussian),
-        DatasetInfo("spiral", "binary", "Spiral",
-                    "Two interleaved arms: the hardest shape; needs depth.",
-                    (-1.3, 1.3, -1.3, 1.3), _spiral),
-        DatasetInfo("blobs", "multiclass", "Blobs",
-                    "3 to 5 clouds, one class each: softmax over several outputs.",
-                    (-3.5, 3.5, -3.5, 3.5), _blobs),
-        DatasetInfo("multigauss", "regression", "Bumpy surface",
-                    "Regression: a surface of signed Gaussian bumps to fit.",
-                    (-1.0, 1.0, -1.0, 1.0), _multigauss),
-        DatasetInfo("plane", "regression", "Plane",
-                    "Regression: y = 2·x − 3·z + 5 + noise; a linear model recovers 2, −3 and 5.",
-                    (-10.0, 10.0, -10.0, 10.0), _plane),
-        DatasetInfo("features4", "binary", "4 features",
-                    "4 random features and a binary label, as in the basic-network lesson.",
-                    None, _features4),
-        DatasetInfo("csv", "binary", "Your CSV",
-                    "Your own table: feature columns and one label column.",
-                    None, None),
+        DatasetInfo(
+            "moons",
+            "binary",
+            "Two moons",
+            "Two interleaving half circles: no straight line separates them.",
+            (-1.5, 2.5, -1.0, 1.5),
+            _moons,
+        ),
+        DatasetInfo(
+            "circles",
+            "binary",
+            "Circles",
+            "A ring around a disc: needs a closed boundary (try x1² and x2²).",
+            (-1.5, 1.5, -1.5, 1.5),
+            _circles,
+        ),
+        DatasetInfo(
+            "xor",
+            "binary",
+            "XOR",
+            "Opposite quadrants share a class: no linear model can solve it.",
+            (-1.5, 1.5, -1.5, 1.5),
+            _xor,
+        ),
+        DatasetInfo(
+            "gaussian",
+            "binary",
+            "Two Gaussians",
+            "Two overlapping clouds: a straight line does well.",
+            (-3.0, 3.0, -3.0, 3.0),
+            _gaussian,
+        ),
+        DatasetInfo(
+            "spiral",
+            "binary",
+            "Spiral",
+            "Two interleaved arms: the hardest shape; needs depth.",
+            (-1.3, 1.3, -1.3, 1.3),
+            _spiral,
+        ),
+        DatasetInfo(
+            "blobs",
+            "multiclass",
+            "Blobs",
+            "3 to 5 clouds, one class each: softmax over several outputs.",
+            (-3.5, 3.5, -3.5, 3.5),
+            _blobs,
+        ),
+        DatasetInfo(
+            "multigauss",
+            "regression",
+            "Bumpy surface",
+            "Regression: a surface of signed Gaussian bumps to fit.",
+            (-1.0, 1.0, -1.0, 1.0),
+            _multigauss,
+        ),
+        DatasetInfo(
+            "plane",
+            "regression",
+            "Plane",
+            "Regression: y = 2·x − 3·z + 5 + noise; a linear model recovers 2, −3 and 5.",
+            (-10.0, 10.0, -10.0, 10.0),
+            _plane,
+        ),
+        DatasetInfo(
+            "features4",
+            "binary",
+            "4 features",
+            "4 random features and a binary label, as in the basic-network lesson.",
+            None,
+            _features4,
+        ),
+        DatasetInfo(
+            "csv",
+            "binary",
+            "Your CSV",
+            "Your own table: feature columns and one label column.",
+            None,
+            None,
+        ),
     )
 }
 
@@ -208,19 +262,30 @@ def make_dataset(spec: DatasetSpec) -> Dataset:
     truth = None
     if spec.name == "plane":
         truth = {"weights": list(PLANE_WEIGHTS), "bias": PLANE_BIAS}
-    input_names = RAW_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
+    input_names = (
+        RAW_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
+    )
     return Dataset(
-        name=spec.name, task=info.task, x_train=x_train, y_train=y_train, x_test=x_test,
-        y_test=y_test, input_names=input_names, n_classes=n_classes,
+        name=spec.name,
+        task=info.task,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        input_names=input_names,
+        n_classes=n_classes,
         extent=_extent_of(points, info.extent) if info.extent else None,
-        class_names=tuple(str(k) for k in range(n_classes)), truth=truth,
+        class_names=tuple(str(k) for k in range(n_classes)),
+        truth=truth,
     )
 
 
 def model_inputs(dataset: Dataset, spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
     """Train and test inputs as the model sees them: 2-D points go through the spec's features."""
     if dataset.is_2d:
-        return feature_matrix(dataset.x_train, spec.features), feature_matrix(dataset.x_test, spec.features)
+        return feature_matrix(dataset.x_train, spec.features), feature_matrix(
+            dataset.x_test, spec.features
+        )
     if list(spec.features) != list(RAW_FEATURES):
         raise DatasetError(
             "features",
@@ -234,20 +299,34 @@ def _split(
     points: np.ndarray, labels: np.ndarray, task: Task, spec: DatasetSpec
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     classified = task != "regression"
+    blame = "dataset.source" if spec.name == "csv" else "dataset"
     if classified:
         counts = np.bincount(labels.astype(np.int64))
         if counts[counts > 0].min() < 2:
             raise DatasetError(
-                "dataset", "every class needs at least 2 rows to be split into train and test"
+                blame, "every class needs at least 2 rows to be split into train and test"
             )
-    x_train, x_test, y_train, y_test = train_test_split(
-        points, labels, train_size=spec.train_fraction, random_state=spec.seed,
-        stratify=labels if classified else None,
-    )
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            points,
+            labels,
+            train_size=spec.train_fraction,
+            random_state=spec.seed,
+            stratify=labels if classified else None,
+        )
+    except ValueError as error:  # too few points on one side for every class to appear
+        raise DatasetError(
+            "dataset.train_fraction",
+            f"{len(points)} points split {spec.train_fraction:g} / {1 - spec.train_fraction:g} "
+            f"leave too few for each class on both sides ({error}); use more samples or a "
+            "fraction nearer 0.5",
+        ) from None
     label_type = np.int64 if task == "multiclass" else np.float32
     return (
-        x_train.astype(np.float32), y_train.astype(label_type),
-        x_test.astype(np.float32), y_test.astype(label_type),
+        x_train.astype(np.float32),
+        y_train.astype(label_type),
+        x_test.astype(np.float32),
+        y_test.astype(label_type),
     )
 
 
@@ -291,7 +370,8 @@ def load_csv(text: str, spec: DatasetSpec) -> Dataset:
     for row_number, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise DatasetError(
-                "dataset.source", f"row {row_number} has {len(row)} cells; the header has {len(header)}"
+                "dataset.source",
+                f"row {row_number} has {len(row)} cells; the header has {len(header)}",
             )
         values = [cell for i, cell in enumerate(row) if i != label_index]
         for column, cell in enumerate(values):
@@ -300,8 +380,15 @@ def load_csv(text: str, spec: DatasetSpec) -> Dataset:
     task, labels, class_names = _labels(raw_labels, header[label_index])
     x_train, y_train, x_test, y_test = _split(points, labels, task, spec)
     return Dataset(
-        name="csv", task=task, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        input_names=names, n_classes=len(class_names), class_names=class_names,
+        name="csv",
+        task=task,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        input_names=names,
+        n_classes=len(class_names),
+        class_names=class_names,
         extent=_extent_of(points, None) if len(names) == 2 else None,
     )
 
@@ -363,7 +450,9 @@ def _labels(raw: list[str], column: str) -> tuple[Task, np.ndarray, tuple[str, .
         numbers = None
     if numbers is not None:
         if not np.all(np.isfinite(numbers)):
-            raise DatasetError("dataset.source", f"the label column {column!r} has non-finite values")
+            raise DatasetError(
+                "dataset.source", f"the label column {column!r} has non-finite values"
+            )
         integral = bool(np.all(numbers == np.round(numbers)))
         if not integral or len(np.unique(numbers)) > MAX_CSV_CLASSES:
             return "regression", numbers, ()
@@ -375,7 +464,8 @@ def _labels(raw: list[str], column: str) -> tuple[Task, np.ndarray, tuple[str, .
     if len(class_names) > MAX_CSV_CLASSES:
         raise DatasetError(
             "dataset.source",
-            f"the label column {column!r} has {len(class_names)} classes; at most {MAX_CSV_CLASSES}",
+            f"the label column {column!r} has {len(class_names)} classes; "
+            f"at most {MAX_CSV_CLASSES}",
         )
     if len(class_names) < 2:
         raise DatasetError("dataset.source", f"the label column {column!r} has a single class")

@@ -16,12 +16,22 @@ FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 # How each feature reads in formulas and in the generated PyTorch code (`x` is an (N, 2) tensor).
 FEATURE_LABELS = {
-    "x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂²",
-    "x1_x2": "x₁·x₂", "sin_x1": "sin(x₁)", "sin_x2": "sin(x₂)",
+    "x1": "x₁",
+    "x2": "x₂",
+    "x1_sq": "x₁²",
+    "x2_sq": "x₂²",
+    "x1_x2": "x₁·x₂",
+    "sin_x1": "sin(x₁)",
+    "sin_x2": "sin(x₂)",
 }
 FEATURE_TORCH = {
-    "x1": "x[:, 0]", "x2": "x[:, 1]", "x1_sq": "x[:, 0] ** 2", "x2_sq": "x[:, 1] ** 2",
-    "x1_x2": "x[:, 0] * x[:, 1]", "sin_x1": "torch.sin(x[:, 0])", "sin_x2": "torch.sin(x[:, 1])",
+    "x1": "x[:, 0]",
+    "x2": "x[:, 1]",
+    "x1_sq": "x[:, 0] ** 2",
+    "x2_sq": "x[:, 1] ** 2",
+    "x1_x2": "x[:, 0] * x[:, 1]",
+    "sin_x1": "torch.sin(x[:, 0])",
+    "sin_x2": "torch.sin(x[:, 1])",
 }
 
 RAW_FEATURES = ("x1", "x2")

@@ -28,7 +28,7 @@ class Grid:
     classes: np.ndarray | None = None  # (ny, nx) int, multiclass only
 
     def encode(self) -> dict[str, Any]:
-        """The `grid` event: values as base64 uint8 with `scale`/`offset` (value = offset + scale·byte)."""
+        """The `grid` event: base64 uint8 with `scale`, `offset` (value = offset + scale·u8)."""
         if self.kind == "probability":
             offset, scale = 0.0, 1.0 / 255  # a fixed scale, so that frames compare
         else:
@@ -91,7 +91,10 @@ def compute_grid(
     if dataset.task == "multiclass":
         confidence, winner = torch.softmax(outputs, dim=1).max(dim=1)
         return Grid(
-            step, dataset.extent, "probability", confidence.cpu().numpy().reshape(shape),
+            step,
+            dataset.extent,
+            "probability",
+            confidence.cpu().numpy().reshape(shape),
             winner.cpu().numpy().reshape(shape),
         )
     values = outputs.squeeze(1).cpu().numpy().reshape(shape)

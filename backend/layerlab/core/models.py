@@ -1,5 +1,7 @@
 """The network a spec describes: an MLP as `nn.Sequential`, its optimizer and its penalty."""
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ def build_model(spec: RunSpec, n_inputs: int, n_outputs: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
-        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+        for fan_in, fan_out in itertools.pairwise(widths):
             layers.append(nn.Linear(fan_in, fan_out))
             if activation is not None:
                 layers.append(activation())

@@ -1,6 +1,6 @@
 """RunSpec: the one description of a run, shared by the CLI, REST and websockets."""
 
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -8,7 +8,16 @@ from pydantic_core import PydanticCustomError
 from layerlab.config import get_settings
 
 DatasetName = Literal[
-    "moons", "circles", "xor", "gaussian", "spiral", "blobs", "multigauss", "plane", "features4", "csv"
+    "moons",
+    "circles",
+    "xor",
+    "gaussian",
+    "spiral",
+    "blobs",
+    "multigauss",
+    "plane",
+    "features4",
+    "csv",
 ]
 Feature = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
 Activation = Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu", "elu", "gelu", "silu"]
@@ -48,7 +57,9 @@ class DatasetSpec(BaseModel):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the data; same seed, same points.")
     classes: int = Field(3, ge=3, le=5, description="Number of classes (blobs only).")
     source: str | None = Field(
-        None, max_length=4096, description="csv only: a file path (CLI) or an uploaded dataset's id."
+        None,
+        max_length=4096,
+        description="csv only: a file path (CLI) or an uploaded dataset's id.",
     )
     label_column: str | None = Field(
         None, max_length=200, description="csv only: the label column's name (default: the last)."
@@ -91,7 +102,9 @@ class RunSpec(BaseModel):
     epochs: int = Field(100, ge=1)
     regularization: Regularization = "none"
     regularization_rate: float = Field(0.0, ge=0.0, le=1.0)
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling.")
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling."
+    )
     grid_resolution: int = Field(64, ge=8, description="Cells per side of the output grid.")
 
     @field_validator("features")
@@ -112,7 +125,8 @@ class RunSpec(BaseModel):
         for width in widths:
             if width < 1:
                 raise PydanticCustomError(
-                    "too_small", "each hidden layer needs at least 1 neuron; got {width}",
+                    "too_small",
+                    "each hidden layer needs at least 1 neuron; got {width}",
                     {"width": width},
                 )
             _at_most(width, settings.max_width, "neurons per layer", "MAX_WIDTH")
@@ -157,4 +171,3 @@ def describe_errors(error: ValidationError) -> list[str]:
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
         lines.append(f"{where}: {item['msg']}{shown}")
     return lines
-

@@ -42,15 +42,17 @@ def tensor_stats(model: nn.Module) -> list[dict[str, Any]]:
     stats = []
     for name, param in model.named_parameters():
         values = param.detach().float()
-        stats.append({
-            "name": name,
-            "shape": list(param.shape),
-            "dtype": str(param.dtype).removeprefix("torch."),
-            "device": str(param.device),
-            "mean": float(values.mean()),
-            "std": float(values.std()) if values.numel() > 1 else 0.0,
-            "min": float(values.min()),
-            "max": float(values.max()),
-            "grad_norm": None if param.grad is None else float(param.grad.norm()),
-        })
+        stats.append(
+            {
+                "name": name,
+                "shape": list(param.shape),
+                "dtype": str(param.dtype).removeprefix("torch."),
+                "device": str(param.device),
+                "mean": float(values.mean()),
+                "std": float(values.std()) if values.numel() > 1 else 0.0,
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "grad_norm": None if param.grad is None else float(param.grad.norm()),
+            }
+        )
     return stats

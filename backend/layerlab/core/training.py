@@ -161,7 +161,9 @@ class Trainer:
             point.train_rmse = math.sqrt(point.train_loss)
             point.test_rmse = math.sqrt(point.test_loss)
         else:
-            point.train_acc = float((self.predict_classes(train_out) == self.y_train).float().mean())
+            point.train_acc = float(
+                (self.predict_classes(train_out) == self.y_train).float().mean()
+            )
             point.test_acc = float((self.predict_classes(test_out) == self.y_test).float().mean())
         return point
 
