@@ -19,9 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/layerlab --help
 
-test: $(STAMP)
-	$(BIN)/ruff check backend tests
-	$(BIN)/ruff format --check backend tests
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

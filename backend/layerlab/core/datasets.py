@@ -12,8 +12,8 @@ from sklearn.datasets import make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
 from layerlab.config import get_settings
-from layerlab.core.features import RAW_FEATURES, feature_matrix
-from layerlab.core.spec import DatasetSpec, RunSpec, Task
+from layerlab.core.features import feature_matrix
+from layerlab.core.spec import DEFAULT_FEATURES, DatasetSpec, RunSpec, Task
 
 Extent = tuple[float, float, float, float]  # x0, x1, y0, y1
 Generator = Callable[[int, float, int, int], tuple[np.ndarray, np.ndarray]]
@@ -259,11 +259,11 @@ def make_dataset(spec: DatasetSpec) -> Dataset:
     points, labels = info.generate(spec.samples, spec.noise, spec.seed, spec.classes)
     n_classes = spec.classes if info.task == "multiclass" else (2 if info.task == "binary" else 0)
     x_train, y_train, x_test, y_test = _split(points, labels, info.task, spec)
-    truth = None
+    truth: dict[str, list[float] | float] | None = None
     if spec.name == "plane":
         truth = {"weights": list(PLANE_WEIGHTS), "bias": PLANE_BIAS}
     input_names = (
-        RAW_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
+        DEFAULT_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
     )
     return Dataset(
         name=spec.name,
@@ -286,7 +286,7 @@ def model_inputs(dataset: Dataset, spec: RunSpec) -> tuple[np.ndarray, np.ndarra
         return feature_matrix(dataset.x_train, spec.features), feature_matrix(
             dataset.x_test, spec.features
         )
-    if list(spec.features) != list(RAW_FEATURES):
+    if tuple(spec.features) != DEFAULT_FEATURES:
         raise DatasetError(
             "features",
             f"input features apply to 2-D data; this dataset has {len(dataset.input_names)} "

@@ -34,8 +34,6 @@ FEATURE_TORCH = {
     "sin_x2": "torch.sin(x[:, 1])",
 }
 
-RAW_FEATURES = ("x1", "x2")
-
 
 def feature_matrix(points: np.ndarray, features: Sequence[str]) -> np.ndarray:
     """(N, 2) points -> (N, len(features)) float32 model inputs, in the order given."""

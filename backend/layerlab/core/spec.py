@@ -32,6 +32,7 @@ OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
 
 MAX_SEED = 2**31 - 1
+DEFAULT_FEATURES: tuple[Feature, ...] = ("x1", "x2")
 MAX_LEARNING_RATE = 10.0
 
 
@@ -87,7 +88,7 @@ class RunSpec(BaseModel):
 
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     features: list[Feature] = Field(
-        default_factory=lambda: ["x1", "x2"],
+        default_factory=lambda: list(DEFAULT_FEATURES),
         min_length=1,
         description="Input features computed from the two coordinates (2-D datasets).",
     )
@@ -150,7 +151,7 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="after")
     def _features_fit_dataset(self) -> "RunSpec":
-        if self.dataset.name == "features4" and list(self.features) != ["x1", "x2"]:
+        if self.dataset.name == "features4" and tuple(self.features) != DEFAULT_FEATURES:
             raise PydanticCustomError(
                 "features_not_2d",
                 "input features apply to 2-D datasets; 'features4' feeds its 4 columns as they are",
