@@ -219,6 +219,17 @@ def test_cancel_before_start_ends_cancelled_with_metrics() -> None:
     assert "test_acc" in result.metrics
 
 
+def test_rates_set_through_the_control_apply_between_steps() -> None:
+    control = RunControl()
+    trainer = Trainer(spec_of(epochs=2, regularization="l2"))
+    control.set_rates(learning_rate=0.5, regularization_rate=0.25)
+    assert trainer.learning_rate == 0.01  # nothing changes until the loop takes a step
+    result = run_training(trainer, control=control)
+    assert (trainer.learning_rate, trainer.regularization_rate) == (0.5, 0.25)
+    assert trainer.optimizer.param_groups[0]["lr"] == 0.5
+    assert result.history[-1].regularization_loss > 0
+
+
 def test_batch_larger_than_the_data_is_full_batch_training() -> None:
     trainer = Trainer(spec_of(batch_size=5000, dataset={"samples": 100}))
     assert trainer.batch_size == 80

@@ -210,6 +210,7 @@ class RunControl:
         self.paused = False
         self.cancelled = False
         self._steps_requested = 0
+        self._rates: dict[str, float] = {}
 
     def pause(self) -> None:
         with self._wake:
@@ -230,6 +231,27 @@ class RunControl:
         with self._wake:
             self.cancelled = True
             self._wake.notify_all()
+
+    def set_rates(
+        self, learning_rate: float | None = None, regularization_rate: float | None = None
+    ) -> None:
+        """Change the learning or regularization rate from the next step on, without a reset."""
+        with self._wake:
+            if learning_rate is not None:
+                self._rates["learning_rate"] = learning_rate
+            if regularization_rate is not None:
+                self._rates["regularization_rate"] = regularization_rate
+
+    def apply_rates(self, trainer: "Trainer") -> None:
+        """Called by the training loop between steps, so a change never lands mid-step."""
+        if not self._rates:
+            return
+        with self._wake:
+            rates, self._rates = self._rates, {}
+        if "learning_rate" in rates:
+            trainer.set_learning_rate(rates["learning_rate"])
+        if "regularization_rate" in rates:
+            trainer.set_regularization_rate(rates["regularization_rate"])
 
     def wait_while_paused(self, timeout_s: float | None = None) -> int:
         """Block while paused; return how many single steps to take now (0 = run freely)."""
@@ -298,6 +320,7 @@ def run_training(
         if status is RunStatus.PAUSED and not control.paused:
             status = RunStatus.RUNNING
             emit("status", {"status": status.value})
+        control.apply_rates(trainer)
         if single_steps:
             trainer.train_steps(single_steps)
             error = report(0.0)
