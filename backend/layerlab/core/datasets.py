@@ -37,7 +37,7 @@ class DatasetInfo:
     """What the picker shows about a dataset, and the function that makes its points."""
 
     name: str
-    task: Task
+    task: Task | None  # None: the data decides (a CSV)
     title: str
     description: str
     extent: Extent | None  # the plane a 2-D dataset lives on; None when it has no 2-D view
@@ -114,7 +114,7 @@ def _blobs(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarray, n
 
 
 # Signed bumps (x, y, height, width) of the multigauss surface: fixed, so the seed moves the points.
-_BUMPS = (
+MULTIGAUSS_BUMPS = (
     (-0.5, -0.5, 1.0, 0.3),
     (0.5, 0.5, 1.0, 0.3),
     (-0.5, 0.5, -1.0, 0.3),
@@ -127,7 +127,7 @@ _BUMPS = (
 def multigauss_surface(points: np.ndarray) -> np.ndarray:
     """The noiseless multigauss target at each (x, y)."""
     value = np.zeros(len(points))
-    for cx, cy, height, width in _BUMPS:
+    for cx, cy, height, width in MULTIGAUSS_BUMPS:
         r2 = (points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2
         value += height * np.exp(-r2 / (2 * width**2))
     return value
@@ -239,7 +239,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "csv",
-            "binary",
+            None,
             "Your CSV",
             "Your own table: feature columns and one label column.",
             None,
@@ -255,7 +255,7 @@ def make_dataset(spec: DatasetSpec) -> Dataset:
         assert spec.source is not None  # the spec guarantees it
         return load_csv(read_csv_source(spec.source), spec)
     info = DATASETS[spec.name]
-    assert info.generate is not None
+    assert info.generate is not None and info.task is not None
     points, labels = info.generate(spec.samples, spec.noise, spec.seed, spec.classes)
     n_classes = spec.classes if info.task == "multiclass" else (2 if info.task == "binary" else 0)
     x_train, y_train, x_test, y_test = _split(points, labels, info.task, spec)
