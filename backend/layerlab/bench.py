@@ -1,4 +1,4 @@
-"""`layerlab bench`: LayerLab's training speed beside the naive tutorial loop, in one run."""
+"""Training speed of LayerLab's loop beside the naive tutorial loop, measured in one run."""
 
 import argparse
 import itertools

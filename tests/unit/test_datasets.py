@@ -3,7 +3,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layerlab.core.datasets import DATASETS, DatasetError, load_csv, make_dataset, model_inputs
+from layerlab.core.datasets import (
+    DATASETS,
+    DatasetError,
+    LinearTruth,
+    load_csv,
+    make_dataset,
+    model_inputs,
+)
 from layerlab.core.spec import DatasetSpec, RunSpec
 
 GENERATED = [name for name in DATASETS if name != "csv"]
@@ -61,7 +68,7 @@ def test_plane_is_the_lessons_regression_with_bounded_uniform_noise() -> None:
     assert np.abs(points).max() <= 10
     assert np.abs(residual).max() <= 5 + 1e-4
     assert residual.std() > 2  # uniform on [-5, 5] has std 2.9
-    assert data.truth == {"weights": [2.0, -3.0], "bias": 5.0}
+    assert data.truth == LinearTruth(weights=(2.0, -3.0), bias=5.0)
 
 
 def test_features4_noise_one_gives_the_lessons_random_labels() -> None:

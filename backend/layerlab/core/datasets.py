@@ -45,6 +45,14 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
+class LinearTruth:
+    """The weights (one per raw input) and bias that generated a regression's targets."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+
+@dataclass(frozen=True)
 class Dataset:
     """Points split into train and test. Labels: float 0/1 (binary), int (multiclass), float."""
 
@@ -58,7 +66,7 @@ class Dataset:
     n_classes: int  # 2 for binary, k for multiclass, 0 for regression
     extent: Extent | None
     class_names: tuple[str, ...] = ()
-    truth: dict[str, list[float] | float] | None = None  # known weights, for the plane
+    truth: LinearTruth | None = None  # known weights, for the plane
 
     @property
     def is_2d(self) -> bool:
@@ -259,9 +267,7 @@ def make_dataset(spec: DatasetSpec) -> Dataset:
     points, labels = info.generate(spec.samples, spec.noise, spec.seed, spec.classes)
     n_classes = spec.classes if info.task == "multiclass" else (2 if info.task == "binary" else 0)
     x_train, y_train, x_test, y_test = _split(points, labels, info.task, spec)
-    truth: dict[str, list[float] | float] | None = None
-    if spec.name == "plane":
-        truth = {"weights": list(PLANE_WEIGHTS), "bias": PLANE_BIAS}
+    truth = LinearTruth(PLANE_WEIGHTS, PLANE_BIAS) if spec.name == "plane" else None
     input_names = (
         DEFAULT_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
     )

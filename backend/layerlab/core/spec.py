@@ -169,6 +169,7 @@ def describe_errors(error: ValidationError) -> list[str]:
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "spec"
         got = item.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        quoted = isinstance(got, dict | list) or got is None or "got " in item["msg"]
+        shown = "" if quoted else f" (got {got!r})"
         lines.append(f"{where}: {item['msg']}{shown}")
     return lines

@@ -1,9 +1,14 @@
 """What a model is made of: its layers with shapes and parameter counts, and its weights."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from layerlab.core.datasets import LinearTruth
+from layerlab.core.features import FEATURE_LABELS
+from layerlab.core.models import linear_layers
 
 MAX_WEIGHTS_SHOWN = 20_000  # parameters; larger models get the summary without the numbers
 
@@ -56,3 +61,41 @@ def tensor_stats(model: nn.Module) -> list[dict[str, Any]]:
             }
         )
     return stats
+
+
+@torch.no_grad()
+def learned_vs_true(
+    model: nn.Sequential, truth: LinearTruth, input_names: Sequence[str], features: Sequence[str]
+) -> list[tuple[str, float, float]] | None:
+    """(parameter, learned, true) for each input weight and the bias, when the network is affine.
+
+    A network without activations computes y = W·x + b however many layers it has, so its layers
+    multiply out to one weight per input feature (a feature the data was not made from has a true
+    weight of 0). None when the network bends (activations between its layers).
+    """
+    layers = linear_layers(model)
+    if len(layers) < len(model):
+        return None
+    n_inputs = layers[0].in_features
+    weight = torch.eye(n_inputs, device=layers[0].weight.device)  # (in, in)
+    bias = torch.zeros(n_inputs, device=layers[0].weight.device)
+    for layer in layers:
+        weight, bias = layer.weight @ weight, layer.weight @ bias + layer.bias
+    true_weights = dict(zip(input_names, truth.weights, strict=True))
+    rows = [
+        (f"w({FEATURE_LABELS.get(name, name)})", float(learned), true_weights.get(name, 0.0))
+        for name, learned in zip(features, weight[0].tolist(), strict=True)
+    ]
+    rows.append(("bias", float(bias[0]), truth.bias))
+    return rows
+
+
+def truth_formula(truth: LinearTruth, input_names: Sequence[str]) -> str:
+    """'y = 2·x₁ − 3·x₂ + 5 + noise' from the known weights."""
+    text = "y ="
+    for weight, name in zip(truth.weights, input_names, strict=True):
+        sign = "−" if weight < 0 else "+"
+        text += f" {sign} {abs(weight):g}·{FEATURE_LABELS.get(name, name)}"
+    sign = "−" if truth.bias < 0 else "+"
+    text += f" {sign} {abs(truth.bias):g} + noise"
+    return text.replace("= + ", "= ").replace("= − ", "= −")

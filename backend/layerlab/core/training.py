@@ -122,8 +122,13 @@ class Trainer:
             return F.cross_entropy(outputs, targets)
         return F.mse_loss(outputs.squeeze(1), targets)
 
+    @property
+    def penalized(self) -> bool:
+        """Whether a regularization term is added to the loss now."""
+        return self.spec.regularization != "none" and self.regularization_rate > 0.0
+
     def regularization_loss(self) -> torch.Tensor | None:
-        if self.spec.regularization == "none" or self.regularization_rate == 0.0:
+        if not self.penalized:
             return None
         return self.regularization_rate * penalty(self._weights, self.spec.regularization)
 

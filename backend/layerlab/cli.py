@@ -1,0 +1,244 @@
+"""The `layerlab` command: train a network from flags, print its PyTorch script, or benchmark."""
+
+import argparse
+import contextlib
+import json
+import math
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from layerlab import __version__, bench
+from layerlab.config import get_settings
+from layerlab.console import ProgressLine, format_result
+from layerlab.core.datasets import DatasetError
+from layerlab.core.summary import model_summary, model_weights
+from layerlab.core.training import (
+    RunControl,
+    RunResult,
+    RunStatus,
+    Trainer,
+    pick_device,
+    run_training,
+)
+from layerlab.flags import FIELD_FLAGS, UsageError, add_spec_arguments, spec_from_args
+
+EXIT_DONE, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES = {RunStatus.DONE: EXIT_DONE, RunStatus.CANCELLED: EXIT_INTERRUPTED}
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
+POINTS_PER_RUN = 100  # metric points even a short run reports, so that its curves are curves
+
+EPILOG = """\
+examples:
+  layerlab train --dataset spiral --hidden 16,16 --activation tanh --plot spiral.html
+  layerlab code --dataset plane --hidden "" --optimizer sgd --lr 0.02 -o plane.py
+"""
+
+
+# --- layerlab train ------------------------------------------------------------------------
+
+
+def train_command(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    device = _device(args.device)
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise UsageError(f"--plot: no folder {str(Path(args.plot).parent)!r} to write into")
+    try:
+        trainer = Trainer(spec, device=device)
+    except DatasetError as error:  # a CSV that cannot be used, or features it cannot take
+        fallback = "--csv" if spec.dataset.name == "csv" else error.field
+        raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+    progress = None if args.json or args.quiet else ProgressLine(trainer)
+    control = RunControl()
+    eval_every = max(1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN))
+    with _cancel_on_interrupt(control):
+        try:
+            on_event = progress.on_event if progress else None
+            result = run_training(trainer, on_event, control, eval_every=eval_every)
+        finally:
+            if progress:
+                progress.close()
+    if args.json:
+        print(json.dumps(_finite(run_document(trainer, result, device)), allow_nan=False))
+    else:
+        print(format_result(trainer, result, device))
+    if args.plot:
+        from layerlab.report import write_report  # plotly takes a second to import
+
+        write_report(args.plot, trainer, result)
+        print(f"\nReport: {args.plot}", file=sys.stderr if args.json else sys.stdout)
+    return EXIT_CODES.get(result.status, EXIT_DIVERGED)
+
+
+def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> dict[str, Any]:
+    """Everything `train --json` prints: the spec, the outcome, the curves and the model."""
+    return {
+        "spec": trainer.spec.model_dump(mode="json"),
+        "status": result.status.value,
+        "error": result.error,
+        "metrics": result.metrics,
+        "history": [point.to_dict() for point in result.history],
+        "summary": model_summary(trainer.model, trainer.n_inputs),
+        "weights": model_weights(trainer.model),
+        "elapsed_s": round(result.elapsed_s, 3),
+        "steps": trainer.step,
+        "device": str(device),
+    }
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a diverged run) as null: strict JSON readers reject them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _device(name: str | None) -> torch.device:
+    flag = "--device" if name else "LAYERLAB_DEVICE"
+    name = name or get_settings().device
+    if not DEVICE_NAME.fullmatch(name):
+        raise UsageError(f"{flag}: expected auto, cpu, cuda or cuda:N; got {name!r}")
+    device = pick_device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UsageError(
+            f"{flag}: {name!r} is not available (PyTorch sees {torch.cuda.device_count()} CUDA "
+            "GPUs); use --device cpu or auto"
+        )
+    return device
+
+
+@contextlib.contextmanager
+def _cancel_on_interrupt(control: RunControl) -> Iterator[None]:
+    """Ctrl-C ends the run cleanly at the next check (within 32 steps); a second one at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def cancel(signum: int, frame: object) -> None:
+        control.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, cancel)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- layerlab code -----------------------------------------------------------------------
+
+
+def code_command(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    from layerlab.core.codegen import generate_script
+
+    script = generate_script(spec)
+    script += "" if script.endswith("\n") else "\n"
+    if args.output is None:
+        sys.stdout.write(script)
+        return EXIT_DONE
+    try:
+        Path(args.output).write_text(script, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--output: cannot write {args.output!r}: {error.strerror}") from None
+    print(f"Wrote {args.output}; run it with: python {args.output}", file=sys.stderr)
+    return EXIT_DONE
+
+
+# --- wiring --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerlab",
+        description="LayerLab: small PyTorch neural networks to train, watch and read.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train one network and print its result",
+        description="Train one network on a playground dataset (or your CSV) and print its\n"
+        "metrics, confusion matrix and layers. Ctrl-C stops it early.\n"
+        "Exit code: 0 done, 1 diverged, 2 bad input, 130 interrupted.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_spec_arguments(train)
+    output = train.add_argument_group("output")
+    output.add_argument(
+        "--device",
+        metavar="NAME",
+        help="auto (CUDA when present), cpu, cuda or cuda:N. "
+        f"Default: {get_settings().device} (LAYERLAB_DEVICE).",
+    )
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="Print one JSON document (spec, status, metrics, history, model) instead of text.",
+    )
+    output.add_argument(
+        "--plot", metavar="FILE.html", help="Also write an offline HTML report of the run."
+    )
+    output.add_argument("--quiet", action="store_true", help="No progress line while training.")
+    train.set_defaults(handler=train_command)
+
+    code = commands.add_parser(
+        "code",
+        help="print the standalone PyTorch script for a run",
+        description="Print a standalone PyTorch script that trains the same network.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_spec_arguments(code)
+    code.add_argument("-o", "--output", metavar="FILE", help="Write the script to FILE.")
+    code.set_defaults(handler=code_command)
+
+    bench_parser = commands.add_parser(
+        "bench",
+        help="measure training speed beside the tutorial loop",
+        description=bench.__doc__,
+    )
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(handler=bench.command)
+    return parser
+
+
+def _exit_code(exit: SystemExit) -> int:
+    return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else EXIT_USAGE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `layerlab` command with `argv` (default: sys.argv[1:]); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        return _exit_code(exit)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        # These networks are tiny: one thread per process beats several that wait on each other.
+        torch.set_num_threads(1)
+        return int(args.handler(args))
+    except UsageError as error:
+        for line in error.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

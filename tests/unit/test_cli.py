@@ -1,0 +1,216 @@
+import itertools
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import layerlab.cli
+from layerlab import __version__
+from layerlab.cli import main
+from layerlab.config import get_settings
+
+SMALL = ["--samples", "200", "--epochs", "5"]  # trains in a few hundredths of a second
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run(capsys, "train", "--json", *argv)
+    return code, json.loads(out)
+
+
+def write_csv(path: Path, rows: list[str]) -> str:
+    path.write_text("\n".join(["x,y,label", *rows]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_train_prints_status_accuracy_and_layer_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train", *SMALL)
+    assert code == 0
+    assert "Status: done" in out
+    assert "accuracy" in out and "%" in out
+    # moons, 2 → 8 → 8 → 1: (2·8 + 8) + (8·8 + 8) + (8·1 + 1) = 105 parameters
+    assert "total" in out and "105" in out
+    assert "Confusion matrix" in out
+    # Not a terminal under pytest: progress is a line per 10% of the run, on stderr.
+    assert "epoch 5/5" in err and err.count("\n") <= 10
+
+
+def test_train_json_has_the_run_and_a_rising_history(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train", "--json", *SMALL)
+    document = json.loads(out)
+    assert code == 0 and err == ""  # no progress line in JSON mode
+    assert {"spec", "status", "error", "metrics", "history", "summary", "weights"} <= set(document)
+    assert {"elapsed_s", "steps"} <= set(document)
+    assert document["status"] == "done" and document["error"] is None
+    steps = [point["step"] for point in document["history"]]
+    assert steps[0] == 0 and steps[-1] == document["steps"]
+    assert all(a < b for a, b in itertools.pairwise(steps))
+    assert document["summary"]["total_parameters"] == 105
+    assert document["spec"]["dataset"]["samples"] == 200
+
+
+def test_hidden_empty_or_zero_is_a_linear_model(capsys: pytest.CaptureFixture[str]) -> None:
+    for widths in ("", "0"):
+        code, document = run_json(capsys, *SMALL, "--hidden", widths)
+        assert code == 0
+        assert document["spec"]["hidden_widths"] == []
+        assert [layer["type"] for layer in document["summary"]["layers"]] == ["Linear"]
+
+
+def test_spec_file_is_the_base_and_flags_override_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = {"dataset": {"name": "blobs", "samples": 200, "classes": 4}, "epochs": 3}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**spec, "learning_rate": 0.05}))
+    code, document = run_json(capsys, "--spec", str(path), "--lr", "0.2", "--classes", "5")
+    assert code == 0
+    assert document["spec"]["learning_rate"] == 0.2  # the flag wins
+    assert document["spec"]["dataset"]["classes"] == 5
+    assert document["spec"]["dataset"]["name"] == "blobs"  # the file's, untouched
+    assert document["spec"]["epochs"] == 3
+    assert len(document["metrics"]["confusion_matrix"]) == 5
+
+
+def test_a_bad_value_in_the_spec_file_is_named_by_its_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"dataset": {"noise": 3}}))
+    code, _, err = run(capsys, "train", "--spec", str(path))
+    assert code == 2
+    assert f"error: dataset.noise (in {path})" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "named", "limit"),
+    [
+        (["--hidden", ",".join(["4"] * 9)], "--hidden", "at most 8 hidden layers"),
+        (["--noise", "1.5"], "--noise", "less than or equal to 1"),
+        (["--lr", "0"], "--lr", "greater than 0"),
+        (["--dataset", "nope"], "--dataset", "'moons'"),
+        (["--hidden", "8,0"], "--hidden", "at least 1 neuron"),
+        (["--features", "x1,x9"], "--features", "'x1_sq'"),
+    ],
+)
+def test_bad_values_exit_2_naming_the_flag_and_the_limit(
+    capsys: pytest.CaptureFixture[str], flags: list[str], named: str, limit: str
+) -> None:
+    code, out, err = run(capsys, "train", *flags)
+    assert code == 2 and out == ""
+    assert f"error: {named}: " in err and limit in err
+    assert "Traceback" not in err
+
+
+def test_limits_come_from_settings(
+    capsys: pytest.CaptureFixture[str], override_settings: Callable[..., None]
+) -> None:
+    override_settings(max_hidden_layers=2)
+    code, _, err = run(capsys, "train", "--hidden", "4,4,4")
+    assert code == 2
+    assert "error: --hidden: at most 2 hidden layers" in err
+    assert get_settings().max_hidden_layers == 2
+
+
+def test_a_value_argparse_cannot_read_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "train", "--hidden", "8,x")
+    assert code == 2
+    assert "--hidden" in err and "'8,x'" in err
+
+
+def test_a_bad_csv_exits_2_with_a_readable_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = [f"{i},{i % 3},{i % 2}" for i in range(11)] + ["1,abc,0"]
+    code, _, err = run(capsys, "train", "--csv", write_csv(tmp_path / "bad.csv", rows))
+    assert code == 2
+    assert err.strip() == "error: --csv: row 13, column 'y': 'abc' is not a number"
+    code, _, err = run(capsys, "train", "--csv", str(tmp_path / "missing.csv"))
+    assert code == 2 and "error: --csv: no CSV file at" in err
+
+
+def test_a_good_csv_trains(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = [f"{i / 10},{(i * 7 % 10) / 10},{'yes' if i % 2 else 'no'}" for i in range(60)]
+    code, out, _ = run(capsys, "train", "--csv", write_csv(tmp_path / "good.csv", rows), "--quiet")
+    assert code == 0
+    assert "Status: done" in out and "csv: 48 train + 12 test points" in out
+    assert "true \\ predicted  no  yes" in out  # the label column's own class names
+
+
+def test_too_high_a_learning_rate_diverges_with_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--dataset", "plane", "--optimizer", "sgd", "--lr", "10", *SMALL]
+    code, out, _ = run(capsys, "train", *flags)
+    assert code == 1
+    assert "Status: diverged" in out and "learning rate 10 is too high" in out
+    code, document = run_json(capsys, *flags)
+    assert code == 1 and document["status"] == "diverged"  # and NaN became null: strict JSON
+    assert None in {document["metrics"]["train_loss"], document["metrics"]["test_loss"]}
+
+
+def test_ctrl_c_cancels_and_prints_the_partial_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_run_training = layerlab.cli.run_training
+
+    def interrupted(trainer: Any, on_event: Any, control: Any, **options: Any) -> Any:
+        def press_ctrl_c_once_training(kind: str, payload: dict[str, Any]) -> None:
+            if kind == "metrics" and payload["step"] > 0 and not control.cancelled:
+                signal.raise_signal(signal.SIGINT)
+            if on_event:
+                on_event(kind, payload)
+
+        return real_run_training(trainer, press_ctrl_c_once_training, control, **options)
+
+    monkeypatch.setattr(layerlab.cli, "run_training", interrupted)
+    code, out, _ = run(capsys, "train", "--samples", "200", "--epochs", "500")
+    assert code == 130
+    assert "Status: cancelled after" in out and "of 2,500 steps" in out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--dataset", "moons"], "Decision boundary"),
+        (["--dataset", "blobs"], "Decision boundary"),
+        (["--dataset", "plane", "--hidden", ""], "Learned vs true weights"),
+        (["--dataset", "features4"], "Confusion matrix"),
+    ],
+)
+def test_plot_writes_an_offline_plotly_page(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flags: list[str], expected: str
+) -> None:
+    path = tmp_path / "report.html"
+    code, out, _ = run(capsys, "train", *SMALL, *flags, "--quiet", "--plot", str(path))
+    assert code == 0 and f"Report: {path}" in out
+    page = path.read_text(encoding="utf-8")
+    assert 'class="plotly-graph-div"' in page
+    assert '"type":"heatmap"' in page  # boundary, surface or confusion matrix
+    assert expected in page
+    assert "<script src=" not in page and len(page) > 1_000_000  # plotly.js inlined: offline
+
+
+def test_code_prints_a_script_that_compiles(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("layerlab.core.codegen")
+    code, out, _ = run(capsys, "code", *SMALL, "--hidden", "4")
+    assert code == 0
+    compile(out, "generated.py", "exec")
+    assert "torch" in out
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and __version__ in out
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    assert "--hidden W,W" in out and "Default: 8,8." in out and "Range: 20 to 5000." in out
+    code, out, _ = run(capsys)
+    assert code == 2 and "train" in out and "examples:" in out
