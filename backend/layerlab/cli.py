@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from layerlab import __version__, bench
 from layerlab.config import get_settings
-from layerlab.console import ProgressLine, format_result
+from layerlab.console import ProgressLine, format_result, run_text
 from layerlab.core.datasets import DatasetError
 from layerlab.core.summary import model_summary, model_weights
 from layerlab.core.training import (
@@ -54,6 +56,8 @@ def train_command(args: argparse.Namespace) -> int:
     except DatasetError as error:  # a CSV that cannot be used, or features it cannot take
         fallback = "--csv" if spec.dataset.name == "csv" else error.field
         raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+    if not args.json:
+        print(run_text(trainer, device) + "\n", flush=True)
     progress = None if args.json or args.quiet else ProgressLine(trainer)
     control = RunControl()
     eval_every = max(1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN))
@@ -67,7 +71,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_finite(run_document(trainer, result, device)), allow_nan=False))
     else:
-        print(format_result(trainer, result, device))
+        print(format_result(trainer, result))
     if args.plot:
         from layerlab.report import write_report  # plotly takes a second to import
 
@@ -80,6 +84,13 @@ def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> d
     """Everything `train --json` prints: the spec, the outcome, the curves and the model."""
     return {
         "spec": trainer.spec.model_dump(mode="json"),
+        "data": {
+            "task": trainer.dataset.task,
+            "train_points": len(trainer.dataset.y_train),
+            "test_points": len(trainer.dataset.y_test),
+            "input_names": list(trainer.dataset.input_names),
+            "class_names": list(trainer.dataset.class_names),
+        },
         "status": result.status.value,
         "error": result.error,
         "metrics": result.metrics,
@@ -188,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--json",
         action="store_true",
-        help="Print one JSON document (spec, status, metrics, history, model) instead of text.",
+        help="Print one JSON document (spec, data, status, metrics, history, summary, weights) "
+        "instead of text.",
     )
     output.add_argument(
         "--plot", metavar="FILE.html", help="Also write an offline HTML report of the run."
@@ -223,6 +235,13 @@ def _exit_code(exit: SystemExit) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `layerlab` command with `argv` (default: sys.argv[1:]); return the exit code."""
+    try:
+        get_settings()
+    except ValidationError as error:  # a LAYERLAB_* variable with a value that cannot be used
+        for item in error.errors():
+            name = "LAYERLAB_" + "_".join(str(part) for part in item["loc"]).upper()
+            print(f"error: {name}: {item['msg']} (got {item.get('input')!r})", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -242,3 +261,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `layerlab train | head`: the reader left; so do we, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_DONE

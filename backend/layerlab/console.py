@@ -81,7 +81,7 @@ class ProgressLine:
 
     def describe(self, point: dict[str, Any], bar: bool) -> str:
         done = point["step"] / self.total_steps
-        parts = [f"epoch {point['epoch']:>{len(str(self.epochs))}g}/{self.epochs}"]
+        parts = [f"epoch {math.floor(point['epoch']):>{len(str(self.epochs))}}/{self.epochs}"]
         if bar:
             filled = round(done * BAR_WIDTH)
             full, empty = self.marks
@@ -110,14 +110,13 @@ def _can_encode(text: str, encoding: str) -> bool:
 # --- the result ----------------------------------------------------------------------------
 
 
-def format_result(trainer: Trainer, result: RunResult, device: torch.device) -> str:
-    """The whole report a learner reads after training, as plain aligned text."""
+def format_result(trainer: Trainer, result: RunResult) -> str:
+    """What a learner reads after training (run_text comes before it), as plain aligned text."""
     sections = [
-        run_text(trainer, device),
         status_text(trainer, result),
         metrics_text(trainer, result.metrics),
         confusion_text(result.metrics, trainer.dataset.class_names),
-        truth_text(trainer),
+        "" if result.status is RunStatus.DIVERGED else truth_text(trainer),
         layers_text(model_summary(trainer.model, trainer.n_inputs)),
     ]
     return "\n\n".join(section for section in sections if section)

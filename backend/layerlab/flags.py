@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +184,32 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
                 raise UsageError(f"--spec: {key!r} should be an object; got {node!r}")
         node[name] = value
     try:
-        return RunSpec.model_validate(data)
+        spec = RunSpec.model_validate(data)
     except ValidationError as error:
         lines = (name_flag(line, set(given), args.spec) for line in describe_errors(error))
         raise UsageError(*lines) from None
+    for note in ineffective_flags(spec, set(given)):
+        print(f"note: {note}", file=sys.stderr)
+    return spec
+
+
+def ineffective_flags(spec: RunSpec, given: set[str]) -> list[str]:
+    """Flags the user gave that change nothing for this spec: a learner would think they did."""
+    notes = []
+    if "regularization_rate" in given and spec.regularization == "none":
+        notes.append("--reg-rate has no effect without --regularization l1 or l2")
+    penalty = spec.regularization
+    if "regularization" in given and penalty != "none" and spec.regularization_rate == 0.0:
+        notes.append(f"--regularization {penalty} adds nothing at --reg-rate 0")
+    if "dataset.classes" in given and spec.dataset.name != "blobs":
+        notes.append("--classes applies to the blobs dataset only")
+    if "dataset.label_column" in given and spec.dataset.name != "csv":
+        notes.append("--label-column applies to a --csv file only")
+    if spec.dataset.name == "csv":
+        generated_only = ("dataset.samples", "dataset.noise", "dataset.classes")
+        for path in (path for path in generated_only if path in given):
+            notes.append(f"{FIELD_FLAGS[path]} applies to generated datasets, not to a CSV")
+    return notes
 
 
 def name_flag(line: str, given: set[str], spec_file: str | None = None) -> str:

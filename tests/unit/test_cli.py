@@ -214,3 +214,56 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--hidden W,W" in out and "Default: 8,8." in out and "Range: 20 to 5000." in out
     code, out, _ = run(capsys)
     assert code == 2 and "train" in out and "examples:" in out
+
+
+def test_the_json_document_describes_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    _, document = run_json(capsys, *SMALL, "--dataset", "blobs", "--classes", "4")
+    assert document["data"] == {
+        "task": "multiclass",
+        "train_points": 160,
+        "test_points": 40,
+        "input_names": ["x1", "x2"],
+        "class_names": ["0", "1", "2", "3"],
+    }
+    assert "samples_per_s" not in document["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "note"),
+    [
+        (["--reg-rate", "0.1"], "--reg-rate has no effect without --regularization"),
+        (["--regularization", "l2"], "--regularization l2 adds nothing at --reg-rate 0"),
+        (["--classes", "4"], "--classes applies to the blobs dataset only"),
+        (["--label-column", "y"], "--label-column applies to a --csv file only"),
+    ],
+)
+def test_flags_that_change_nothing_get_a_note(
+    capsys: pytest.CaptureFixture[str], flags: list[str], note: str
+) -> None:
+    code, _, err = run(capsys, "train", "--quiet", *SMALL, *flags)
+    assert code == 0
+    assert f"note: {note}" in err
+
+
+def test_an_unusable_setting_exits_2_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], override_settings: Callable[..., None]
+) -> None:
+    override_settings(max_epochs="abc")
+    code, _, err = run(capsys, "train", *SMALL)
+    assert code == 2
+    assert err.startswith("error: LAYERLAB_MAX_EPOCHS: Input should be a valid integer")
+
+
+def test_the_run_is_described_before_training_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    printed_before: list[str] = []
+    real_run_training = layerlab.cli.run_training
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        printed_before.append(capsys.readouterr().out)
+        return real_run_training(*args, **kwargs)
+
+    monkeypatch.setattr(layerlab.cli, "run_training", spy)
+    assert main(["train", *SMALL]) == 0
+    assert "Network   2 inputs (x₁, x₂) → 8 → 8 → 1 output" in printed_before[0]

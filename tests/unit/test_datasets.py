@@ -143,8 +143,8 @@ def test_csv_semicolons_are_understood(tmp_path: Path) -> None:
         ("a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + "1,2\n", "row 22 has 2 cells"),
         ("a,b,y\n" + "1,2,0\n" * 20, "single class"),
         ("a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + "1,2,2\n", "at least 2 rows"),
-        ("a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + "1,nan,1\n", "column 'b'"),
-        ("a,b,y\n" + "1,2,\n1,2,1\n" * 10, "empty cells"),
+        ("a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + "1,nan,1\n", "'nan' is not a finite number"),
+        ("a,b,y\n" + "1,2,\n1,2,1\n" * 10, "row 2: the label column 'y' is empty"),
     ],
 )
 def test_bad_csv_is_rejected_with_a_message_that_points_at_the_problem(

@@ -61,7 +61,7 @@ JUST_PAST_BOUNDS = [
     ({"grid_resolution": 129}, "grid_resolution"),
     ({"seed": -1}, "seed"),
     ({"seed": MAX_SEED + 1}, "seed"),
-    ({"dataset": {"name": "features4"}, "features": ["x1", "x2", "x1_x2"]}, "spec"),
+    ({"dataset": {"name": "features4"}, "features": ["x1", "x2", "x1_x2"]}, "features"),
     ({"hidden_layers": [8]}, "hidden_layers"),
     ({"learning_rate": "fast"}, "learning_rate"),
 ]
@@ -96,17 +96,29 @@ def test_values_on_each_bound_are_accepted(fragment: dict[str, Any]) -> None:
 def test_limit_messages_quote_the_limit_the_value_and_the_setting() -> None:
     (line,) = errors_for({"hidden_widths": [8] * 9})
     assert "at most 8 hidden layers" in line
+    assert line.count("got") == 1
     assert "LAYERLAB_MAX_HIDDEN_LAYERS" in line
     assert "got 9" in line
 
 
 def test_a_server_can_tighten_the_bounds(override_settings) -> None:
     override_settings(max_width=16, max_hidden_layers=3, max_samples=500, max_epochs=50)
-    RunSpec.model_validate({"hidden_widths": [16, 16, 16], "epochs": 50})
-    assert errors_for({"hidden_widths": [17]})[0].startswith("hidden_widths: at most 16")
-    assert errors_for({"hidden_widths": [4] * 4})[0].startswith("hidden_widths: at most 3")
-    assert errors_for({"dataset": {"samples": 501}})[0].startswith("dataset.samples: at most 500")
-    assert errors_for({"epochs": 51})[0].startswith("epochs: at most 50")
+    fits = {"dataset": {"samples": 500}, "epochs": 50}
+    RunSpec.model_validate({**fits, "hidden_widths": [16, 16, 16]})
+    assert errors_for({**fits, "hidden_widths": [17]})[0].startswith("hidden_widths: at most 16")
+    assert errors_for({**fits, "hidden_widths": [4] * 4})[0].startswith("hidden_widths: at most 3")
+    assert errors_for({**fits, "dataset": {"samples": 501}})[0].startswith(
+        "dataset.samples: at most 500"
+    )
+    assert errors_for({**fits, "epochs": 51})[0].startswith("epochs: at most 50")
+
+
+def test_defaults_past_a_tightened_limit_are_refused_not_trained(override_settings) -> None:
+    override_settings(max_samples=500)
+    (line,) = errors_for({})
+    assert line == (
+        "dataset.samples: at most 500 samples (the limit LAYERLAB_MAX_SAMPLES sets); got 1000"
+    )
 
 
 def test_spec_round_trips_through_json() -> None:

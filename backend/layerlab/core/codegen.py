@@ -1,7 +1,7 @@
-"""The standalone PyTorch script for a spec: the playground's run, written as the course writes it.
+"""The standalone PyTorch script for a spec: LayerLab's run, written as the course writes it.
 
 The script generates the same data, starts from the same initial weights and draws the same
-batches as `Trainer`, so it follows the same loss curve (within float tolerance). It is one plain
+batches as `Trainer`, so it ends with the same numbers (within float tolerance). It is one plain
 `string.Template` with small pieces chosen by the spec; the spec's values appear as literals.
 """
 
@@ -308,8 +308,8 @@ def _summary(spec: RunSpec) -> str:
     text = (
         f"{dataset}, {layers}, optimizer {spec.optimizer} at learning rate "
         f"{spec.learning_rate:g}, batches of {spec.batch_size}, {spec.epochs} epochs{penalty}, "
-        f"seed {spec.seed}. Same data, initial weights and batches as in the playground, so the "
-        "same loss curve. Needs torch, numpy and scikit-learn: run it with `python script.py`."
+        f"seed {spec.seed}. Same data, initial weights and batches as LayerLab's run, so the same "
+        "final numbers. Needs torch, numpy and scikit-learn: run it with `python script.py`."
     )
     return textwrap.fill(text, width=MAX_LINE - 4, break_on_hyphens=False)
 

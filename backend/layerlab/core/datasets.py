@@ -201,7 +201,7 @@ DATASETS: dict[str, DatasetInfo] = {
             "gaussian",
             "binary",
             "Two Gaussians",
-            "Two overlapping clouds: a straight line does well.",
+            "Two Gaussian clouds: a straight line separates them until noise makes them overlap.",
             (-3.0, 3.0, -3.0, 3.0),
             _gaussian,
         ),
@@ -416,7 +416,11 @@ def _read_table(text: str) -> tuple[list[str], list[list[str]]]:
     if len(set(header)) != len(header) or not all(header):
         raise DatasetError("dataset.source", "the header row needs a distinct name for each column")
     if len(rows) < MIN_CSV_ROWS:
-        raise DatasetError("dataset.source", f"{len(rows)} data rows; at least {MIN_CSV_ROWS}")
+        raise DatasetError(
+            "dataset.source",
+            f"the CSV has {len(rows)} data rows; at least {MIN_CSV_ROWS} are needed to train "
+            "and test",
+        )
     limit = get_settings().max_samples
     if len(rows) > limit:
         raise DatasetError(
@@ -443,13 +447,19 @@ def _number(cell: str, row_number: int, column: str) -> float:
             "dataset.source", f"row {row_number}, column {column!r}: {cell!r} is not a number"
         ) from None
     if not math.isfinite(value):
-        raise DatasetError("dataset.source", f"row {row_number}, column {column!r}: {cell!r}")
+        raise DatasetError(
+            "dataset.source",
+            f"row {row_number}, column {column!r}: {cell!r} is not a finite number",
+        )
     return value
 
 
 def _labels(raw: list[str], column: str) -> tuple[Task, np.ndarray, tuple[str, ...]]:
-    if any(not value for value in raw):
-        raise DatasetError("dataset.source", f"the label column {column!r} has empty cells")
+    empty = [row for row, value in enumerate(raw, start=2) if not value]
+    if empty:
+        raise DatasetError(
+            "dataset.source", f"row {empty[0]}: the label column {column!r} is empty"
+        )
     try:
         numbers: np.ndarray | None = np.array([float(value) for value in raw])
     except ValueError:

@@ -2,7 +2,15 @@
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from layerlab.config import get_settings
@@ -40,7 +48,7 @@ def _at_most(value: int, limit: int, what: str, setting: str) -> int:
     if value > limit:
         raise PydanticCustomError(
             "limit",
-            "at most {limit} {what} allowed on this server (LAYERLAB_{setting}); got {value}",
+            "at most {limit} {what} (the limit LAYERLAB_{setting} sets); got {value}",
             {"limit": limit, "what": what, "setting": setting, "value": value},
         )
     return value
@@ -49,7 +57,7 @@ def _at_most(value: int, limit: int, what: str, setting: str) -> int:
 class DatasetSpec(BaseModel):
     """Which data a run learns from, and how it is generated and split."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     name: DatasetName = Field("moons", description="Which dataset; see GET /api/datasets.")
     samples: int = Field(1000, ge=20, description="Points generated (train + test).")
@@ -84,9 +92,11 @@ class DatasetSpec(BaseModel):
 class RunSpec(BaseModel):
     """Everything that decides a run: same spec, same data, same initial weights, same result."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Defaults are checked too, so a server's tighter limits hold for them as well.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    # A dict default, validated like any input, so that its errors name `dataset.<field>`.
+    dataset: DatasetSpec = Field(default={})  # type: ignore[assignment]
     features: list[Feature] = Field(
         default_factory=lambda: list(DEFAULT_FEATURES),
         min_length=1,
@@ -110,11 +120,18 @@ class RunSpec(BaseModel):
 
     @field_validator("features")
     @classmethod
-    def _features_unique(cls, features: list[str]) -> list[str]:
+    def _features_fit_dataset(cls, features: list[str], info: ValidationInfo) -> list[str]:
         repeated = sorted({f for f in features if features.count(f) > 1})
         if repeated:
             raise PydanticCustomError(
                 "duplicate", "each feature once; repeated: {repeated}", {"repeated": repeated}
+            )
+        dataset = info.data.get("dataset")
+        if dataset and dataset.name == "features4" and tuple(features) != DEFAULT_FEATURES:
+            raise PydanticCustomError(
+                "features_not_2d",
+                "input features are computed from 2-D points; 'features4' feeds its 4 "
+                "columns as they are, so leave features at x1, x2",
             )
         return features
 
@@ -148,15 +165,6 @@ class RunSpec(BaseModel):
     def _grid_within_limit(cls, resolution: int) -> int:
         limit = get_settings().max_grid_resolution
         return _at_most(resolution, limit, "grid cells per side", "MAX_GRID_RESOLUTION")
-
-    @model_validator(mode="after")
-    def _features_fit_dataset(self) -> "RunSpec":
-        if self.dataset.name == "features4" and tuple(self.features) != DEFAULT_FEATURES:
-            raise PydanticCustomError(
-                "features_not_2d",
-                "input features apply to 2-D datasets; 'features4' feeds its 4 columns as they are",
-            )
-        return self
 
     @property
     def depth(self) -> int:

@@ -181,6 +181,7 @@ class Trainer:
     def final_metrics(self) -> dict[str, Any]:
         """The last point plus a test confusion matrix (classes) or R² (regression)."""
         metrics = self.evaluate().to_dict()
+        del metrics["samples_per_s"]  # a rate over an interval, not a property of the model
         if self.dataset.task == "regression":
             metrics["train_r2"] = _r2(self.model(self.x_train).squeeze(1), self.y_train)
             metrics["test_r2"] = _r2(self.model(self.x_test).squeeze(1), self.y_test)
