@@ -266,24 +266,16 @@ def make_dataset(spec: DatasetSpec) -> Dataset:
     assert info.generate is not None and info.task is not None
     points, labels = info.generate(spec.samples, spec.noise, spec.seed, spec.classes)
     n_classes = spec.classes if info.task == "multiclass" else (2 if info.task == "binary" else 0)
-    x_train, y_train, x_test, y_test = _split(points, labels, info.task, spec)
-    truth = LinearTruth(PLANE_WEIGHTS, PLANE_BIAS) if spec.name == "plane" else None
     input_names = (
         DEFAULT_FEATURES if info.extent else tuple(f"x{i + 1}" for i in range(points.shape[1]))
     )
-    return Dataset(
-        name=spec.name,
-        task=info.task,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
+    return _split_into_dataset(
+        spec, info.task, points, labels,
         input_names=input_names,
-        n_classes=n_classes,
-        extent=_extent_of(points, info.extent) if info.extent else None,
         class_names=tuple(str(k) for k in range(n_classes)),
-        truth=truth,
-    )
+        extent=_extent_of(points, info.extent) if info.extent else None,
+        truth=LinearTruth(PLANE_WEIGHTS, PLANE_BIAS) if spec.name == "plane" else None,
+    )  # fmt: skip
 
 
 def model_inputs(dataset: Dataset, spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -299,6 +291,24 @@ def model_inputs(dataset: Dataset, spec: RunSpec) -> tuple[np.ndarray, np.ndarra
             "input columns, used as they are",
         )
     return dataset.x_train, dataset.x_test
+
+
+def _split_into_dataset(
+    spec: DatasetSpec,
+    task: Task,
+    points: np.ndarray,
+    labels: np.ndarray,
+    input_names: tuple[str, ...],
+    class_names: tuple[str, ...],
+    extent: Extent | None,
+    truth: LinearTruth | None = None,
+) -> Dataset:
+    x_train, y_train, x_test, y_test = _split(points, labels, task, spec)
+    return Dataset(
+        name=spec.name, task=task, x_train=x_train, y_train=y_train, x_test=x_test,
+        y_test=y_test, input_names=input_names, n_classes=len(class_names), extent=extent,
+        class_names=class_names, truth=truth,
+    )  # fmt: skip
 
 
 def _split(
@@ -384,19 +394,12 @@ def load_csv(text: str, spec: DatasetSpec) -> Dataset:
             points[row_number - 2, column] = _number(cell, row_number, names[column])
         raw_labels.append(row[label_index].strip())
     task, labels, class_names = _labels(raw_labels, header[label_index])
-    x_train, y_train, x_test, y_test = _split(points, labels, task, spec)
-    return Dataset(
-        name="csv",
-        task=task,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
+    return _split_into_dataset(
+        spec, task, points, labels,
         input_names=names,
-        n_classes=len(class_names),
         class_names=class_names,
         extent=_extent_of(points, None) if len(names) == 2 else None,
-    )
+    )  # fmt: skip
 
 
 def _read_table(text: str) -> tuple[list[str], list[list[str]]]:
