@@ -86,7 +86,7 @@ class ProgressLine:
             filled = round(done * BAR_WIDTH)
             full, empty = self.marks
             parts.append(f"[{full * filled}{empty * (BAR_WIDTH - filled)}]")
-        parts += [f"{done:4.0%}", f"loss {number(point['train_loss']):<7}", score_text(point)]
+        parts += [f"{done:4.0%}", f"loss {number(point['train_loss'], 3):<8}", score_text(point)]
         if point.get("samples_per_s"):
             parts.append(f"{point['samples_per_s'] / self.batch_size:6,.0f} steps/s")
         return "  ".join(parts)
@@ -129,7 +129,7 @@ def run_text(trainer: Trainer, device: torch.device) -> str:
     else:  # columns used as they are, under their own names
         inputs = ", ".join(data.input_names)
     outputs = f"{data.n_outputs} output{'s' if data.n_outputs > 1 else ''}"
-    network = f"{trainer.n_inputs} inputs ({inputs}) → "
+    network = f"{trainer.n_inputs} input{'s' if trainer.n_inputs > 1 else ''} ({inputs}) → "
     if spec.hidden_widths:
         widths = " → ".join(map(str, spec.hidden_widths))
         network += f"{widths} → {outputs}, {spec.activation} after each hidden layer"
@@ -154,7 +154,8 @@ def run_text(trainer: Trainer, device: torch.device) -> str:
 def status_text(trainer: Trainer, result: RunResult) -> str:
     steps = f"{trainer.step:,} of {trainer.total_steps:,} steps (epoch {trainer.epoch:.4g})"
     if result.status is RunStatus.DONE:
-        line = f"Status: done, {trainer.step:,} steps in {result.elapsed_s:.1f} s"
+        took = f"{result.elapsed_s:.1f} s" if result.elapsed_s >= 0.1 else "under 0.1 s"
+        line = f"Status: done, {trainer.step:,} steps in {took}"
     elif result.status is RunStatus.CANCELLED:
         line = f"Status: cancelled after {steps}\n  The numbers below are for the weights so far."
     else:
@@ -220,7 +221,7 @@ def truth_text(trainer: Trainer) -> str:
             TEXT_WIDTH,
         )
     rows = [["", "learned", "true"]]
-    rows += [[name, f"{learned:.4f}", f"{true:g}"] for name, learned, true in comparison]
+    rows += [[name, number(learned, 5), f"{true:g}"] for name, learned, true in comparison]
     table = aligned(rows, right=(False, True, True))
     return f"Learned vs true weights (the data was made as {formula})\n{table}"
 
