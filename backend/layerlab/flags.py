@@ -198,9 +198,8 @@ def ineffective_flags(spec: RunSpec, given: set[str]) -> list[str]:
     notes = []
     if "regularization_rate" in given and spec.regularization == "none":
         notes.append("--reg-rate has no effect without --regularization l1 or l2")
-    penalty = spec.regularization
-    if "regularization" in given and penalty != "none" and spec.regularization_rate == 0.0:
-        notes.append(f"--regularization {penalty} adds nothing at --reg-rate 0")
+    if "regularization" in given and spec.regularization != "none" and not spec.penalized:
+        notes.append(f"--regularization {spec.regularization} adds nothing at --reg-rate 0")
     if "dataset.classes" in given and spec.dataset.name != "blobs":
         notes.append("--classes applies to the blobs dataset only")
     if "dataset.label_column" in given and spec.dataset.name != "csv":

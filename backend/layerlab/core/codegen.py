@@ -251,9 +251,8 @@ def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
     data = dataset if dataset is not None else make_dataset(spec.dataset)
     task = data.task
     n_inputs = model_inputs(data, spec)[0].shape[1]  # also rejects features for non-2-D data
-    penalized = spec.regularization != "none" and spec.regularization_rate > 0.0
     penalty = ""
-    if penalized:  # as Trainer.regularization_loss: only with a kind and a rate above 0
+    if spec.penalized:  # as Trainer.regularization_loss: only with a kind and a rate above 0
         penalty = _fill(_PENALTY[spec.regularization], rate=spec.regularization_rate)
     script = _SCRIPT.substitute(
         summary=_summary(spec),
@@ -271,7 +270,7 @@ def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
         modules=_modules(spec, n_inputs, data.n_outputs),
         loss_fn=_LOSS[task],
         optimizer=_fill(_OPTIMIZER[spec.optimizer], lr=spec.learning_rate),
-        penalized_weights=_PENALIZED_WEIGHTS if penalized else "",
+        penalized_weights=_PENALIZED_WEIGHTS if spec.penalized else "",
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         batch_outputs=_fill(_BATCH_OUTPUTS[task], n_outputs=data.n_outputs),

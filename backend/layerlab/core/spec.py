@@ -170,6 +170,11 @@ class RunSpec(BaseModel):
     def depth(self) -> int:
         return len(self.hidden_widths)
 
+    @property
+    def penalized(self) -> bool:
+        """Whether the spec adds a regularization term to the loss (a kind and a rate above 0)."""
+        return self.regularization != "none" and self.regularization_rate > 0.0
+
 
 def describe_errors(error: ValidationError) -> list[str]:
     """One readable line per problem: `field.path: message (got value)`."""
