@@ -1,4 +1,4 @@
-"""The `layerlab` command: train a network from flags, print its PyTorch script, or benchmark."""
+"""The `layerlab` command: serve the playground, train from flags, print a script, benchmark."""
 
 import argparse
 import contextlib
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from layerlab import __version__, bench
+from layerlab import __version__, bench, serve
 from layerlab.config import get_settings
 from layerlab.console import ProgressLine, format_result, run_text
 from layerlab.core.datasets import DatasetError
@@ -226,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(handler=bench.command)
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the web server: playground page, REST API, websockets",
+        description=serve.DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_arguments(serve_parser)
+    serve_parser.set_defaults(handler=serve.command)
     return parser
 
 

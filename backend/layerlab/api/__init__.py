@@ -1,0 +1,1 @@
+"""The HTTP face of LayerLab: REST routes, websockets and the static page."""

@@ -1,0 +1,107 @@
+"""The application: wires settings, the engine, the routes and the static page together."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import plotly
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from layerlab import __version__
+from layerlab.api import datasets, runs, stream
+from layerlab.api.deps import SchedulerDep, SettingsDep
+from layerlab.api.errors import install_error_handlers
+from layerlab.api.limits import BodySizeLimit
+from layerlab.api.schemas import Health, Info
+from layerlab.config import get_settings
+from layerlab.core.inference import EXPORT_FORMATS, onnx_available
+from layerlab.core.spec import ACTIVATIONS, DATASET_NAMES, FEATURES, OPTIMIZERS, REGULARIZATIONS
+from layerlab.engine.hub import Hub
+from layerlab.engine.scheduler import Scheduler
+from layerlab.engine.store import Store
+
+FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+service = APIRouter(prefix="/api", tags=["service"])
+
+
+@service.get("/health", response_model=Health, summary="Whether the server and its workers are up")
+async def health(scheduler: SchedulerDep) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "workers": len(scheduler.pool.devices),
+        "active_runs": len(scheduler.live),
+        "queued_runs": len(scheduler.queue),
+    }
+
+
+@service.get("/info", response_model=Info, summary="Version, device, workers and every limit")
+async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]:
+    limit_names = (
+        "max_hidden_layers", "max_width", "max_samples", "max_epochs", "max_grid_resolution",
+        "max_active_runs_per_client", "max_runs_per_minute", "max_queued_runs",
+        "max_request_bytes", "max_predict_points", "max_ws_message_bytes", "max_wait_s",
+    )  # fmt: skip
+    formats = [f for f in EXPORT_FORMATS if f != "onnx" or onnx_available()]
+    return {
+        "version": __version__,
+        "device": ", ".join(sorted(set(scheduler.pool.devices))),
+        "workers": len(scheduler.pool.devices),
+        "runs_per_worker": settings.runs_per_worker,
+        "limits": {name: getattr(settings, name) for name in limit_names},
+        "stream": {
+            "metrics_frames_per_s": settings.metrics_frames_per_s,
+            "grid_frames_per_s": settings.grid_frames_per_s,
+        },
+        "choices": {
+            "datasets": list(DATASET_NAMES),
+            "features": list(FEATURES),
+            "activations": list(ACTIVATIONS),
+            "optimizers": list(OPTIMIZERS),
+            "regularizations": list(REGULARIZATIONS),
+        },
+        "export_formats": formats,
+    }
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = app.state.settings
+    store = Store(settings.database)
+    scheduler = Scheduler(settings, store, Hub())
+    app.state.scheduler = scheduler
+    await scheduler.start()
+    try:
+        yield
+    finally:
+        await scheduler.stop()
+        store.close()
+
+
+def create_app() -> FastAPI:
+    """A LayerLab server configured from `get_settings()` (the LAYERLAB_* variables)."""
+    settings = get_settings()
+    app = FastAPI(
+        title="LayerLab",
+        version=__version__,
+        summary="Train small neural networks in PyTorch and watch them learn.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(service)
+    app.include_router(runs.router)
+    app.include_router(datasets.router)
+    app.include_router(stream.router)
+
+    @app.api_route("/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)
+    async def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")  # last
+    return app

@@ -1,0 +1,139 @@
+"""REST routes of datasets: the built-in generators, previews of their points, CSV uploads."""
+
+import secrets
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from layerlab.api.deps import SchedulerDep
+from layerlab.api.errors import ApiError
+from layerlab.api.schemas import DatasetPreview, DatasetPublic, ErrorBody, UploadedDataset
+from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
+from layerlab.core.spec import DatasetSpec, describe_errors
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+
+
+@router.get("", summary="The built-in datasets and the uploaded CSV files")
+async def list_datasets(scheduler: SchedulerDep) -> dict[str, list[dict[str, Any]]]:
+    built_in = [
+        DatasetPublic(
+            name=info.name,
+            task=info.task,
+            title=info.title,
+            description=info.description,
+            extent=list(info.extent) if info.extent else None,
+        ).model_dump()
+        for info in DATASETS.values()
+    ]
+    return {"datasets": built_in, "uploads": scheduler.store.list_datasets()}
+
+
+@router.get(
+    "/{name}",
+    response_model=DatasetPreview,
+    responses={
+        404: {"model": ErrorBody, "description": "No such dataset or upload."},
+        422: {"model": ErrorBody, "description": "A parameter is out of bounds."},
+    },
+    summary="The points of a dataset (or an uploaded CSV's id), split as a run would split them",
+)
+async def preview_dataset(
+    name: str,
+    scheduler: SchedulerDep,
+    samples: Annotated[int, Query(ge=20)] = 1000,
+    noise: Annotated[float, Query(ge=0, le=1)] = 0.2,
+    train_fraction: Annotated[float, Query(ge=0.1, le=0.9)] = 0.8,
+    seed: Annotated[int, Query(ge=0)] = 0,
+    classes: Annotated[int, Query(ge=3, le=5)] = 3,
+    label_column: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "samples": samples, "noise": noise, "train_fraction": train_fraction,
+        "seed": seed, "classes": classes,
+    }  # fmt: skip
+    upload = scheduler.store.get_dataset(name) if name not in DATASETS else None
+    if name not in DATASETS and upload is None:
+        known = ", ".join(n for n in DATASETS if n != "csv")
+        raise ApiError(404, f"no dataset {name!r}; built in: {known}; or an uploaded CSV's id")
+    if name == "csv":
+        raise ApiError(404, "preview an uploaded CSV by the id its upload returned")
+    try:
+        if upload is not None:
+            spec = DatasetSpec(name="csv", source=name, label_column=label_column, **fields)
+            dataset = await run_in_threadpool(load_csv, upload[1], spec)
+        else:
+            spec = DatasetSpec(name=name, **fields)  # type: ignore[arg-type]
+            dataset = await run_in_threadpool(make_dataset, spec)
+    except ValidationError as error:
+        raise ApiError(422, "; ".join(describe_errors(error))) from None
+    except DatasetError as error:
+        raise ApiError(422, str(error)) from None
+    return _preview(dataset)
+
+
+def _preview(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "task": dataset.task,
+        "input_names": list(dataset.input_names),
+        "class_names": list(dataset.class_names),
+        "extent": list(dataset.extent) if dataset.extent else None,
+        "train": {"x": dataset.x_train.tolist(), "y": dataset.y_train.tolist()},
+        "test": {"x": dataset.x_test.tolist(), "y": dataset.y_test.tolist()},
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UploadedDataset,
+    responses={
+        413: {"model": ErrorBody, "description": "Larger than LAYERLAB_MAX_REQUEST_BYTES."},
+        422: {"model": ErrorBody, "description": "Not a usable CSV; the message names the row."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}, "example": "x,y,label\n"}},
+        }
+    },
+    summary="Upload a CSV (header row, numeric feature columns, one label column)",
+)
+async def upload_dataset(
+    request: Request,
+    scheduler: SchedulerDep,
+    name: Annotated[str, Query(max_length=200, description="A name to show.")] = "upload.csv",
+    label_column: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiError(422, "body: the CSV must be UTF-8 text") from None
+    if not text.strip():
+        raise ApiError(422, "body: empty; send the CSV file's text as the request body")
+    dataset_id = "csv-" + secrets.token_hex(6)
+    spec = DatasetSpec(name="csv", source=dataset_id, label_column=label_column)
+    try:
+        dataset = await run_in_threadpool(load_csv, text, spec)
+    except DatasetError as error:
+        raise ApiError(422, str(error)) from None
+    info = {
+        "task": dataset.task,
+        "rows": len(dataset.y_train) + len(dataset.y_test),
+        "input_names": list(dataset.input_names),
+        "label_column": label_column or text.splitlines()[0].split(_delimiter(text))[-1].strip(),
+        "class_names": list(dataset.class_names),
+    }
+    created_at = time.time()
+    scheduler.store.add_dataset(dataset_id, name, text, info, created_at)
+    return {"id": dataset_id, "name": name, "created_at": created_at, **info}
+
+
+def _delimiter(text: str) -> str:
+    header = text.splitlines()[0]
+    return max(",;\t", key=header.count)

@@ -1,0 +1,69 @@
+"""Every refusal as one JSON shape: {"error": a sentence naming what was wrong, "detail": …}."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """A request the API refuses, with the status code and the sentence to say why."""
+
+    def __init__(
+        self, status_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.headers = headers
+
+
+def describe_validation(errors: list[Any]) -> list[str]:
+    """'dataset.noise: Input should be less than or equal to 1 (got 3)' for each error."""
+    lines = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        where = ".".join(location) or "body"
+        message = error.get("msg", "invalid")
+        if error.get("type") == "json_invalid":
+            where, message = (
+                "body",
+                f"not valid JSON ({error.get('ctx', {}).get('error', message)})",
+            )
+        got = ""
+        quiet = error.get("type") in ("missing", "json_invalid") or "got " in message
+        if "input" in error and not quiet:
+            text = repr(error["input"])
+            got = f" (got {text if len(text) <= 60 else text[:57] + '...'})"
+        lines.append(f"{where}: {message}{got}")
+    return lines
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": error.message}, status_code=error.status_code, headers=error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        lines = describe_validation(list(error.errors()))
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"error": "; ".join(lines), "detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        message = error.detail if isinstance(error.detail, str) else str(error.detail)
+        if error.status_code == 404 and message == "Not Found":
+            message = f"no such route: {request.method} {request.url.path}"
+        if error.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return JSONResponse(
+            {"error": message}, status_code=error.status_code, headers=error.headers
+        )

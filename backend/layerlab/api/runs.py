@@ -1,0 +1,357 @@
+"""REST routes of runs: create, read, control, predict, export."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
+from torch import nn
+
+from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
+from layerlab.api.errors import ApiError
+from layerlab.api.schemas import (
+    ErrorBody,
+    MetricsPage,
+    ModelPublic,
+    PredictRequest,
+    PredictResponse,
+    RatesUpdate,
+    RunCreated,
+    RunList,
+    RunPublic,
+)
+from layerlab.core.datasets import DatasetError, load_csv, model_inputs
+from layerlab.core.inference import (
+    EXPORT_FORMATS,
+    export_model,
+    load_model,
+    model_inputs_for,
+    onnx_available,
+    predict,
+)
+from layerlab.core.spec import DatasetSpec, RunSpec
+from layerlab.core.summary import model_summary, model_weights, tensor_stats
+from layerlab.engine.scheduler import AdmissionError, ControlError, Scheduler
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+Responses = dict[int | str, dict[str, Any]]
+
+NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No run with this id."}}
+OWNER_ONLY: Responses = {
+    401: {"model": ErrorBody, "description": "No X-Run-Token header."},
+    403: {"model": ErrorBody, "description": "The token is not the owner's (nor the admin's)."},
+    409: {"model": ErrorBody, "description": "The run's state does not allow it."},
+    **NOT_FOUND,
+}
+SPEC_EXAMPLE = {
+    "dataset": {"name": "moons", "samples": 500, "noise": 0.2},
+    "hidden_widths": [8, 8],
+    "activation": "relu",
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "epochs": 50,
+}
+
+
+def _links(run_id: str) -> dict[str, str]:
+    base = f"/api/runs/{run_id}"
+    return {
+        "self": base,
+        "stream": f"/ws/runs/{run_id}",
+        "metrics": f"{base}/metrics",
+        "grid": f"{base}/grid",
+        "model": f"{base}/model",
+        "predict": f"{base}/predict",
+        "export": f"{base}/export",
+    }
+
+
+def _view(scheduler: Scheduler, run_id: str) -> dict[str, Any]:
+    view = scheduler.describe(run_id)
+    if view is None:
+        raise ApiError(404, f"no run with id {run_id!r}")
+    return {**view, "links": _links(run_id)}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunCreated,
+    responses={
+        422: {"model": ErrorBody, "description": "A field of the spec is wrong or out of bounds."},
+        429: {"model": ErrorBody, "description": "This client has too many runs; see Retry-After."},
+        503: {"model": ErrorBody, "description": "The queue is full; see Retry-After."},
+    },
+    summary="Create a run; with ?wait=true, answer when it has ended",
+)
+async def create_run(
+    spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
+    scheduler: SchedulerDep,
+    settings: SettingsDep,
+    client: ClientDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="Answer when the run has ended.")] = False,
+    paused: Annotated[bool, Query(description="Start paused, to step it by hand.")] = False,
+) -> dict[str, Any]:
+    csv_text = await _uploaded_csv(scheduler, spec)
+    try:
+        view, token = scheduler.create_run(spec, client, csv_text, paused)
+    except AdmissionError as refusal:
+        raise ApiError(
+            refusal.status_code, refusal.message, {"Retry-After": str(refusal.retry_after_s)}
+        ) from None
+    response.headers["Location"] = f"/api/runs/{view['id']}"
+    if wait:
+        await scheduler.wait_until_ended(view["id"], settings.max_wait_s)
+    return {**_view(scheduler, view["id"]), "token": token}
+
+
+async def _uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> str | None:
+    """The text of the upload a csv spec names, checked against the spec before it queues."""
+    if spec.dataset.name != "csv":
+        return None
+    found = scheduler.store.get_dataset(spec.dataset.source or "")
+    if found is None:
+        raise ApiError(
+            422,
+            f"dataset.source: no uploaded dataset with id {spec.dataset.source!r}; "
+            "upload the CSV with POST /api/datasets and use the id it returns",
+        )
+    text = found[1]
+
+    def check() -> None:
+        model_inputs(load_csv(text, spec.dataset), spec)
+
+    try:
+        await run_in_threadpool(check)
+    except DatasetError as error:
+        raise ApiError(422, str(error)) from None
+    return text
+
+
+@router.get("", response_model=RunList, summary="List runs, newest first")
+async def list_runs(
+    scheduler: SchedulerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Annotated[str | None, Query(description="Only runs in this status.")] = None,
+) -> dict[str, Any]:
+    records = scheduler.store.list_runs(limit=limit, offset=offset, status=status)
+    runs = [_view(scheduler, record.id) for record in records]
+    return {
+        "runs": runs,
+        "total": scheduler.store.count_runs(status=status),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/{run_id}", response_model=RunPublic, responses=NOT_FOUND, summary="Read a run")
+async def get_run(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
+    scheduler.touch(run_id)
+    return _view(scheduler, run_id)
+
+
+@router.get(
+    "/{run_id}/metrics",
+    response_model=MetricsPage,
+    responses=NOT_FOUND,
+    summary="The run's metric history (poll with since_step)",
+)
+async def get_metrics(
+    run_id: str,
+    scheduler: SchedulerDep,
+    since_step: Annotated[int, Query(ge=0, description="Only points after this step.")] = 0,
+) -> dict[str, Any]:
+    view = _view(scheduler, run_id)
+    scheduler.touch(run_id)
+    points = scheduler.history(run_id) or []
+    if since_step:
+        points = [point for point in points if point["step"] > since_step]
+    return {"run_id": run_id, "status": view["status"], "points": points}
+
+
+@router.get(
+    "/{run_id}/grid",
+    responses=NOT_FOUND,
+    summary="The latest decision-boundary grid, encoded as on the websocket",
+)
+async def get_grid(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
+    view = _view(scheduler, run_id)
+    scheduler.touch(run_id)
+    grid = scheduler.latest_grid(run_id)
+    if grid is None:
+        info = view.get("model_info")
+        why = (
+            "its data has no 2-D plane to draw"
+            if info and info.get("extent") is None
+            else "it has not reported one yet"
+        )
+        raise ApiError(404, f"run {run_id!r} has no grid: {why}")
+    return {"type": "grid", **grid}
+
+
+async def _trained_model(
+    scheduler: Scheduler, run_id: str
+) -> tuple[nn.Sequential, dict[str, Any], dict[str, Any]]:
+    """(model, run view, weights reply): the weights now, from its worker or from the store."""
+    view = _view(scheduler, run_id)
+    info = view.get("model_info")
+    reply = await scheduler.current_weights(run_id) if info else None
+    if info is None or reply is None:
+        why = {
+            "queued": "it has not started yet",
+            "diverged": "its weights blew up (NaN); there is nothing to use",
+        }.get(view["status"], f"it is {view['status']} and kept no weights")
+        raise ApiError(409, f"run {run_id!r} has no trained model: {why}")
+    spec = _spec_of(view["spec"])
+    model = await run_in_threadpool(
+        load_model, spec, info["n_inputs"], info["n_outputs"], reply["weights"]
+    )
+    return model, view, reply
+
+
+def _spec_of(data: dict[str, Any]) -> RunSpec:
+    """The run's spec as stored, even if the server's limits have changed since."""
+    dataset = DatasetSpec.model_construct(**data["dataset"])
+    return RunSpec.model_construct(**{**data, "dataset": dataset})
+
+
+@router.get(
+    "/{run_id}/model",
+    response_model=ModelPublic,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights yet."}},
+    summary="Layer summary, weights and per-tensor statistics",
+)
+async def get_model(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
+    model, view, reply = await _trained_model(scheduler, run_id)
+    scheduler.touch(run_id)
+    tensors = tensor_stats(model)
+    for tensor in tensors:
+        tensor["grad_norm"] = reply["gradient_norms"].get(tensor["name"])
+    return {
+        "run_id": run_id,
+        "step": reply["step"],
+        "summary": model_summary(model, view["model_info"]["n_inputs"]),
+        "weights": model_weights(model),
+        "tensors": tensors,
+    }
+
+
+@router.post(
+    "/{run_id}/predict",
+    response_model=PredictResponse,
+    response_model_exclude_none=True,
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights yet."}},
+    summary="Predict on given points with the run's current weights",
+)
+async def predict_points(
+    run_id: str, request: PredictRequest, scheduler: SchedulerDep, settings: SettingsDep
+) -> dict[str, Any]:
+    if len(request.points) > settings.max_predict_points:
+        raise ApiError(
+            422,
+            f"points: at most {settings.max_predict_points} points per request "
+            f"(LAYERLAB_MAX_PREDICT_POINTS); got {len(request.points)}",
+        )
+    model, view, reply = await _trained_model(scheduler, run_id)
+    info = view["model_info"]
+    width = len(info["input_names"])
+    for index, point in enumerate(request.points):
+        if len(point) != width:
+            names = ", ".join(info["input_names"])
+            raise ApiError(
+                422, f"points[{index}]: expected {width} numbers ({names}); got {len(point)}"
+            )
+    spec = _spec_of(view["spec"])
+    inputs = model_inputs_for(request.points, spec, is_2d=info["extent"] is not None)
+    result = predict(model, inputs, info["task"])
+    class_names = info["class_names"] if info["task"] != "regression" else None
+    return {"task": info["task"], "step": reply["step"], "class_names": class_names, **result}
+
+
+def _control_route(action: Literal["pause", "resume", "step", "cancel"], summary: str) -> None:
+    @router.post(
+        f"/{{run_id}}/{action}",
+        response_model=RunPublic,
+        responses=OWNER_ONLY,
+        summary=summary,
+        name=f"{action}_run",
+    )
+    async def control(
+        run_id: str, scheduler: SchedulerDep, token: TokenHeader = None
+    ) -> dict[str, Any]:
+        require_owner(scheduler, run_id, token)
+        scheduler.touch(run_id)
+        try:
+            await scheduler.control(run_id, action)
+        except ControlError as error:
+            raise ApiError(409, str(error)) from None
+        return _view(scheduler, run_id)
+
+
+_control_route("pause", "Pause a run (owner token)")
+_control_route("resume", "Resume a paused run (owner token)")
+_control_route("step", "Take one training step while paused (owner token)")
+_control_route("cancel", "Stop a run for good, keeping its weights (owner token)")
+
+
+@router.patch(
+    "/{run_id}",
+    response_model=RunPublic,
+    responses=OWNER_ONLY,
+    summary="Change the learning or regularization rate while it trains (owner token)",
+)
+async def update_rates(
+    run_id: str, rates: RatesUpdate, scheduler: SchedulerDep, token: TokenHeader = None
+) -> dict[str, Any]:
+    require_owner(scheduler, run_id, token)
+    try:
+        scheduler.set_rates(run_id, rates.model_dump(exclude_none=True))
+    except ControlError as error:
+        raise ApiError(409, str(error)) from None
+    return _view(scheduler, run_id)
+
+
+@router.delete(
+    "/{run_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=OWNER_ONLY,
+    summary="Delete a run and its weights, cancelling it if it trains (owner token)",
+)
+async def delete_run(run_id: str, scheduler: SchedulerDep, token: TokenHeader = None) -> Response:
+    require_owner(scheduler, run_id, token)
+    scheduler.delete(run_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+ExportFormat = Literal["state_dict", "torchscript", "onnx"]
+assert set(EXPORT_FORMATS) == {"state_dict", "torchscript", "onnx"}
+
+
+@router.get(
+    "/{run_id}/export",
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/octet-stream": {}}, "description": "The model file."},
+        409: {"model": ErrorBody, "description": "No weights, or ONNX unavailable."},
+    },
+    response_class=Response,
+    summary="Download the model: state dict, TorchScript or ONNX",
+)
+async def export_run(
+    run_id: str,
+    scheduler: SchedulerDep,
+    format: Annotated[ExportFormat, Query(description="File format.")] = "state_dict",
+) -> Response:
+    if format == "onnx" and not onnx_available():
+        raise ApiError(409, "format: onnx needs the onnx and onnxscript packages on the server")
+    model, view, _ = await _trained_model(scheduler, run_id)
+    data = await run_in_threadpool(export_model, model, view["model_info"]["n_inputs"], format)
+    suffix = "onnx" if format == "onnx" else "pt"
+    name = f"layerlab-{run_id}-{format}.{suffix}"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

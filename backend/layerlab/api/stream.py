@@ -1,0 +1,111 @@
+"""The websocket of a run: a snapshot, then its events as they come, paced by the viewer."""
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from starlette.websockets import WebSocketState
+
+from layerlab.config import Settings
+from layerlab.engine.hub import Mailbox
+from layerlab.engine.scheduler import Scheduler
+
+router = APIRouter()
+
+
+@router.websocket("/ws/runs/{run_id}")
+async def stream_run(websocket: WebSocket, run_id: str) -> None:
+    """Frames: `snapshot` first, then `status`, `metrics` and `grid`, ending with a final status.
+
+    The browser may send `{"type": "ping"}` (answered with `pong`); nothing else is expected.
+    """
+    scheduler: Scheduler = websocket.app.state.scheduler
+    settings: Settings = websocket.app.state.settings
+    await websocket.accept()
+    scheduler.touch(run_id)
+    try:
+        async with scheduler.hub.subscribe(run_id) as (snapshot, mailbox):
+            await _send(websocket, {**snapshot, "run": {**snapshot["run"]}}, settings)
+            await _pump(websocket, mailbox, settings)
+    except KeyError:  # not live: a finished run from the store, or none at all
+        view = scheduler.describe(run_id)
+        if view is None:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="no such run")
+            return
+        history = scheduler.history(run_id) or []
+        grid = scheduler.latest_grid(run_id)
+        snapshot = {"type": "snapshot", "run": view, "history": history, "grid": grid}
+        with contextlib.suppress(WebSocketDisconnect, asyncio.TimeoutError):
+            await _send(websocket, snapshot, settings)
+            final = {k: view[k] for k in ("status", "error", "finished_at", "final_metrics")}
+            await _send(websocket, {"type": "status", **final}, settings)
+            await websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="run ended")
+
+
+async def _pump(websocket: WebSocket, mailbox: Mailbox, settings: Settings) -> None:
+    """Send frames as the viewer takes them, and read what it sends, until one side ends."""
+    sender = asyncio.create_task(_send_frames(websocket, mailbox, settings))
+    reader = asyncio.create_task(_read_messages(websocket, settings))
+    done, pending = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if sender in done and sender.exception() is None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="run ended"), 1.0
+            )
+
+
+async def _send_frames(websocket: WebSocket, mailbox: Mailbox, settings: Settings) -> None:
+    while frames := await mailbox.next_frames():
+        for frame in frames:
+            try:
+                await _send(websocket, frame, settings)
+            except asyncio.TimeoutError:
+                await _close_slow(websocket, settings)
+                raise
+
+
+async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
+    reason = f"too slow: no frame accepted for {settings.slow_viewer_timeout_s:g} s"
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(
+            websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason), 1.0
+        )
+
+
+async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings) -> None:
+    """One frame, or TimeoutError when the viewer has not taken it in time."""
+    text = json.dumps(frame, separators=(",", ":"))
+    await asyncio.wait_for(websocket.send_text(text), settings.slow_viewer_timeout_s)
+
+
+async def _read_messages(websocket: WebSocket, settings: Settings) -> None:
+    """Answer pings; anything else gets an `error` frame, an oversized message close 1009."""
+    limit = settings.max_ws_message_bytes
+    while websocket.client_state is WebSocketState.CONNECTED:
+        try:
+            message = await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            return  # the viewer left (or sent bytes, which this socket does not take)
+        if len(message.encode()) > limit:
+            await websocket.close(
+                code=status.WS_1009_MESSAGE_TOO_BIG,
+                reason=f"messages are at most {limit} bytes (LAYERLAB_MAX_WS_MESSAGE_BYTES)",
+            )
+            return
+        try:
+            kind = json.loads(message).get("type")
+        except (ValueError, AttributeError):
+            kind = None
+        reply = (
+            {"type": "pong"}
+            if kind == "ping"
+            else {"type": "error", "error": f'expected {{"type": "ping"}}; got {message[:80]!r}'}
+        )
+        await websocket.send_text(json.dumps(reply))

@@ -1,0 +1,1 @@
+"""The engine: worker processes, the scheduler, the event hub and the store."""

@@ -1,0 +1,440 @@
+"""The scheduler: admits runs, queues them fairly, hands them to workers and keeps their record.
+
+Everything here runs on the server's event loop: the worker pool's reader thread hands each
+event over with `call_soon_threadsafe`, so run state is only ever changed from one thread.
+"""
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerlab.config import Settings
+from layerlab.core.spec import RunSpec
+from layerlab.engine.hub import FINAL_STATUSES, Hub
+from layerlab.engine.store import RunRecord, Store
+from layerlab.engine.workers import LOST, WorkerConfig, WorkerPool, worker_devices
+
+logger = logging.getLogger("layerlab.scheduler")
+
+INTERRUPTED_ERROR = "The server stopped while this run was training. Start it again."
+CALL_TIMEOUT_S = 5.0
+
+
+class AdmissionError(Exception):
+    """A run refused for now: 429 (this client's limits) or 503 (the whole server is full)."""
+
+    def __init__(self, status_code: int, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+class ControlError(Exception):
+    """A control that does not apply to the run in its current state (409)."""
+
+
+@dataclass
+class LiveRun:
+    """A run that has not ended: queued here, or held by a worker."""
+
+    id: str
+    client: str
+    token_hash: str
+    spec: RunSpec
+    csv_text: str | None
+    created_at: float
+    last_seen: float
+    start_paused: bool = False
+    submitted: bool = False
+    status: str = "queued"
+    deleted: bool = False
+    stop_reason: str | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    status_changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def public_run(record: RunRecord) -> dict[str, Any]:
+    """What anyone may read about a run (never its token)."""
+    return {
+        "id": record.id,
+        "status": record.status,
+        "error": record.error,
+        "spec": record.spec,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "queue_position": None,
+        "model_info": record.model_info,
+        "final_metrics": record.final_metrics,
+        "has_weights": record.has_weights,
+    }
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, store: Store, hub: Hub) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        count = settings.worker_count(_cuda_devices() if settings.device == "auto" else 0)
+        config = WorkerConfig(
+            metrics_interval_s=1.0 / settings.metrics_frames_per_s,
+            grid_interval_s=1.0 / settings.grid_frames_per_s,
+            time_slice_s=settings.time_slice_s,
+        )
+        self.pool = WorkerPool(
+            worker_devices(settings.device, count),
+            settings.runs_per_worker,
+            config,
+            self._from_worker_thread,
+        )
+        self.live: dict[str, LiveRun] = {}
+        self.queue: list[LiveRun] = []
+        self._created: dict[str, collections.deque[float]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._janitor: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        interrupted = self.store.mark_interrupted(INTERRUPTED_ERROR, time.time())
+        if interrupted:
+            logger.warning("%d runs were active when the server last stopped", len(interrupted))
+        self.pool.start()
+        self._janitor = asyncio.create_task(self._clean_up_forever())
+
+    async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+        await asyncio.to_thread(self.pool.stop)
+        self.store.mark_interrupted(INTERRUPTED_ERROR, time.time())
+        for run_id in list(self.live):
+            self.hub.publish_status(run_id, {"status": "interrupted", "error": INTERRUPTED_ERROR})
+            self.hub.discard(run_id)
+        self.live.clear()
+        self.queue.clear()
+
+    # --- creating runs ------------------------------------------------------------------------
+
+    def create_run(
+        self, spec: RunSpec, client: str, csv_text: str | None = None, paused: bool = False
+    ) -> tuple[dict[str, Any], str]:
+        """Admit, record and queue a run; returns its public view and its owner token."""
+        self._admit(client)
+        now = time.time()
+        token = secrets.token_urlsafe(24)
+        record = RunRecord(
+            id=secrets.token_hex(8),
+            client=client,
+            token_hash=hash_token(token),
+            spec=spec.model_dump(mode="json"),
+            created_at=now,
+        )
+        self.store.add_run(record)
+        run = LiveRun(record.id, client, record.token_hash, spec, csv_text, now, now, paused)
+        self.live[run.id] = run
+        self.queue.append(run)
+        self.hub.open(run.id, public_run(record))
+        self._created.setdefault(client, collections.deque()).append(time.monotonic())
+        self._dispatch()
+        return self.describe(run.id) or public_run(record), token
+
+    def _admit(self, client: str) -> None:
+        settings = self.settings
+        active = sum(1 for run in self.live.values() if run.client == client)
+        if active >= settings.max_active_runs_per_client:
+            raise AdmissionError(
+                429,
+                f"this client already has {active} active runs, the most it may have at once "
+                f"(LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT={settings.max_active_runs_per_client}); "
+                "cancel one or wait for one to finish",
+                retry_after_s=5,
+            )
+        recent = self._created.get(client, collections.deque())
+        while recent and time.monotonic() - recent[0] > 60.0:
+            recent.popleft()
+        if len(recent) >= settings.max_runs_per_minute:
+            wait_s = math.ceil(60.0 - (time.monotonic() - recent[0]))
+            raise AdmissionError(
+                429,
+                f"this client created {len(recent)} runs in the last minute, the most allowed "
+                f"(LAYERLAB_MAX_RUNS_PER_MINUTE={settings.max_runs_per_minute}); "
+                f"try again in {wait_s} s",
+                retry_after_s=max(1, wait_s),
+            )
+        if self.pool.free_slots() <= len(self.queue) - settings.max_queued_runs:
+            raise AdmissionError(
+                503,
+                f"the server is full: {len(self.queue)} runs are already waiting for a worker "
+                f"(LAYERLAB_MAX_QUEUED_RUNS={settings.max_queued_runs}); try again shortly",
+                retry_after_s=10,
+            )
+
+    def _dispatch(self) -> None:
+        """Hand queued runs to free workers, the least-served client first, then oldest first."""
+        while self.queue and self.pool.free_slots() > 0:
+            training = collections.Counter(r.client for r in self.live.values() if r.submitted)
+            run = min(self.queue, key=lambda r: (training[r.client], r.created_at))
+            self.queue.remove(run)
+            run.submitted = True
+            self.hub.update_run(run.id, queue_position=None)
+            self.pool.submit(
+                run.id, run.spec.model_dump(mode="json"), run.csv_text, run.start_paused
+            )
+        for position, run in enumerate(self.queue, start=1):
+            channel = self.hub.channels.get(run.id)
+            if channel is not None and channel.run.get("queue_position") != position:
+                self.hub.publish_status(run.id, {"status": "queued", "queue_position": position})
+
+    # --- reading runs -------------------------------------------------------------------------
+
+    def describe(self, run_id: str) -> dict[str, Any] | None:
+        """The run's public view: live from the hub while it runs, else from the store."""
+        channel = self.hub.channels.get(run_id)
+        if channel is not None:
+            return dict(channel.run)
+        record = self.store.get_run(run_id)
+        return public_run(record) if record else None
+
+    def history(self, run_id: str) -> list[dict[str, Any]] | None:
+        channel = self.hub.channels.get(run_id)
+        if channel is not None:
+            return list(channel.history)
+        record = self.store.get_run(run_id)
+        return record.history if record else None
+
+    def latest_grid(self, run_id: str) -> dict[str, Any] | None:
+        channel = self.hub.channels.get(run_id)
+        if channel is not None:
+            return channel.grid
+        record = self.store.get_run(run_id)
+        return record.grid if record else None
+
+    def touch(self, run_id: str) -> None:
+        """Someone looked at the run: it is not abandoned."""
+        run = self.live.get(run_id)
+        if run is not None:
+            run.last_seen = time.time()
+
+    async def current_weights(self, run_id: str) -> dict[str, Any] | None:
+        """{'weights': bytes, 'gradient_norms', 'step'} now, from the worker or else the store."""
+        run = self.live.get(run_id)
+        if run is not None and run.submitted:
+            future = self.pool.call(run_id)
+            try:
+                reply = await asyncio.wait_for(asyncio.wrap_future(future), CALL_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                reply = {"error": "the worker did not answer in time"}
+            if "error" not in reply:
+                return reply
+        blob = self.store.load_weights(run_id)
+        return None if blob is None else {"weights": blob, "gradient_norms": {}, "step": None}
+
+    def owner_matches(self, run_id: str, token: str) -> bool:
+        """Whether `token` is the run's owner token or the server's admin token."""
+        admin = self.settings.admin_token
+        if admin and hmac.compare_digest(token.encode(), admin.encode()):
+            return True
+        run = self.live.get(run_id)
+        expected = run.token_hash if run else None
+        if expected is None:
+            record = self.store.get_run(run_id)
+            expected = record.token_hash if record else None
+        return expected is not None and hmac.compare_digest(hash_token(token), expected)
+
+    async def wait_until_ended(self, run_id: str, timeout_s: float) -> bool:
+        run = self.live.get(run_id)
+        if run is None:
+            return True
+        try:
+            await asyncio.wait_for(run.ended.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    # --- controlling runs ---------------------------------------------------------------------
+
+    async def control(self, run_id: str, action: str, wait_s: float = 2.0) -> None:
+        """pause, resume, step or cancel; returns once the worker has acted (or `wait_s`)."""
+        run = self.live.get(run_id)
+        if run is None:
+            status = (self.describe(run_id) or {}).get("status", "gone")
+            raise ControlError(f"the run has ended ({status}): there is nothing to {action}")
+        if action == "cancel":
+            self.stop_run(run, None)
+        elif not run.submitted:  # queued: remember how it should start
+            if action == "step":
+                raise ControlError("the run is still queued: it can take a step once it starts")
+            run.start_paused = action == "pause"
+            return
+        elif action == "step" and run.status != "paused":
+            raise ControlError(f"the run is {run.status}: pause it before stepping")
+        else:
+            self.pool.control(run_id, action)
+        target = {"pause": "paused", "resume": "running"}.get(action)
+        if target is not None:
+            await self._await(run, lambda: run.status == target, wait_s)
+        elif action == "cancel":
+            await self._await(run, lambda: run.id not in self.live, wait_s)
+
+    async def _await(self, run: LiveRun, done: Callable[[], bool], timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until a status change makes `done()` true."""
+        deadline = time.monotonic() + timeout_s
+        while not done() and (remaining := deadline - time.monotonic()) > 0:
+            run.status_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(run.status_changed.wait(), remaining)
+
+    def set_rates(self, run_id: str, rates: dict[str, float]) -> None:
+        run = self.live.get(run_id)
+        if run is None:
+            raise ControlError("the run has ended: its rates can no longer change")
+        if run.submitted:
+            self.pool.control(run_id, "rates", rates)
+        else:
+            run.spec = run.spec.model_copy(update=rates)
+        self.hub.update_run(
+            run_id, rates={**self.hub.channels[run_id].run.get("rates", {}), **rates}
+        )
+
+    def stop_run(self, run: LiveRun, reason: str | None) -> None:
+        """Cancel a run: at once while queued, through its worker once it trains."""
+        run.stop_reason = reason
+        if run.submitted and self.pool.control(run.id, "cancel"):
+            return
+        self._finish(run, {"status": "cancelled", "error": reason})
+
+    def delete(self, run_id: str) -> bool:
+        run = self.live.get(run_id)
+        if run is not None:
+            run.deleted = True
+            self.stop_run(run, "deleted by its owner")
+        return self.store.delete_run(run_id) or run is not None
+
+    # --- events from the workers --------------------------------------------------------------
+
+    def _from_worker_thread(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_event, run_id, kind, payload)
+
+    def _on_event(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        run = self.live.get(run_id or "")
+        if run is None:
+            return  # it ended already (cancelled while the worker was still reporting)
+        if kind == "metrics":
+            self.hub.publish_metrics(run.id, payload)
+        elif kind == "grid":
+            self.hub.publish_grid(run.id, payload)
+        elif kind == "status":
+            self._on_status(run, payload)
+        elif kind == LOST:
+            error = (
+                f"The process training this run stopped ({payload['reason']}), so the run "
+                "ended here; other runs were not affected. Start it again."
+            )
+            self._finish(run, {"status": "failed", "error": error})
+
+    def _on_status(self, run: LiveRun, payload: dict[str, Any]) -> None:
+        if payload["status"] in FINAL_STATUSES:
+            self._finish(run, payload)
+            return
+        frame: dict[str, Any] = {"status": payload["status"], "queue_position": None}
+        if "model_info" in payload:  # the first report: the worker has built the run
+            frame["model_info"] = payload["model_info"]
+            frame["started_at"] = time.time()
+            self.store.update_run(
+                run.id, model_info=payload["model_info"], started_at=frame["started_at"]
+            )
+        self.store.update_run(run.id, status=payload["status"])
+        run.status = payload["status"]
+        run.status_changed.set()
+        self.hub.publish_status(run.id, frame)
+
+    def _finish(self, run: LiveRun, payload: dict[str, Any]) -> None:
+        """Record the run's end, tell its viewers, free its place for the next in the queue."""
+        self.live.pop(run.id, None)
+        if run in self.queue:
+            self.queue.remove(run)
+        status = payload["status"]
+        error = payload.get("error") or (run.stop_reason if status == "cancelled" else None)
+        final_metrics = payload.get("final_metrics")
+        if final_metrics is not None and payload.get("learned"):
+            final_metrics = {**final_metrics, "learned": payload["learned"]}
+        frame = {
+            "status": status,
+            "error": error,
+            "finished_at": time.time(),
+            "final_metrics": final_metrics,
+        }
+        if not run.deleted:
+            channel = self.hub.channels.get(run.id)
+            self.store.update_run(
+                run.id,
+                **frame,
+                history=channel.history if channel else [],
+                grid=channel.grid if channel else None,
+            )
+            if payload.get("weights"):
+                self.store.save_weights(run.id, payload["weights"])
+        frame["has_weights"] = bool(payload.get("weights"))
+        run.status = status
+        self.hub.publish_status(run.id, frame)
+        self.hub.discard(run.id)
+        run.status_changed.set()
+        run.ended.set()
+        self._dispatch()
+
+    # --- clean-up -----------------------------------------------------------------------------
+
+    async def _clean_up_forever(self) -> None:
+        period_s = max(0.5, min(30.0, self.settings.idle_run_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                self.clean_up()
+            except Exception:  # the janitor must outlive any one bad record
+                logger.exception("clean-up failed")
+
+    def clean_up(self, now: float | None = None) -> None:
+        """Stop runs nobody watches or polls; delete finished runs and uploads past retention."""
+        now = time.time() if now is None else now
+        idle_s = self.settings.idle_run_timeout_s
+        for run in list(self.live.values()):
+            if self.hub.viewers(run.id) == 0 and now - run.last_seen > idle_s:
+                self.stop_run(run, f"stopped after {idle_s:g} s with nobody watching or polling it")
+        for client in [
+            c
+            for c, times in self._created.items()
+            if not times or time.monotonic() - times[-1] > 60
+        ]:
+            del self._created[client]
+        if self.settings.retention_s > 0:
+            cutoff = now - self.settings.retention_s
+            for run_id in self.store.finished_before(cutoff):
+                self.store.delete_run(run_id)
+            in_use = {run.spec.dataset.source for run in self.live.values()}
+            for dataset_id in self.store.datasets_before(cutoff):
+                if dataset_id not in in_use:
+                    self.store.delete_dataset(dataset_id)
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count()

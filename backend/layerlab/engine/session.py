@@ -1,0 +1,199 @@
+"""One run inside a worker: its Trainer, its controls, and the events it owes its viewers.
+
+A worker holds many sessions and gives each a short turn in turn (`advance`). A session trains
+until its turn is over, reporting metrics and grids at most at the frame rates in settings, so
+that a fast run costs its viewers no more than a slow one.
+"""
+
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from layerlab.core.datasets import Dataset
+from layerlab.core.spec import RunSpec
+from layerlab.core.summary import learned_vs_true, model_summary, truth_formula
+from layerlab.core.training import RunStatus, Trainer, divergence_message
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+STEPS_PER_CHUNK = 16  # steps between two looks at the clock
+
+
+class TrainingSession:
+    """A run being trained: pause, resume, step, cancel and new rates apply between chunks."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        emit: Emit,
+        *,
+        dataset: Dataset | None = None,
+        device: torch.device | None = None,
+        metrics_interval_s: float = 0.05,
+        grid_interval_s: float = 0.1,
+        paused: bool = False,
+    ) -> None:
+        self.emit = emit
+        self.trainer = Trainer(spec, dataset, device)
+        self.metrics_interval_s = metrics_interval_s
+        self.grid_interval_s = grid_interval_s
+        self.status = RunStatus.PAUSED if paused else RunStatus.RUNNING
+        self.steps_requested = 0
+        self._timed_steps, self._timed_s = 0, 0.0
+        self._next_metrics = self._next_grid = 0.0
+        emit("status", {"status": self.status.value, "model_info": self.model_info()})
+        self._report(force_grid=True)
+
+    # --- controls ---------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.status.is_final
+
+    @property
+    def runnable(self) -> bool:
+        """Whether the session wants a turn: running, or paused with single steps to take."""
+        return self.status is RunStatus.RUNNING or (
+            self.status is RunStatus.PAUSED and self.steps_requested > 0
+        )
+
+    def pause(self) -> None:
+        if self.status is RunStatus.RUNNING:
+            self.status = RunStatus.PAUSED
+            self._report(force_grid=True)  # the frozen picture is the last one drawn
+            self.emit("status", {"status": self.status.value})
+
+    def resume(self) -> None:
+        if self.status is RunStatus.PAUSED:
+            self.status = RunStatus.RUNNING
+            self.emit("status", {"status": self.status.value})
+
+    def step(self) -> None:
+        """While paused: one step at the next turn, reported, and still paused."""
+        if self.status is RunStatus.PAUSED:
+            self.steps_requested += 1
+
+    def cancel(self) -> None:
+        if not self.finished:
+            self._finish(RunStatus.CANCELLED, None)
+
+    def set_rates(
+        self, learning_rate: float | None = None, regularization_rate: float | None = None
+    ) -> None:
+        if learning_rate is not None:
+            self.trainer.set_learning_rate(learning_rate)
+        if regularization_rate is not None:
+            self.trainer.set_regularization_rate(regularization_rate)
+
+    def fail(self, error: str) -> None:
+        if not self.finished:
+            self.status = RunStatus.FAILED
+            self.emit("status", {"status": self.status.value, "error": error})
+
+    # --- training ---------------------------------------------------------------------------
+
+    def advance(self, budget_s: float) -> None:
+        """Train for about `budget_s` seconds (or the requested single steps), then report."""
+        trainer = self.trainer
+        if self.status is RunStatus.PAUSED:
+            trainer.train_steps(self.steps_requested)
+            self.steps_requested = 0
+            self._report(force_grid=True)
+            return
+        start = time.perf_counter()
+        deadline = start + budget_s
+        step_before = trainer.step
+        now = start
+        while not trainer.finished and now < deadline:
+            trainer.train_steps(STEPS_PER_CHUNK)
+            now = time.perf_counter()
+        self._timed_steps += trainer.step - step_before
+        self._timed_s += now - start
+        if trainer.finished or now >= self._next_metrics:
+            self._report(force_grid=trainer.finished)
+
+    def _report(self, force_grid: bool = False) -> None:
+        trainer = self.trainer
+        rate = self._timed_steps * trainer.batch_size / self._timed_s if self._timed_s else 0.0
+        self._timed_steps, self._timed_s = 0, 0.0
+        point = trainer.evaluate(rate)
+        now = time.perf_counter()
+        self._next_metrics = now + self.metrics_interval_s
+        self.emit("metrics", point.to_dict())
+        error = divergence_message(trainer, point)
+        if error is None and trainer.dataset.is_2d and (force_grid or now >= self._next_grid):
+            self._next_grid = now + self.grid_interval_s
+            self.emit("grid", trainer.grid().encode())
+        if error is not None:
+            self._finish(RunStatus.DIVERGED, error, point.to_dict())
+        elif trainer.finished:
+            self._finish(RunStatus.DONE, None)
+
+    def _finish(
+        self, status: RunStatus, error: str | None, metrics: dict[str, Any] | None = None
+    ) -> None:
+        """The last event: final metrics and, unless the weights blew up, the weights."""
+        self.status = status
+        final: dict[str, Any] = {"status": status.value, "error": error}
+        final["final_metrics"] = metrics if metrics is not None else self.trainer.final_metrics()
+        if status is not RunStatus.DIVERGED:
+            final["weights"] = self.weights_bytes()
+            final["learned"] = self._learned()
+        self.emit("status", final)
+
+    # --- what the run is made of --------------------------------------------------------------
+
+    def weights_bytes(self) -> bytes:
+        """`torch.save` of the state dict on the CPU: what `load_state_dict` takes back."""
+        buffer = io.BytesIO()
+        state = {name: tensor.cpu() for name, tensor in self.trainer.model.state_dict().items()}
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    def gradient_norms(self) -> dict[str, float | None]:
+        return {
+            name: None if param.grad is None else float(param.grad.norm())
+            for name, param in self.trainer.model.named_parameters()
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        """What a viewer or a predict request needs to know about the data and the network."""
+        trainer, dataset = self.trainer, self.trainer.dataset
+        info: dict[str, Any] = {
+            "task": dataset.task,
+            "input_names": list(dataset.input_names),
+            "class_names": list(dataset.class_names),
+            "n_classes": dataset.n_classes,
+            "n_inputs": trainer.n_inputs,
+            "n_outputs": dataset.n_outputs,
+            "extent": list(dataset.extent) if dataset.extent else None,
+            "train_points": trainer.n_train,
+            "test_points": len(dataset.y_test),
+            "batch_size": trainer.batch_size,
+            "steps_per_epoch": trainer.steps_per_epoch,
+            "total_steps": trainer.total_steps,
+            "device": str(trainer.device),
+            "summary": model_summary(trainer.model, trainer.n_inputs),
+        }
+        if dataset.truth is not None:
+            info["truth"] = {
+                "weights": list(dataset.truth.weights),
+                "bias": dataset.truth.bias,
+                "formula": truth_formula(dataset.truth, dataset.input_names),
+            }
+        return info
+
+    def _learned(self) -> list[dict[str, Any]] | None:
+        """Learned against true weights, when the data has a known rule and the net is affine."""
+        dataset = self.trainer.dataset
+        if dataset.truth is None:
+            return None
+        rows = learned_vs_true(
+            self.trainer.model, dataset.truth, dataset.input_names, self.trainer.spec.features
+        )
+        if rows is None:
+            return None
+        return [{"parameter": name, "learned": lv, "true": tv} for name, lv, tv in rows]

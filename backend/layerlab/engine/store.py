@@ -1,0 +1,266 @@
+"""The SQLite store of runs, their final weights and uploaded CSV datasets."""
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+# The non-final members of core.training.RunStatus, kept literal so the store needs no torch.
+ACTIVE_STATUSES = ("queued", "running", "paused")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, client TEXT NOT NULL, token_hash TEXT NOT NULL, spec TEXT NOT NULL,
+    status TEXT NOT NULL, error TEXT,
+    created_at REAL NOT NULL, started_at REAL, finished_at REAL,
+    final_metrics TEXT, history TEXT NOT NULL, model_info TEXT, grid TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
+CREATE TABLE IF NOT EXISTS weights (run_id TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, text TEXT NOT NULL, info TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_created_at ON datasets (created_at);
+"""
+
+_JSON_FIELDS = ("spec", "final_metrics", "history", "model_info", "grid")
+_UPDATABLE = (
+    "status", "error", "started_at", "finished_at", "final_metrics", "history", "model_info", "grid"
+)  # fmt: skip
+# Everything but history and grid, which only get_run loads.
+_SUMMARY_COLUMNS = (
+    "id, client, token_hash, spec, status, error, created_at, started_at, finished_at, "
+    "final_metrics, model_info, "
+    "EXISTS (SELECT 1 FROM weights WHERE weights.run_id = runs.id) AS has_weights"
+)
+_ACTIVE_PLACEHOLDERS = ", ".join("?" for _ in ACTIVE_STATUSES)
+_DATASET_META_KEYS = ("id", "name", "created_at")
+
+
+@dataclass
+class RunRecord:
+    """One run as stored; `has_weights` is computed by the store and ignored by `add_run`."""
+
+    id: str
+    client: str  # who created it (an IP address or similar), for per-client limits
+    token_hash: str  # sha256 hex of the owner token; the store never sees the token
+    spec: dict[str, Any]
+    status: str = "queued"
+    error: str | None = None
+    created_at: float = 0.0  # unix seconds
+    started_at: float | None = None
+    finished_at: float | None = None
+    final_metrics: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # metric points, with "step"
+    model_info: dict[str, Any] | None = None
+    grid: dict[str, Any] | None = None  # the latest encoded grid frame
+    has_weights: bool = False
+
+
+def downsample(points: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:
+    """At most max_points points spread evenly over the run, always keeping first and last."""
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2 to keep first and last, got {max_points}")
+    n = len(points)
+    if n <= max_points:
+        return list(points)
+    gaps = max_points - 1
+    # i·(n−1)/gaps rounded in integers: distinct indices from 0 to n−1, no float drift.
+    return [points[(i * (n - 1) + gaps // 2) // gaps] for i in range(max_points)]
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    values = dict(row)
+    for name in _JSON_FIELDS:
+        if name in values:
+            values[name] = _loads(values[name])
+    values["has_weights"] = bool(values["has_weights"])
+    return RunRecord(**values)
+
+
+def _dataset_meta(row: sqlite3.Row) -> dict[str, Any]:
+    meta = {"id": row["id"], "name": row["name"], "created_at": row["created_at"]}
+    return meta | json.loads(row["info"])
+
+
+class Store:
+    """Runs, weights and datasets in one SQLite database; safe to call from several threads."""
+
+    def __init__(self, path: str, max_history_points: int = 500) -> None:
+        if max_history_points < 2:
+            raise ValueError(f"max_history_points must be at least 2, got {max_history_points}")
+        self.path = path
+        self.max_history_points = max_history_points
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        if path != ":memory:":
+            # WAL lets a reader of the file (a backup, the CLI) proceed while the server writes.
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise RuntimeError(
+                f"the store at {path} has schema version {version}; "
+                f"this LayerLab reads version {SCHEMA_VERSION} at most"
+            )
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock, self._conn:  # the connection as context manager commits or rolls back
+            return self._conn.execute(sql, params)
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Field values as stored: history downsampled, JSON fields as text."""
+        stored = {}
+        for name, value in values.items():
+            if name == "history":
+                value = downsample(value or [], self.max_history_points)
+            # json.dumps writes NaN/Infinity (a diverged loss) and json.loads reads them back.
+            is_json = name in _JSON_FIELDS and value is not None
+            stored[name] = json.dumps(value) if is_json else value
+        return stored
+
+    # runs
+
+    def add_run(self, record: RunRecord) -> None:
+        """Insert a new run (history downsampled); a duplicate id raises sqlite3.IntegrityError."""
+        values = asdict(record)
+        del values["has_weights"]
+        columns = self._columns(values)
+        placeholders = ", ".join("?" for _ in columns)
+        self._write(
+            f"INSERT INTO runs ({', '.join(columns)}) VALUES ({placeholders})",
+            tuple(columns.values()),
+        )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set the named fields, history downsampled; a run deleted meanwhile is left alone."""
+        for name in fields:
+            if name not in _UPDATABLE:
+                raise ValueError(f"unknown run field {name!r}; expected one of {_UPDATABLE}")
+        if not fields:
+            return
+        columns = self._columns(fields)
+        # Column names come from _UPDATABLE, never from a caller's text.
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        self._write(f"UPDATE runs SET {assignments} WHERE id = ?", (*columns.values(), run_id))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        sql = f"SELECT {_SUMMARY_COLUMNS}, history, grid FROM runs WHERE id = ?"
+        rows = self._read(sql, (run_id,))
+        return _record(rows[0]) if rows else None
+
+    def list_runs(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        status: str | None = None,
+        client: str | None = None,
+    ) -> list[RunRecord]:
+        """Newest first; history and grid are left empty to keep listing cheap."""
+        rows = self._read(
+            f"SELECT {_SUMMARY_COLUMNS} FROM runs"
+            " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR client = ?2)"
+            " ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4",
+            (status, client, limit, offset),
+        )
+        return [_record(row) for row in rows]
+
+    def count_runs(self, *, status: str | None = None) -> int:
+        rows = self._read("SELECT COUNT(*) FROM runs WHERE ?1 IS NULL OR status = ?1", (status,))
+        return int(rows[0][0])
+
+    def delete_run(self, run_id: str) -> bool:
+        """Remove the run and its weights; True when it existed."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM weights WHERE run_id = ?", (run_id,))
+            return self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+
+    def mark_interrupted(self, error: str, now: float) -> list[str]:
+        """Every queued, running or paused run becomes "interrupted"; returns their ids."""
+        where = f"WHERE status IN ({_ACTIVE_PLACEHOLDERS})"
+        with self._lock, self._conn:
+            sql = f"SELECT id FROM runs {where} ORDER BY created_at, id"
+            ids = [row["id"] for row in self._conn.execute(sql, ACTIVE_STATUSES)]
+            self._conn.execute(
+                f"UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? {where}",
+                (error, now, *ACTIVE_STATUSES),
+            )
+        return ids
+
+    def finished_before(self, timestamp: float) -> list[str]:
+        """Ids of runs in a final status that finished before `timestamp`, oldest first."""
+        rows = self._read(
+            f"SELECT id FROM runs WHERE status NOT IN ({_ACTIVE_PLACEHOLDERS})"
+            " AND finished_at < ? ORDER BY finished_at, id",
+            (*ACTIVE_STATUSES, timestamp),
+        )
+        return [row["id"] for row in rows]
+
+    # weights
+
+    def save_weights(self, run_id: str, blob: bytes) -> None:
+        """Store or replace the run's torch.save bytes; a run deleted meanwhile gets none."""
+        self._write(
+            "INSERT OR REPLACE INTO weights (run_id, blob) SELECT id, ? FROM runs WHERE id = ?",
+            (blob, run_id),
+        )
+
+    def load_weights(self, run_id: str) -> bytes | None:
+        rows = self._read("SELECT blob FROM weights WHERE run_id = ?", (run_id,))
+        return bytes(rows[0]["blob"]) if rows else None
+
+    # uploaded datasets
+
+    def add_dataset(
+        self, dataset_id: str, name: str, text: str, info: dict[str, Any], created_at: float
+    ) -> None:
+        """Store an uploaded CSV; `info` may not use the keys the store sets itself."""
+        clashes = sorted(set(info) & set(_DATASET_META_KEYS))
+        if clashes:
+            raise ValueError(f"dataset info may not contain {clashes}: the store sets them")
+        self._write(
+            "INSERT INTO datasets (id, name, text, info, created_at) VALUES (?, ?, ?, ?, ?)",
+            (dataset_id, name, text, json.dumps(info), created_at),
+        )
+
+    def get_dataset(self, dataset_id: str) -> tuple[dict[str, Any], str] | None:
+        """(meta, CSV text), meta being {"id", "name", "created_at", **info}."""
+        rows = self._read("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
+        return (_dataset_meta(rows[0]), rows[0]["text"]) if rows else None
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Metas of every upload, newest first, without the CSV text."""
+        sql = "SELECT id, name, info, created_at FROM datasets ORDER BY created_at DESC, id"
+        return [_dataset_meta(row) for row in self._read(sql)]
+
+    def delete_dataset(self, dataset_id: str) -> bool:
+        return self._write("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount > 0
+
+    def datasets_before(self, timestamp: float) -> list[str]:
+        """Ids of uploads created before `timestamp`, oldest first."""
+        sql = "SELECT id FROM datasets WHERE created_at < ? ORDER BY created_at, id"
+        return [row["id"] for row in self._read(sql, (timestamp,))]

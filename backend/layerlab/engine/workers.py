@@ -1,0 +1,352 @@
+"""Worker processes: where runs train, a few per machine or one per GPU, behind a small executor.
+
+The server process never trains. Each worker is a spawned process that imports PyTorch once and
+then holds many runs, giving each a short turn in turn. Each worker talks to the server over its
+own pipe (commands in, events out), so a worker that is killed breaks nothing but its own pipe:
+the pool notices its exit, reports its runs lost and starts a new worker in its place.
+
+The interface the scheduler sees is narrow (submit, control, call, events), so that another
+executor (for instance one that places workers on a cluster) is an addition, not a rewrite.
+"""
+
+import concurrent.futures
+import contextlib
+import functools
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+logger = logging.getLogger("layerlab.workers")
+
+# Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`.
+READY, REPLY, LOST = "ready", "reply", "lost"
+FINAL_STATUSES = frozenset({"done", "diverged", "failed", "cancelled", "interrupted"})
+
+EventHandler = Callable[[str | None, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs to know, picklable for a spawned process."""
+
+    metrics_interval_s: float = 0.05
+    grid_interval_s: float = 0.1
+    time_slice_s: float = 0.02
+
+
+def worker_devices(device: str, count: int) -> list[str]:
+    """The device of each worker: 'auto' spreads them over the GPUs, else all on `device`."""
+    import torch
+
+    if device == "auto":
+        gpus = torch.cuda.device_count()
+        return [f"cuda:{i % gpus}" if gpus else "cpu" for i in range(count)]
+    return [device] * count
+
+
+# --- inside a worker process ----------------------------------------------------------------
+
+
+def worker_main(index: int, device_name: str, conn: Connection, config: WorkerConfig) -> None:
+    """A worker's life: take commands, give every runnable session a turn, send events."""
+    import torch
+
+    from layerlab.core.datasets import load_csv
+    from layerlab.core.spec import RunSpec
+    from layerlab.engine.session import TrainingSession
+
+    torch.set_num_threads(1)  # many small runs: one thread each is fastest, and fair to others
+    device = torch.device(device_name)
+    sessions: dict[str, TrainingSession] = {}
+
+    def send(run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        conn.send((run_id, kind, payload))
+
+    def start(run_id: str, spec_json: dict[str, Any], csv_text: str | None, paused: bool) -> None:
+        spec = RunSpec.model_validate(spec_json)
+        dataset = load_csv(csv_text, spec.dataset) if csv_text is not None else None
+        sessions[run_id] = TrainingSession(
+            spec,
+            lambda kind, payload: send(run_id, kind, payload),
+            dataset=dataset,
+            device=device,
+            metrics_interval_s=config.metrics_interval_s,
+            grid_interval_s=config.grid_interval_s,
+            paused=paused,
+        )
+
+    def handle(command: tuple[Any, ...]) -> bool:
+        name, run_id, *args = command
+        if name == "stop":
+            return False
+        if name == "start":
+            guarded(run_id, lambda: start(run_id, *args))
+            return True
+        session = sessions.get(run_id)
+        if name == "call":
+            call_id = args[0]
+            if session is None:
+                send(run_id, REPLY, {"call_id": call_id, "error": "the run is not training here"})
+            else:
+                send(
+                    run_id,
+                    REPLY,
+                    {
+                        "call_id": call_id,
+                        "weights": session.weights_bytes(),
+                        "gradient_norms": session.gradient_norms(),
+                        "step": session.trainer.step,
+                    },
+                )
+        elif session is not None:
+            if name == "rates":
+                session.set_rates(**args[0])
+            else:
+                getattr(session, name)()  # pause, resume, step, cancel
+        return True
+
+    def guarded(run_id: str, action: Callable[[], None]) -> None:
+        """Run an action of one session; if it raises, that run fails and the others go on."""
+        try:
+            action()
+        except Exception as error:  # a bad CSV, out of memory, a bug: one run's problem only
+            logger.exception("run %s failed", run_id)
+            message = f"Training stopped with an error: {type(error).__name__}: {error}"
+            session = sessions.get(run_id)
+            if session is not None:
+                session.fail(message)
+            else:
+                send(run_id, "status", {"status": "failed", "error": message})
+
+    def take_commands(block: bool) -> bool:
+        timeout = 0.5 if block else 0.0
+        while conn.poll(timeout):
+            if not handle(conn.recv()):
+                return False
+            timeout = 0.0
+        return True
+
+    send(None, READY, {"pid": os.getpid(), "device": str(device)})
+    try:
+        while take_commands(block=not any(s.runnable for s in sessions.values())):
+            for run_id in list(sessions):
+                session = sessions[run_id]
+                if session.runnable:
+                    guarded(run_id, functools.partial(session.advance, config.time_slice_s))
+                if session.finished:
+                    del sessions[run_id]
+                if not take_commands(block=False):
+                    return
+            for run_id in [r for r, s in sessions.items() if s.finished]:
+                del sessions[run_id]
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the server has gone: nothing left to report to
+
+
+# --- in the server process ------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    index: int
+    device: str
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    runs: set[str]
+    started_at: float
+
+
+class WorkerPool:
+    """Local worker processes: submit runs, control them, and hear their events.
+
+    `on_event(run_id, kind, payload)` is called from the pool's reader thread, in the order each
+    worker sent its events; a worker's death arrives as one `lost` event per run it held, after
+    everything it sent before dying.
+    """
+
+    def __init__(
+        self,
+        devices: list[str],
+        runs_per_worker: int,
+        config: WorkerConfig,
+        on_event: EventHandler,
+    ) -> None:
+        self.devices = devices
+        self.runs_per_worker = runs_per_worker
+        self.config = config
+        self.on_event = on_event
+        self.restarts = 0
+        self._context = multiprocessing.get_context("spawn")  # no forked locks or CUDA state
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()  # guards the workers' run sets and pipes' send ends
+        self._calls: dict[int, tuple[int, concurrent.futures.Future[dict[str, Any]]]] = {}
+        self._call_ids = itertools.count(1)
+        self._stopping = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._workers = [self._spawn(i, device) for i, device in enumerate(self.devices)]
+        self._reader = threading.Thread(target=self._read_events, name="worker-events", daemon=True)
+        self._reader.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask every worker to stop, then make sure they have."""
+        self._stopping.set()
+        with self._lock:
+            for worker in self._workers:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(("stop", None))
+        deadline = time.monotonic() + timeout_s
+        for worker in self._workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(1.0)
+        if self._reader is not None:
+            self._reader.join(2.0)
+        for worker in self._workers:
+            worker.conn.close()
+        for _, future in self._calls.values():
+            future.cancel()
+
+    def _spawn(self, index: int, device: str) -> _Worker:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=worker_main,
+            args=(index, device, child_end, self.config),
+            name=f"layerlab-worker-{index}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        logger.info("worker %d started (pid %s, %s)", index, process.pid, device)
+        return _Worker(index, device, process, parent_end, set(), time.monotonic())
+
+    # --- the executor interface ---------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        return self.runs_per_worker * len(self._workers)
+
+    def free_slots(self) -> int:
+        with self._lock:
+            return sum(max(0, self.runs_per_worker - len(w.runs)) for w in self._workers)
+
+    def pids(self) -> list[int | None]:
+        return [worker.process.pid for worker in self._workers]
+
+    def pid_of(self, run_id: str) -> int | None:
+        """The process id of the worker training `run_id` (None when none holds it)."""
+        with self._lock:
+            worker = self._holder(run_id)
+            return worker.process.pid if worker else None
+
+    def submit(
+        self, run_id: str, spec_json: dict[str, Any], csv_text: str | None, paused: bool
+    ) -> int:
+        """Start a run on the least busy worker; returns that worker's index."""
+        with self._lock:
+            worker = min(self._workers, key=lambda w: len(w.runs))
+            worker.runs.add(run_id)
+            self._send(worker, ("start", run_id, spec_json, csv_text, paused))
+            return worker.index
+
+    def control(self, run_id: str, action: str, *args: Any) -> bool:
+        """pause, resume, step, cancel or rates; False when no worker holds the run."""
+        with self._lock:
+            worker = self._holder(run_id)
+            if worker is None:
+                return False
+            self._send(worker, (action, run_id, *args))
+            return True
+
+    def call(self, run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
+        """The run's current weights and gradient norms, answered by its worker."""
+        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        with self._lock:
+            worker = self._holder(run_id)
+            if worker is None:
+                future.set_result({"error": "the run is not training"})
+                return future
+            call_id = next(self._call_ids)
+            self._calls[call_id] = (worker.index, future)
+            self._send(worker, ("call", run_id, call_id))
+        return future
+
+    def _holder(self, run_id: str) -> _Worker | None:
+        return next((w for w in self._workers if run_id in w.runs), None)
+
+    def _send(self, worker: _Worker, command: tuple[Any, ...]) -> None:
+        with contextlib.suppress(OSError):  # a dying worker: the reader reports its runs lost
+            worker.conn.send(command)
+
+    # --- the reader thread --------------------------------------------------------------------
+
+    def _read_events(self) -> None:
+        while not self._stopping.is_set():
+            workers = list(self._workers)
+            by_handle: dict[Any, tuple[str, _Worker]] = {}
+            for worker in workers:
+                by_handle[worker.conn] = ("conn", worker)
+                by_handle[worker.process.sentinel] = ("exit", worker)
+            for ready in wait(list(by_handle), timeout=0.2):
+                kind, worker = by_handle[ready]
+                if kind == "conn":
+                    self._receive(worker)
+                elif not self._stopping.is_set():
+                    self._replace(worker)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                self._dispatch(worker, *worker.conn.recv())
+        except (EOFError, OSError):
+            pass  # the worker exited; its sentinel brings it to _replace
+        except Exception:  # a message cut short by a kill: the sentinel follows
+            logger.exception("unreadable message from worker %d", worker.index)
+
+    def _dispatch(
+        self, worker: _Worker, run_id: str | None, kind: str, payload: dict[str, Any]
+    ) -> None:
+        if kind == REPLY:
+            _, future = self._calls.pop(payload["call_id"], (None, None))
+            if future is not None and not future.done():
+                future.set_result(payload)
+            return
+        if kind == READY:
+            logger.info("worker %d ready (pid %s)", worker.index, payload["pid"])
+            return
+        if kind == "status" and payload.get("status") in FINAL_STATUSES and run_id:
+            with self._lock:
+                worker.runs.discard(run_id)
+        self.on_event(run_id, kind, payload)
+
+    def _replace(self, worker: _Worker) -> None:
+        """A worker died: drain what it sent, report its runs lost, start another in its place."""
+        self._receive(worker)
+        worker.process.join(1.0)  # the sentinel fired: it has exited, and join reads its code
+        code = worker.process.exitcode
+        with self._lock:
+            lost = sorted(worker.runs)
+            replacement = self._spawn(worker.index, worker.device)
+            self._workers[self._workers.index(worker)] = replacement
+        worker.conn.close()
+        self.restarts += 1
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        logger.warning("worker %d stopped (%s); %d runs lost", worker.index, how, len(lost))
+        for call_id, (index, future) in list(self._calls.items()):
+            if index == worker.index:  # the dead worker will never answer these
+                self._calls.pop(call_id, None)
+                if not future.done():
+                    future.set_result({"error": "the worker stopped"})
+        for run_id in lost:
+            self.on_event(run_id, LOST, {"reason": how})
