@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/layerlab --help
+	$(BIN)/layerlab serve
 
 test: lint
 	$(BIN)/python -m pytest

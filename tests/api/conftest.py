@@ -61,7 +61,9 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-def wait_for_status(client: TestClient, run_id: str, *statuses: str, timeout_s: float = 30) -> dict[str, Any]:
+def wait_for_status(
+    client: TestClient, run_id: str, *statuses: str, timeout_s: float = 30
+) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         run: dict[str, Any] = client.get(f"/api/runs/{run_id}").json()
         return run if run["status"] in statuses else None

@@ -1,6 +1,7 @@
 """A trained run's model back from its saved weights: predictions on new points, and exports."""
 
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,7 +71,7 @@ def export_model(model: nn.Module, n_inputs: int, export_format: str) -> bytes:
             dynamo=True,
             input_names=["x"],
             output_names=["y"],
-            dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
         )
         assert program is not None
         program.save(buffer)  # type: ignore[arg-type]

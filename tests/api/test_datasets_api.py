@@ -1,0 +1,90 @@
+"""REST of datasets: the list, previews of points, CSV uploads and runs on them."""
+
+import numpy as np
+from conftest import create
+from fastapi.testclient import TestClient
+
+from layerlab.core.datasets import DATASETS
+
+TABLE = "size,weight,kind\n" + "".join(
+    f"{x:.3f},{y:.3f},{'big' if x + y > 1 else 'small'}\n"
+    for x, y in np.random.default_rng(0).uniform(0, 1, (120, 2))
+)
+
+
+def test_the_list_names_every_built_in_dataset(client: TestClient) -> None:
+    body = client.get("/api/datasets").json()
+    assert [d["name"] for d in body["datasets"]] == list(DATASETS)
+    moons = body["datasets"][0]
+    assert moons["task"] == "binary" and moons["extent"] == [-1.5, 2.5, -1.0, 1.5]
+
+
+def test_a_preview_splits_points_as_a_run_would(client: TestClient) -> None:
+    body = client.get("/api/datasets/moons", params={"samples": 100, "seed": 3}).json()
+    assert len(body["train"]["x"]) == 80 and len(body["test"]["x"]) == 20
+    assert set(body["train"]["y"]) == {0.0, 1.0}
+    again = client.get("/api/datasets/moons", params={"samples": 100, "seed": 3}).json()
+    assert again == body  # same seed, same points
+
+
+def test_a_preview_refuses_unknown_names_and_bad_values(client: TestClient) -> None:
+    unknown = client.get("/api/datasets/donut")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"].startswith("no dataset 'donut'; built in: moons, circles")
+    noisy = client.get("/api/datasets/moons", params={"noise": 2})
+    assert noisy.status_code == 422
+    assert noisy.json()["error"] == (
+        "query.noise: Input should be less than or equal to 1 (got '2')"
+    )
+
+
+def test_an_upload_is_checked_listed_previewed_and_trained_on(client: TestClient) -> None:
+    response = client.post(
+        "/api/datasets",
+        content=TABLE,
+        params={"name": "fruit.csv"},
+        headers={"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    upload = response.json()
+    assert upload["task"] == "binary"
+    assert upload["rows"] == 120
+    assert upload["input_names"] == ["size", "weight"]
+    assert upload["label_column"] == "kind"
+    assert upload["class_names"] == ["big", "small"]
+    listed = client.get("/api/datasets").json()["uploads"]
+    assert upload["id"] in [u["id"] for u in listed]
+    preview = client.get(f"/api/datasets/{upload['id']}").json()
+    assert len(preview["train"]["x"]) + len(preview["test"]["x"]) == 120
+    spec = {
+        "dataset": {"name": "csv", "source": upload["id"]},
+        "hidden_widths": [8],
+        "epochs": 40,
+        "learning_rate": 0.05,
+        "grid_resolution": 8,
+    }
+    run = create(client, spec, wait="true")
+    assert run["status"] == "done"
+    assert run["final_metrics"]["test_acc"] >= 0.8
+    prediction = client.post(f"/api/runs/{run['id']}/predict", json={"points": [[0.9, 0.9]]})
+    assert prediction.json()["class_names"] == ["big", "small"]
+    assert prediction.json()["classes"] == [0]
+
+
+def test_bad_csv_uploads_say_what_is_wrong(client: TestClient) -> None:
+    def upload(body: bytes) -> tuple[int, str]:
+        response = client.post("/api/datasets", content=body)
+        return response.status_code, response.json()["error"]
+
+    assert upload(b"") == (422, "body: empty; send the CSV file's text as the request body")
+    status, error = upload(b"a,b,label\n1,2,x\n3,oops,y\n" + b"1,2,x\n" * 20)
+    assert status == 422 and "row 3" in error and "'b'" in error
+    assert upload(b"\xff\xfe\x00bad") == (422, "body: the CSV must be UTF-8 text")
+
+
+def test_a_csv_run_needs_a_known_upload(client: TestClient) -> None:
+    response = client.post("/api/runs", json={"dataset": {"name": "csv", "source": "/etc/passwd"}})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(
+        "dataset.source: no uploaded dataset with id '/etc/passwd'"
+    )
