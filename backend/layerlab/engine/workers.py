@@ -21,7 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger("layerlab.workers")
 
@@ -38,7 +41,13 @@ class WorkerConfig:
 
     metrics_interval_s: float = 0.05
     grid_interval_s: float = 0.1
-    time_slice_s: float = 0.02
+    time_slice_s: float = 0.02  # the longest turn a run gets
+    min_time_slice_s: float = 0.002  # shorter turns would spend more time switching than training
+
+    def turn_s(self, runnable: int) -> float:
+        """Each run's turn: short enough that every run gets a turn per grid interval."""
+        fair = self.grid_interval_s / max(1, runnable)
+        return min(self.time_slice_s, max(self.min_time_slice_s, fair))
 
 
 def worker_devices(device: str, count: int) -> list[str]:
@@ -133,13 +142,15 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
             timeout = 0.0
         return True
 
+    warm_up(device)  # imports and first-call costs, paid once here rather than by a learner
     send(None, READY, {"pid": os.getpid(), "device": str(device)})
     try:
         while take_commands(block=not any(s.runnable for s in sessions.values())):
+            turn_s = config.turn_s(sum(s.runnable for s in sessions.values()))
             for run_id in list(sessions):
                 session = sessions[run_id]
                 if session.runnable:
-                    guarded(run_id, functools.partial(session.advance, config.time_slice_s))
+                    guarded(run_id, functools.partial(session.advance, turn_s))
                 if session.finished:
                     del sessions[run_id]
                 if not take_commands(block=False):
@@ -148,6 +159,17 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                 del sessions[run_id]
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the server has gone: nothing left to report to
+
+
+def warm_up(device: "torch.device") -> None:
+    """Train a tiny run to the end and drop it: what the first real run would otherwise pay."""
+    from layerlab.core.spec import RunSpec
+    from layerlab.engine.session import TrainingSession
+
+    spec = RunSpec.model_validate({"dataset": {"samples": 40}, "epochs": 2, "grid_resolution": 8})
+    session = TrainingSession(spec, lambda kind, payload: None, device=device)
+    while not session.finished:
+        session.advance(0.01)
 
 
 # --- in the server process ------------------------------------------------------------------
