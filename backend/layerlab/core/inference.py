@@ -62,7 +62,10 @@ def export_model(model: nn.Module, n_inputs: int, export_format: str) -> bytes:
     if export_format == "state_dict":
         torch.save(model.state_dict(), buffer)
     elif export_format == "torchscript":
-        torch.jit.save(torch.jit.script(model), buffer)
+        # Deprecated in recent PyTorch in favour of torch.export, yet what most tools still load.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(torch.jit.script(model), buffer)
     elif export_format == "onnx":
         example = torch.zeros(1, n_inputs)
         program = torch.onnx.export(
