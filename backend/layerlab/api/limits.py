@@ -5,12 +5,13 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """413 for a body over `max_bytes`, whether Content-Length says so or the bytes do."""
+    """413 for a body over `max_bytes`, whether Content-Length says so or the bytes do.
+
+    With a Content-Length the server checks that the body matches it, so the header decides.
+    Without one (a chunked body), the body is read here, at most `max_bytes` of it, and then
+    handed on: the app never sees a body it would have to give up halfway.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -20,39 +21,42 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length", b"").decode() or "0"
-        if not declared.isdigit():
-            await self._refuse(send, 400, "Content-Length must be a whole number of bytes")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._refuse(send, 400, "Content-Length must be a whole number of bytes")
+            elif int(declared) > self.max_bytes:
+                await self._refuse(send, 413, self._message(f"{int(declared)} bytes"))
+            else:
+                await self.app(scope, receive, send)
             return
-        if int(declared) > self.max_bytes:
-            await self._refuse(send, 413, self._message(int(declared)))
-            return
-        received = 0
-        response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                break  # the client went away; the app sees the disconnect
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(send, 413, self._message(f"over {self.max_bytes} bytes"))
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await self._refuse(send, 413, self._message(received))
+        await self.app(scope, replay, send)
 
-    def _message(self, size: int) -> str:
+    def _message(self, size: str) -> str:
         return (
-            f"the request body is {size} bytes; the most this server takes is {self.max_bytes} "
+            f"the request body is {size}; the most this server takes is {self.max_bytes} "
             "(LAYERLAB_MAX_REQUEST_BYTES)"
         )
 

@@ -320,10 +320,13 @@ class Scheduler:
         self._finish(run, {"status": "cancelled", "error": reason})
 
     def delete(self, run_id: str) -> bool:
+        """Forget a run at once; one that trains is cancelled, and its last words ignored."""
         run = self.live.get(run_id)
         if run is not None:
             run.deleted = True
-            self.stop_run(run, "deleted by its owner")
+            if run.submitted:
+                self.pool.control(run.id, "cancel")
+            self._finish(run, {"status": "cancelled", "error": "deleted by its owner"})
         return self.store.delete_run(run_id) or run is not None
 
     # --- events from the workers --------------------------------------------------------------
@@ -335,8 +338,10 @@ class Scheduler:
 
     def _on_event(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         run = self.live.get(run_id or "")
-        if run is None:
-            return  # it ended already (cancelled while the worker was still reporting)
+        if run is None:  # it ended here first (deleted, or cancelled while queued)
+            if kind == LOST or (kind == "status" and payload["status"] in FINAL_STATUSES):
+                self._dispatch()  # its worker has let go of it only now
+            return
         if kind == "metrics":
             self.hub.publish_metrics(run.id, payload)
         elif kind == "grid":
