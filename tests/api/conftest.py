@@ -1,33 +1,15 @@
-"""The service in-process: a real app with real worker processes, driven by Starlette's client."""
+"""Fixtures of the service: the real app in-process (TestClient) or on a real port (uvicorn)."""
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from service import TEST_SETTINGS, LiveServer, serve_in_thread
 
 from layerlab.api.app import create_app
 from layerlab.config import get_settings
-
-# Small, quick runs: a few hundred steps on a few hundred points.
-QUICK_SPEC: dict[str, Any] = {
-    "dataset": {"name": "moons", "samples": 200, "noise": 0.1},
-    "hidden_widths": [8, 8],
-    "learning_rate": 0.03,
-    "epochs": 40,
-    "grid_resolution": 16,
-}
-# A run long enough to be caught running: pause, resume and cancel act on it.
-LONG_SPEC: dict[str, Any] = {**QUICK_SPEC, "epochs": 1000, "batch_size": 1}
-
-TEST_SETTINGS = {
-    "database": ":memory:",
-    "workers": 2,
-    "admin_token": "admin-token-for-tests-only",
-    "max_active_runs_per_client": 50,
-    "max_runs_per_minute": 1000,
-}
 
 
 @pytest.fixture(scope="module")
@@ -48,31 +30,27 @@ def client(app_settings: dict[str, Any]) -> Iterator[TestClient]:
     get_settings.cache_clear()
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout_s: float = 30.0, what: str = "the condition"
-) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+@pytest.fixture(scope="module")
+def live_server(app_settings: dict[str, Any]) -> Iterator[LiveServer]:
+    """One real server (and its workers) per test module, from the module's `app_settings`."""
+    with serve_in_thread(app_settings) as server:
+        yield server
 
 
-def wait_for_status(
-    client: TestClient, run_id: str, *statuses: str, timeout_s: float = 30
-) -> dict[str, Any]:
-    def reached() -> dict[str, Any] | None:
-        run: dict[str, Any] = client.get(f"/api/runs/{run_id}").json()
-        return run if run["status"] in statuses else None
-
-    return wait_for(reached, timeout_s, f"run {run_id} to be {' or '.join(statuses)}")
+@pytest.fixture(scope="module")
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30, trust_env=False) as client:
+        yield client
 
 
-def create(client: TestClient, spec: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
-    response = client.post("/api/runs", json=QUICK_SPEC if spec is None else spec, params=params)
-    assert response.status_code == 201, response.text
-    run: dict[str, Any] = response.json()
-    return run
+@pytest.fixture
+def cancel_leftovers(live_server: LiveServer) -> Iterator[None]:
+    """After the test, passed or failed, cancel every run still active: long runs must not eat
+    the next test's CPU nor its slots."""
+    yield
+    admin = {"X-Run-Token": live_server.app.state.settings.admin_token or ""}
+    with httpx.Client(base_url=live_server.url, timeout=30, trust_env=False) as client:
+        for status in ("queued", "running", "paused"):
+            listed = client.get("/api/runs", params={"status": status, "limit": 200}).json()
+            for run in listed["runs"]:
+                client.post(f"/api/runs/{run['id']}/cancel", headers=admin)

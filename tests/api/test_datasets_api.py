@@ -1,8 +1,8 @@
 """REST of datasets: the list, previews of points, CSV uploads and runs on them."""
 
 import numpy as np
-from conftest import create
 from fastapi.testclient import TestClient
+from service import create
 
 from layerlab.core.datasets import DATASETS
 

@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
 from fastapi.testclient import TestClient
+from service import LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
 
 from layerlab.core.grids import decode_grid, grid_points
 

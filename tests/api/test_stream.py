@@ -4,8 +4,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import LONG_SPEC, QUICK_SPEC, create, wait_for_status
 from fastapi.testclient import TestClient
+from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 

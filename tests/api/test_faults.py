@@ -1,0 +1,325 @@
+"""The server survives what a classroom does to it: killed workers, stuck viewers, crashes and
+restarts; nothing finished is lost and other runs carry on."""
+
+import base64
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import torch
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for, wait_for_status
+
+from layerlab.engine.scheduler import INTERRUPTED_ERROR
+from layerlab.engine.store import Store
+
+pytestmark = pytest.mark.usefixtures("cancel_leftovers")
+
+MAX_PENDING_POINTS = 20  # a small mailbox bound, so that a stuck viewer reaches it in a second
+POINTS = [[0.0, 1.0], [1.0, -0.5], [-1.0, 0.2], [2.0, 0.3], [0.5, 0.25]]
+
+
+@pytest.fixture(scope="module")
+def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **app_settings,
+        "slow_viewer_timeout_s": 1,
+        "metrics_frames_per_s": 50,
+        "grid_frames_per_s": 50,
+    }
+
+
+def last_step(http: httpx.Client, run_id: str) -> int:
+    points = http.get(f"/api/runs/{run_id}/metrics").json()["points"]
+    return int(points[-1]["step"]) if points else -1
+
+
+# --- a worker killed mid-run ------------------------------------------------------------------
+
+
+def test_a_killed_worker_fails_only_its_run_and_is_replaced(
+    http: httpx.Client, live_server: LiveServer
+) -> None:
+    pool = live_server.scheduler.pool
+    victim, survivor = (create(http, LONG_SPEC) for _ in range(2))
+    for run in (victim, survivor):
+        wait_for_status(http, run["id"], "running")
+    victim_pid, survivor_pid = pool.pid_of(victim["id"]), pool.pid_of(survivor["id"])
+    assert victim_pid is not None and survivor_pid is not None
+    assert victim_pid != survivor_pid, "two runs on an idle pool should go to different workers"
+
+    os.kill(victim_pid, signal.SIGKILL)
+    failed = wait_for_status(http, victim["id"], "failed", timeout_s=10)
+    assert "process training this run stopped" in failed["error"]
+    assert "signal 9" in failed["error"]
+
+    step_after_kill = last_step(http, survivor["id"])
+    wait_for(
+        lambda: last_step(http, survivor["id"]) > step_after_kill + 100,
+        10,
+        "the other worker's run to keep training",
+    )
+    assert http.get(f"/api/runs/{survivor['id']}").json()["status"] == "running"
+    assert pool.pid_of(survivor["id"]) == survivor_pid
+
+    wait_for(lambda: victim_pid not in pool.pids(), 10, "the pool to replace the worker")
+    replacement = create(http, QUICK_SPEC, wait=True)
+    assert replacement["status"] == "done", replacement
+    health = http.get("/api/health")
+    assert health.status_code == 200
+    assert health.json()["workers"] == 2
+
+
+# --- a viewer that never reads ----------------------------------------------------------------
+
+
+@pytest.fixture
+def stuck_viewer() -> Iterator[Callable[[int, str], socket.socket]]:
+    """Open a websocket by hand, read the 101 response's headers and never read again."""
+    sockets: list[socket.socket] = []
+
+    def open_and_never_read(port: int, path: str) -> socket.socket:
+        sock = socket.socket()
+        sockets.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills fast
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):  # byte by byte: not one byte of a frame
+            byte = sock.recv(1)
+            assert byte, f"the server hung up during the handshake: {head!r}"
+            head += byte
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return sock
+
+    yield open_and_never_read
+    for sock in sockets:
+        sock.close()
+
+
+def test_a_viewer_that_never_reads_is_dropped_and_never_slows_training(
+    http: httpx.Client,
+    live_server: LiveServer,
+    stuck_viewer: Callable[[int, str], socket.socket],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = live_server.scheduler.hub
+    monkeypatch.setattr(hub, "max_pending_points", MAX_PENDING_POINTS)
+    run = create(http, {**LONG_SPEC, "grid_resolution": 128})  # ~22 kB per grid frame
+    run_id = run["id"]
+    wait_for_status(http, run_id, "running")
+
+    def look() -> Sample | None:
+        """The run's progress and its viewers' backlogs, read on the server's loop."""
+        channel = hub.channels.get(run_id)
+        if channel is None:
+            return None
+        step = channel.history[-1]["step"] if channel.history else 0
+        backlogs = [mailbox.pending for mailbox in channel.viewers]
+        return Sample(time.monotonic(), step, len(channel.history), backlogs)
+
+    start = live_server.on_loop(look)
+    assert start is not None
+    baseline = wait_for(
+        lambda: (now := live_server.on_loop(look)) and now.points >= start.points + 20 and now,
+        10,
+        "20 metric points to measure the training rate by",
+    )
+    stuck_viewer(live_server.port, f"/ws/runs/{run_id}")
+    wait_for(lambda: (now := live_server.on_loop(look)) and now.backlogs, 5, "a subscription")
+    samples: list[Sample] = []
+    while (now := live_server.on_loop(look)) and now.backlogs and len(samples) < 300:
+        samples.append(now)
+        time.sleep(0.05)
+
+    assert now is not None, "the run ended while its viewer was stuck"
+    assert now.backlogs == [], "the stuck viewer is still subscribed after 15 s"
+    assert now.time - baseline.time < 12, "the stuck viewer was dropped, but late"
+    backlog = [sample.backlogs[0] for sample in samples]
+    assert max(backlog) <= MAX_PENDING_POINTS + 2, "a stuck viewer's mailbox grew past its bound"
+    assert max(backlog) >= MAX_PENDING_POINTS // 2, "the viewer never fell behind: nothing tested"
+    stuck = next(sample for sample in samples if sample.backlogs[0] > 0)
+    assert now.step - stuck.step > 1000
+    assert stuck.rate_since(now) > 0.3 * start.rate_since(baseline), "training slowed down"
+    assert http.get(f"/api/runs/{run_id}").json()["status"] == "running"
+
+
+@dataclass(frozen=True)
+class Sample:
+    time: float  # time.monotonic() in the test process
+    step: int  # the last step the server heard of
+    points: int  # metric points heard so far
+    backlogs: list[int]  # each viewer's mailbox.pending
+
+    def rate_since(self, later: "Sample") -> float:
+        """Training steps per second from this sample to a later one."""
+        return (later.step - self.step) / (later.time - self.time)
+
+
+# --- a crash, a stop, and a restart on the same database ----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_pids(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it exited while we looked
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie lingers where nothing reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@dataclass
+class ServerProcess:
+    process: "subprocess.Popen[bytes]"
+    url: str
+    children: list[int] = field(default_factory=list)  # its workers' pids, once it is up
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[[Path, int], ServerProcess]]:
+    """`layerlab serve` as a separate process on `database`; every one is stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(database: Path, port: int) -> ServerProcess:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LAYERLAB_")}
+        env |= {"LAYERLAB_DATABASE": str(database), "LAYERLAB_WORKERS": "1"}
+        log = tmp_path / f"server-{len(started)}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "layerlab", "serve", "--port", str(port)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        server = ServerProcess(process, f"http://127.0.0.1:{port}")
+        started.append(server)
+
+        def answers() -> bool:
+            assert process.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
+            try:
+                return httpx.get(f"{server.url}/api/health", trust_env=False).is_success
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 60, "the server to answer /api/health")
+        server.children = child_pids(process.pid)
+        return server
+
+    yield start
+    for server in started:  # quick and sure: a test that wanted a clean stop has had it
+        leftovers = server.children + child_pids(server.process.pid)
+        server.process.kill()
+        server.process.wait()
+        for pid in leftovers:
+            with contextlib.suppress(OSError):
+                if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)  # a worker of that server: ours to end
+
+
+def wait_until_gone(pids: list[int], timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (alive := [pid for pid in pids if is_running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"processes {alive} outlived their server"
+
+
+def test_a_crashed_server_restarts_on_its_database(
+    tmp_path: Path,
+    start_server: Callable[[Path, int], ServerProcess],
+) -> None:
+    database, port = tmp_path / "runs.db", free_port()
+    server = start_server(database, port)
+    with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as http:
+        done = create(http, QUICK_SPEC, wait=True)
+        assert done["status"] == "done", done
+        predicted = http.post(f"/api/runs/{done['id']}/predict", json={"points": POINTS}).json()
+        assert len(predicted["probabilities"]) == len(POINTS), predicted
+        active = create(http, LONG_SPEC)
+        wait_for_status(http, active["id"], "running")
+    workers = child_pids(server.process.pid)
+    assert workers, "the server should have started a worker process"
+
+    server.process.kill()  # a crash: no shutdown, no goodbye to the workers
+    server.process.wait(10)
+    wait_until_gone(workers)  # each worker ends by itself on its pipe's end of file
+    with socket.socket() as probe:  # nothing listens on the port any more
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
+    store = Store(str(database))
+    crashed = store.get_run(active["id"])
+    store.close()
+    assert crashed is not None and crashed.status == "running"  # nobody marked it: it crashed
+
+    restarted = start_server(database, port)
+    with httpx.Client(base_url=restarted.url, timeout=60, trust_env=False) as http:
+        listed = {run["id"]: run for run in http.get("/api/runs").json()["runs"]}
+        assert listed[done["id"]]["status"] == "done"
+        assert listed[done["id"]]["has_weights"] is True
+        assert listed[active["id"]]["status"] == "interrupted"
+        assert listed[active["id"]]["error"] == INTERRUPTED_ERROR
+
+        again = http.post(f"/api/runs/{done['id']}/predict", json={"points": POINTS})
+        assert again.status_code == 200, again.text
+        assert again.json()["probabilities"] == pytest.approx(predicted["probabilities"])
+        exported = http.get(f"/api/runs/{done['id']}/export")
+        assert exported.status_code == 200
+        state = torch.load(io.BytesIO(exported.content), weights_only=True)
+        assert state and all(isinstance(tensor, torch.Tensor) for tensor in state.values())
+
+
+def test_a_stopped_server_marks_its_active_run_interrupted(
+    tmp_path: Path,
+    start_server: Callable[[Path, int], ServerProcess],
+) -> None:
+    database = tmp_path / "runs.db"
+    server = start_server(database, free_port())
+    with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as http:
+        active = create(http, LONG_SPEC)
+        wait_for_status(http, active["id"], "running")
+    workers = child_pids(server.process.pid)
+
+    server.process.send_signal(signal.SIGTERM)  # Ctrl+C, or a service manager's stop
+    server.process.wait(20)
+    wait_until_gone(workers)
+    store = Store(str(database))
+    stopped = store.get_run(active["id"])
+    store.close()
+    assert stopped is not None
+    assert stopped.status == "interrupted"
+    assert stopped.error == INTERRUPTED_ERROR
