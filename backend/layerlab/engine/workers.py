@@ -32,6 +32,8 @@ logger = logging.getLogger("layerlab.workers")
 READY, REPLY, LOST = "ready", "reply", "lost"
 FINAL_STATUSES = frozenset({"done", "diverged", "failed", "cancelled", "interrupted"})
 
+WORKER_NICENESS = 5  # below the server process, which only waits on sockets and pipes
+
 EventHandler = Callable[[str | None, str, dict[str, Any]], None]
 
 
@@ -72,6 +74,8 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
     from layerlab.engine.session import TrainingSession
 
     torch.set_num_threads(1)  # many small runs: one thread each is fastest, and fair to others
+    with contextlib.suppress(OSError):  # where cores are few, the server answers first
+        os.nice(WORKER_NICENESS)
     device = torch.device(device_name)
     sessions: dict[str, TrainingSession] = {}
 
