@@ -2,10 +2,14 @@
 
 import argparse
 import logging
-import os
+import socket
+import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from layerlab.config import Settings, get_settings
+from layerlab.core.spec import describe_errors
 
 DESCRIPTION = """\
 Serve LayerLab: the playground page at /, the REST API under /api (documented at /docs) and
@@ -33,15 +37,47 @@ def command(args: argparse.Namespace) -> int:
 
     from layerlab.api.app import create_app
 
-    overrides = {"HOST": args.host, "PORT": args.port, "WORKERS": args.workers}
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[f"LAYERLAB_{name}"] = str(value)  # the app reads one Settings
-    get_settings.cache_clear()
-    settings = get_settings()
+    flags = {"host": args.host, "port": args.port, "workers": args.workers}
+    overrides = {name: value for name, value in flags.items() if value is not None}
+    try:
+        settings = Settings(**{**get_settings().model_dump(), **overrides})
+    except ValidationError as error:
+        for line in describe_errors(error):
+            print(f"error: --{line}", file=sys.stderr)
+        return 2
+    problem = _cannot_start(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(create_app(), host=settings.host, port=settings.port, **uvicorn_options(settings))
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings)
+    )
     return 0
+
+
+def _cannot_start(settings: Settings) -> str | None:
+    """Why the server would fail to start, found before it starts any worker."""
+    from layerlab.engine.store import DatabaseInUse, claim_database
+
+    try:
+        claim = claim_database(settings.database)
+    except DatabaseInUse as error:
+        return str(error)
+    except OSError as error:
+        return f"LAYERLAB_DATABASE: cannot use {settings.database!r}: {error.strerror}"
+    if claim is not None:
+        claim.close()  # the app claims it again for its whole life
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as error:
+            return (
+                f"cannot listen on {settings.host}:{settings.port} ({error.strerror}); "
+                "another server may be there: choose a port with --port or LAYERLAB_PORT"
+            )
+    return None
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

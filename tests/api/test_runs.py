@@ -63,6 +63,17 @@ def test_list_shows_newest_first_and_filters_by_status(
     created = [run["created_at"] for run in listing["runs"]]
     assert created == sorted(created, reverse=True)
     assert client.get("/api/runs", params={"limit": 0}).status_code == 422
+    unknown = client.get("/api/runs", params={"status": "finished"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"].startswith("query.status: Input should be 'queued'")
+
+
+def test_a_spec_sent_without_a_json_header_is_told_to_send_one(client: TestClient) -> None:
+    response = client.post("/api/runs", content=b'{"epochs": 5}')
+    assert response.status_code == 422
+    assert response.json()["error"].startswith(
+        "body: send JSON with the header Content-Type: application/json; "
+    )
 
 
 def test_metrics_history_runs_from_step_zero_to_the_end(

@@ -1,6 +1,7 @@
 import itertools
 import json
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import layerlab.cli
 from layerlab import __version__
 from layerlab.cli import main
 from layerlab.config import get_settings
+from layerlab.engine.store import claim_database
 
 SMALL = ["--samples", "200", "--epochs", "5"]  # trains in a few hundredths of a second
 
@@ -267,3 +269,31 @@ def test_the_run_is_described_before_training_starts(
     monkeypatch.setattr(layerlab.cli, "run_training", spy)
     assert main(["train", *SMALL]) == 0
     assert "Network   2 inputs (x₁, x₂) → 8 → 8 → 1 output" in printed_before[0]
+
+
+def test_serve_refuses_a_busy_port_before_starting_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, override_settings: Callable[..., None]
+) -> None:
+    override_settings(database=tmp_path / "runs.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    error = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in error
+    assert "--port or LAYERLAB_PORT" in error
+
+
+def test_serve_refuses_a_database_another_server_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, override_settings: Callable[..., None]
+) -> None:
+    database = tmp_path / "runs.db"
+    override_settings(database=database)
+    held = claim_database(str(database))
+    try:
+        assert main(["serve", "--port", "0"]) == 2
+    finally:
+        assert held is not None
+        held.close()
+    assert "another LayerLab server" in capsys.readouterr().err

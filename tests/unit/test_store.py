@@ -1,5 +1,6 @@
 import itertools
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -9,7 +10,14 @@ from typing import Any
 import pytest
 
 from layerlab.core.training import RunStatus
-from layerlab.engine.store import ACTIVE_STATUSES, RunRecord, Store, downsample
+from layerlab.engine.store import (
+    ACTIVE_STATUSES,
+    DatabaseInUse,
+    RunRecord,
+    Store,
+    claim_database,
+    downsample,
+)
 
 SPEC = {"dataset": {"name": "moons", "samples": 200}, "hidden_widths": [8, 8], "seed": 0}
 
@@ -397,3 +405,16 @@ def test_concurrent_updates_from_threads(store: Store, add: Callable[..., RunRec
         assert run.history[-1] == {"step": n_updates - 1}
         assert len(run.history) == store.max_history_points
         assert store.load_weights(f"r{index}") == bytes([n_updates - 1])
+
+
+def test_a_database_is_claimed_by_one_server_at_a_time(tmp_path: Path) -> None:
+    path = str(tmp_path / "runs.db")
+    first = claim_database(path)
+    assert first is not None
+    with pytest.raises(DatabaseInUse, match=rf"\(pid {os.getpid()}\) is using the database"):
+        claim_database(path)
+    first.close()
+    again = claim_database(path)
+    assert again is not None
+    again.close()
+    assert claim_database(":memory:") is None

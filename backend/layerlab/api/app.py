@@ -16,12 +16,19 @@ from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
 from layerlab.api.limits import BodySizeLimit
 from layerlab.api.schemas import Health, Info
-from layerlab.config import get_settings
+from layerlab.config import Settings, get_settings
 from layerlab.core.inference import EXPORT_FORMATS, onnx_available
-from layerlab.core.spec import ACTIVATIONS, DATASET_NAMES, FEATURES, OPTIMIZERS, REGULARIZATIONS
+from layerlab.core.spec import (
+    ACTIVATIONS,
+    DATASET_NAMES,
+    FEATURES,
+    MAX_LEARNING_RATE,
+    OPTIMIZERS,
+    REGULARIZATIONS,
+)
 from layerlab.engine.hub import Hub
 from layerlab.engine.scheduler import Scheduler
-from layerlab.engine.store import Store
+from layerlab.engine.store import Store, claim_database
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -45,6 +52,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
         "max_hidden_layers", "max_width", "max_samples", "max_epochs", "max_grid_resolution",
         "max_active_runs_per_client", "max_runs_per_minute", "max_queued_runs",
         "max_request_bytes", "max_predict_points", "max_ws_message_bytes", "max_wait_s",
+        "idle_run_timeout_s", "retention_s",
     )  # fmt: skip
     formats = [f for f in EXPORT_FORMATS if f != "onnx" or onnx_available()]
     return {
@@ -52,10 +60,15 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
         "device": ", ".join(sorted(set(scheduler.pool.devices))),
         "workers": len(scheduler.pool.devices),
         "runs_per_worker": settings.runs_per_worker,
-        "limits": {name: getattr(settings, name) for name in limit_names},
+        "limits": {
+            **{name: getattr(settings, name) for name in limit_names},
+            "max_learning_rate": MAX_LEARNING_RATE,
+        },
         "stream": {
             "metrics_frames_per_s": settings.metrics_frames_per_s,
             "grid_frames_per_s": settings.grid_frames_per_s,
+            "slow_viewer_timeout_s": settings.slow_viewer_timeout_s,
+            "time_slice_s": settings.time_slice_s,
         },
         "choices": {
             "datasets": list(DATASET_NAMES),
@@ -71,6 +84,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
+    claim = claim_database(settings.database)
     store = Store(settings.database)
     scheduler = Scheduler(settings, store, Hub())
     app.state.scheduler = scheduler
@@ -80,11 +94,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await scheduler.stop()
         store.close()
+        if claim is not None:
+            claim.close()
 
 
-def create_app() -> FastAPI:
-    """A LayerLab server configured from `get_settings()` (the LAYERLAB_* variables)."""
-    settings = get_settings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A LayerLab server configured by `settings`, by default the LAYERLAB_* variables."""
+    settings = settings or get_settings()
     app = FastAPI(
         title="LayerLab",
         version=__version__,

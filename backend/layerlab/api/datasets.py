@@ -120,8 +120,9 @@ async def upload_dataset(
     spec = DatasetSpec(name="csv", source=dataset_id, label_column=label_column)
     try:
         dataset = await run_in_threadpool(load_csv, text, spec)
-    except DatasetError as error:
-        raise ApiError(422, str(error)) from None
+    except DatasetError as error:  # name what the uploader sent: the body or a query parameter
+        where = {"dataset.source": "body", "dataset.label_column": "label_column"}
+        raise ApiError(422, f"{where.get(error.field, error.field)}: {error.message}") from None
     info = {
         "task": dataset.task,
         "rows": len(dataset.y_train) + len(dataset.y_test),

@@ -51,6 +51,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         lines = describe_validation(list(error.errors()))
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type and any(e.get("loc") == ("body",) for e in error.errors()):
+            lines.insert(0, "body: send JSON with the header Content-Type: application/json")
         detail = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in error.errors()

@@ -30,6 +30,7 @@ from layerlab.core.inference import (
 )
 from layerlab.core.spec import DatasetSpec, RunSpec
 from layerlab.core.summary import model_summary, model_weights, tensor_stats
+from layerlab.core.training import RunStatus
 from layerlab.engine.scheduler import AdmissionError, ControlError, Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -134,13 +135,14 @@ async def list_runs(
     scheduler: SchedulerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    status: Annotated[str | None, Query(description="Only runs in this status.")] = None,
+    status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
 ) -> dict[str, Any]:
-    records = scheduler.store.list_runs(limit=limit, offset=offset, status=status)
+    wanted = status.value if status else None
+    records = scheduler.store.list_runs(limit=limit, offset=offset, status=wanted)
     runs = [_view(scheduler, record.id) for record in records]
     return {
         "runs": runs,
-        "total": scheduler.store.count_runs(status=status),
+        "total": scheduler.store.count_runs(status=wanted),
         "limit": limit,
         "offset": offset,
     }

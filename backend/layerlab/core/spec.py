@@ -84,7 +84,8 @@ class DatasetSpec(BaseModel):
         if self.name == "csv" and not self.source:
             raise PydanticCustomError(
                 "missing_source",
-                "the csv dataset needs 'source': a CSV file path or an uploaded dataset's id",
+                "the csv dataset needs 'source': an uploaded CSV's id (POST /api/datasets), "
+                "or on the command line a file path",
             )
         return self
 

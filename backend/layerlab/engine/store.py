@@ -1,11 +1,17 @@
 """The SQLite store of runs, their final weights and uploaded CSV datasets."""
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one server per database is up to its user
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
 # The non-final members of core.training.RunStatus, kept literal so the store needs no torch.
@@ -90,6 +96,36 @@ def _record(row: sqlite3.Row) -> RunRecord:
 def _dataset_meta(row: sqlite3.Row) -> dict[str, Any]:
     meta = {"id": row["id"], "name": row["name"], "created_at": row["created_at"]}
     return meta | json.loads(row["info"])
+
+
+class DatabaseInUse(RuntimeError):
+    """Another server holds the database: starting beside it would mark its runs interrupted."""
+
+
+def claim_database(path: str) -> IO[str] | None:
+    """Hold `<path>.lock` for as long as the returned file stays open (None for ':memory:').
+
+    A server marks the runs it finds active as interrupted when it starts, which is right after
+    a crash and wrong while another server is still training them.
+    """
+    if path == ":memory:" or fcntl is None:
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = open(f"{path}.lock", "a+")  # noqa: SIM115 (held open on purpose)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise DatabaseInUse(
+            f"another LayerLab server (pid {owner}) is using the database {path}; stop it, "
+            "or give this server its own file with LAYERLAB_DATABASE"
+        ) from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 class Store:

@@ -129,6 +129,8 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
         """Run an action of one session; if it raises, that run fails and the others go on."""
         try:
             action()
+        except (EOFError, OSError):
+            raise  # the pipe to the server broke: the worker ends, below
         except Exception as error:  # a bad CSV, out of memory, a bug: one run's problem only
             logger.exception("run %s failed", run_id)
             message = f"Training stopped with an error: {type(error).__name__}: {error}"
@@ -161,8 +163,8 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                     return
             for run_id in [r for r, s in sessions.items() if s.finished]:
                 del sessions[run_id]
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass  # the server has gone: nothing left to report to
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass  # the server has gone (its pipe is closed or reset): nothing left to report to
 
 
 def warm_up(device: "torch.device") -> None:
