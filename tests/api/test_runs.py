@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
 
 from layerlab.core.grids import decode_grid, grid_points
+from service import LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
 
 
 def owner(run: dict[str, Any]) -> dict[str, str]:
@@ -285,3 +285,34 @@ def test_runs_on_data_without_a_plane_have_no_grid(client: TestClient) -> None:
     response = client.get(f"/api/runs/{run['id']}/grid")
     assert response.status_code == 404
     assert "no 2-D plane" in response.json()["error"]
+
+
+def test_neurons_map_each_hidden_neuron_over_the_plane(
+    client: TestClient, finished_run: dict[str, Any]
+) -> None:
+    response = client.get(f"/api/runs/{finished_run['id']}/neurons", params={"resolution": 12})
+    assert response.status_code == 200
+    body = response.json()
+    assert [layer["layer"] for layer in body["layers"]] == [1, 2]
+    assert [len(layer["neurons"]) for layer in body["layers"]] == [8, 8]
+    values, _ = decode_grid(body["layers"][0]["neurons"][0])
+    assert values.shape == (12, 12)
+    assert values.min() >= 0.0  # after ReLU
+    # the first neuron by hand: ReLU(w·x + b) at the grid's corner (x0, y0)
+    weights = client.get(f"/api/runs/{finished_run['id']}/model").json()["weights"][0]
+    x0, _, y0, _ = body["extent"]
+    corner = weights["weight"][0][0] * x0 + weights["weight"][0][1] * y0 + weights["bias"][0]
+    step_size = (float(values.max()) - float(values.min())) / 255 + 1e-6
+    assert float(values[0, 0]) == pytest.approx(max(corner, 0.0), abs=step_size)
+    assert client.get(f"/api/runs/{finished_run['id']}/neurons?resolution=2").status_code == 422
+
+
+def test_code_gives_the_script_for_a_spec(client: TestClient) -> None:
+    response = client.post("/api/code", json={**QUICK_SPEC, "hidden_widths": [5, 3]})
+    assert response.status_code == 200
+    script = response.json()["script"]
+    assert "import torch" in script
+    assert "nn.Linear(5, 3)" in script
+    compile(script, "generated.py", "exec")
+    refused = client.post("/api/code", json={"hidden_widths": [0]})
+    assert refused.status_code == 422

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from layerlab import __version__
-from layerlab.api import datasets, runs, stream
+from layerlab.api import code, datasets, runs, stream
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
 from layerlab.api.limits import BodySizeLimit
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(service)
     app.include_router(runs.router)
     app.include_router(datasets.router)
+    app.include_router(code.router)
     app.include_router(stream.router)
 
     @app.api_route("/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)

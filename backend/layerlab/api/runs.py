@@ -19,10 +19,12 @@ from layerlab.api.schemas import (
     RunList,
     RunPublic,
 )
-from layerlab.core.datasets import DatasetError, load_csv, model_inputs
+from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
+from layerlab.core.grids import Grid, grid_points
 from layerlab.core.inference import (
     EXPORT_FORMATS,
     export_model,
+    hidden_outputs,
     load_model,
     model_inputs_for,
     onnx_available,
@@ -94,7 +96,8 @@ async def create_run(
     wait: Annotated[bool, Query(description="Answer when the run has ended.")] = False,
     paused: Annotated[bool, Query(description="Start paused, to step it by hand.")] = False,
 ) -> dict[str, Any]:
-    csv_text = await _uploaded_csv(scheduler, spec)
+    upload = await uploaded_csv(scheduler, spec)
+    csv_text = upload[0] if upload else None
     try:
         view, token = scheduler.create_run(spec, client, csv_text, paused)
     except AdmissionError as refusal:
@@ -107,8 +110,8 @@ async def create_run(
     return {**_view(scheduler, view["id"]), "token": token}
 
 
-async def _uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> str | None:
-    """The text of the upload a csv spec names, checked against the spec before it queues."""
+async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Dataset] | None:
+    """The upload a csv spec names, as text and parsed, checked against the spec (else 422)."""
     if spec.dataset.name != "csv":
         return None
     found = scheduler.store.get_dataset(spec.dataset.source or "")
@@ -120,14 +123,15 @@ async def _uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> str | None:
         )
     text = found[1]
 
-    def check() -> None:
-        model_inputs(load_csv(text, spec.dataset), spec)
+    def parse() -> Dataset:
+        dataset = load_csv(text, spec.dataset)
+        model_inputs(dataset, spec)  # features that do not apply to it are refused here
+        return dataset
 
     try:
-        await run_in_threadpool(check)
+        return text, await run_in_threadpool(parse)
     except DatasetError as error:
         raise ApiError(422, str(error)) from None
-    return text
 
 
 @router.get("", response_model=RunList, summary="List runs, newest first")
@@ -270,6 +274,38 @@ async def predict_points(
     result = predict(model, inputs, info["task"])
     class_names = info["class_names"] if info["task"] != "regression" else None
     return {"task": info["task"], "step": reply["step"], "class_names": class_names, **result}
+
+
+@router.get(
+    "/{run_id}/neurons",
+    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights or no plane."}},
+    summary="Each hidden neuron's output over the plane, encoded like the stream's grids",
+)
+async def get_neurons(
+    run_id: str,
+    scheduler: SchedulerDep,
+    resolution: Annotated[int, Query(ge=4, le=64, description="Cells per side.")] = 24,
+) -> dict[str, Any]:
+    model, view, reply = await _trained_model(scheduler, run_id)
+    extent = view["model_info"]["extent"]
+    if extent is None:
+        raise ApiError(409, f"run {run_id!r} has no neurons to map: its data has no 2-D plane")
+    spec = _spec_of(view["spec"])
+    inputs = model_inputs_for(grid_points(tuple(extent), resolution), spec, is_2d=True)
+    step = reply["step"]
+    layers = [
+        {
+            "layer": number,
+            "neurons": [
+                Grid(
+                    step or 0, tuple(extent), "value", column.reshape(resolution, resolution)
+                ).encode()
+                for column in outputs.T.numpy()
+            ],
+        }
+        for number, outputs in enumerate(hidden_outputs(model, inputs), start=1)
+    ]
+    return {"step": step, "extent": extent, "layers": layers}
 
 
 def _control_route(action: Literal["pause", "resume", "step", "cancel"], summary: str) -> None:

@@ -97,6 +97,10 @@ class ModelPublic(BaseModel):
     )
 
 
+class Script(BaseModel):
+    script: str = Field(description="A standalone PyTorch script: same data, init and batches.")
+
+
 class DatasetPublic(BaseModel):
     name: str
     task: str | None

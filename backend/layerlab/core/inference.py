@@ -24,7 +24,9 @@ def load_model(spec: RunSpec, n_inputs: int, n_outputs: int, weights: bytes) -> 
     return model.eval()
 
 
-def model_inputs_for(points: Sequence[Sequence[float]], spec: RunSpec, is_2d: bool) -> torch.Tensor:
+def model_inputs_for(
+    points: Sequence[Sequence[float]] | np.ndarray, spec: RunSpec, is_2d: bool
+) -> torch.Tensor:
     """Raw input points as the model sees them: 2-D points go through the spec's features."""
     raw = np.asarray(points, dtype=np.float32)
     inputs = feature_matrix(raw, spec.features) if is_2d else raw
@@ -48,6 +50,19 @@ def predict(model: nn.Module, inputs: torch.Tensor, task: str) -> dict[str, Any]
             "classes": probabilities.argmax(dim=1).tolist(),
         }
     return {"values": outputs.squeeze(1).tolist()}
+
+
+@torch.no_grad()
+def hidden_outputs(model: nn.Sequential, inputs: torch.Tensor) -> list[torch.Tensor]:
+    """Each hidden layer's output after its activation, (n_points, width) per layer."""
+    outputs = []
+    layers = list(model)
+    x = inputs
+    for index, layer in enumerate(layers[:-1]):  # the last Linear is the output layer
+        x = layer(x)
+        if isinstance(layers[index + 1], nn.Linear):  # the end of a hidden layer
+            outputs.append(x)
+    return outputs
 
 
 def onnx_available() -> bool:

@@ -1,6 +1,7 @@
 """The service under test: quick specs, creating runs and waiting for them, a real-port server.
 
-Test modules import these by name (`from service import create`); conftest.py holds fixtures.
+Test modules import these by name (`from service import create`; pytest puts tests/ on the
+path); the conftest.py files hold the fixtures.
 """
 
 import asyncio

@@ -1,0 +1,35 @@
+"""The PyTorch script for a spec: what the code panel shows beside the sliders."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.concurrency import run_in_threadpool
+
+from layerlab.api.deps import SchedulerDep
+from layerlab.api.errors import ApiError
+from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv
+from layerlab.api.schemas import ErrorBody, Script
+from layerlab.core.codegen import generate_script
+from layerlab.core.datasets import DatasetError
+from layerlab.core.spec import RunSpec
+
+router = APIRouter(prefix="/api", tags=["code"])
+
+
+@router.post(
+    "/code",
+    response_model=Script,
+    responses={422: {"model": ErrorBody, "description": "A field of the spec is wrong."}},
+    summary="The standalone PyTorch script that trains this spec as the server would",
+)
+async def code_for_spec(
+    spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
+    scheduler: SchedulerDep,
+) -> dict[str, Any]:
+    upload = await uploaded_csv(scheduler, spec)
+    dataset = upload[1] if upload else None
+    try:
+        script = await run_in_threadpool(generate_script, spec, dataset)
+    except DatasetError as error:
+        raise ApiError(422, str(error)) from None
+    return {"script": script}
