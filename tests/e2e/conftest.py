@@ -1,0 +1,62 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, against a real server."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service import TEST_SETTINGS, LiveServer, serve_in_thread
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+
+E2E_SETTINGS = {
+    **TEST_SETTINGS,
+    "workers": 1,
+    "max_samples": 2000,  # a bound a test can exceed, to see the server's refusal on the page
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is e2e; without Chromium they are skipped, except in CI, where they fail."""
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium_present() -> None:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium rather than a downloaded one, headless and sandbox-free for CI."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}, "locale": "en-US"}
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LiveServer]:
+    with serve_in_thread(E2E_SETTINGS) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

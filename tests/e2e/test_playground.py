@@ -1,0 +1,113 @@
+"""The playground in Chromium: train, change the network, switch language, share, see refusals."""
+
+import itertools
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from service import LiveServer
+
+# Moons that a small network learns to ≥ 0.9 in a few seconds.
+MOONS = "dataset=moons&samples=400&noise=0.1&hidden=8,8&activation=relu&lr=0.03&epochs=300"
+LONG_MOONS = "dataset=moons&samples=400&noise=0.1&hidden=8,8&activation=relu&lr=0.01&epochs=1000"
+
+
+def open_page(page: Page, server: LiveServer, fragment: str) -> None:
+    page.goto(f"{server.url}/#{fragment}")
+    expect(page.locator("#play")).to_be_enabled()
+
+
+def linear_parameters(widths: list[int], inputs: int = 2, outputs: int = 1) -> int:
+    sizes = [inputs, *widths, outputs]
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def test_moons_trains_to_090_test_accuracy_on_the_page(page: Page, server: LiveServer) -> None:
+    open_page(page, server, f"{MOONS}&lang=en")
+    page.click("#play")
+    expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(
+        "Number(document.querySelector('#test-accuracy').dataset.value) >= 0.9",
+        timeout=60_000,
+    )
+    assert page.evaluate("window.layerlab.stats.gridsDrawn") > 0
+    expect(page.locator("#epoch")).not_to_have_text("0")
+
+
+def test_the_depth_slider_starts_a_new_run_with_a_new_summary(
+    page: Page, server: LiveServer
+) -> None:
+    open_page(page, server, f"{LONG_MOONS}&lang=en")
+    page.click("#play")
+    summary = page.locator("#summary-table")
+    expect(summary).to_have_attribute("data-total-parameters", str(linear_parameters([8, 8])))
+    page.locator("#depth").fill("3")
+    expect(summary).to_have_attribute(
+        "data-total-parameters", str(linear_parameters([8, 8, 8])), timeout=15_000
+    )
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    assert "hidden=8,8,8" in page.evaluate("location.hash")
+
+
+def test_the_language_switches_between_spanish_and_english(page: Page, server: LiveServer) -> None:
+    open_page(page, server, f"{MOONS}&lang=es")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    spanish = page.locator("body").inner_text()
+    page.select_option("#lang", "en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    english = page.locator("body").inner_text()
+    assert "Tasa de aprendizaje".lower() in spanish.lower()
+    assert "learning rate" in english.lower()
+    assert "lang=en" in page.evaluate("location.hash")
+
+
+def test_a_shared_url_opens_the_same_controls(page: Page, server: LiveServer) -> None:
+    open_page(
+        page,
+        server,
+        "dataset=xor&hidden=4,4&activation=tanh&lr=0.03&lang=en&hide=width,activation",
+    )
+    expect(page.locator("#dataset")).to_have_value("xor")
+    expect(page.locator("#depth")).to_have_value("2")
+    expect(page.locator("#activation")).to_have_value("tanh")
+    expect(page.locator("#learning-rate")).to_have_value("0.03")
+    expect(page.locator('[data-control="width"]')).to_be_hidden()
+    expect(page.locator('[data-control="activation"]')).to_be_hidden()
+    expect(page.locator('[data-control="depth"]')).to_be_visible()
+
+
+def test_a_refused_upload_is_explained_next_to_its_control(page: Page, server: LiveServer) -> None:
+    open_page(page, server, f"{MOONS}&lang=en")
+    rows = "".join(f"{i / 10},{1 - i / 10},{i % 2}\n" for i in range(12))
+    page.set_input_files(
+        "#csv-file",
+        files=[
+            {
+                "name": "broken.csv",
+                "mimeType": "text/csv",
+                "buffer": f"x,y,label\n{rows}0.3,abc,1\n".encode(),
+            }
+        ],
+    )
+    error = page.locator('[data-control="csv"] .field-error')
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("row 14")
+    expect(error).to_contain_text("abc")
+
+
+def test_screenshots_mid_training(page: Page, server: LiveServer, screenshots: Path) -> None:
+    """Classification and regression while they train, for people to look at."""
+    cases = {
+        "classification": f"{LONG_MOONS}&lang=en",
+        "regression": "dataset=plane&samples=400&noise=0.3&hidden=&optimizer=sgd&lr=0.003"
+        "&epochs=1000&lang=es",
+    }
+    for name, fragment in cases.items():
+        open_page(page, server, fragment)
+        page.click("#play")
+        page.wait_for_function("window.layerlab.stats.gridsDrawn >= 5", timeout=30_000)
+        page.wait_for_timeout(1000)  # a second more of training, mid-run rather than at start
+        path = screenshots / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 50_000  # a drawn page, not a blank one
+        page.click("#play")  # pause before the next case
