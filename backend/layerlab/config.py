@@ -35,7 +35,10 @@ class Settings(BaseSettings):
         0, ge=0, le=64, description="Training processes; 0 = one per GPU, else 2–4 by CPU count."
     )
     runs_per_worker: int = Field(
-        16, ge=1, le=1024, description="Runs one worker trains at once, sharing its time fairly."
+        64,
+        ge=1,
+        le=1024,
+        description="Runs one worker holds at once; paused ones cost memory, not time.",
     )
     time_slice_s: float = Field(
         0.02, gt=0, le=1, description="Training time a run gets per turn in its worker."

@@ -1,15 +1,16 @@
 """The websocket of a run, in-process: snapshot, metrics, grids, the final status."""
 
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from layerlab.core.grids import decode_grid
+from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
 
 
 def read_to_the_end(socket: WebSocketTestSession) -> list[dict[str, Any]]:
@@ -115,3 +116,24 @@ def test_an_unknown_run_closes_the_socket(client: TestClient) -> None:
         socket.receive_json()
     assert closed.value.code == 1008
     assert closed.value.reason == "no such run"
+
+
+def test_a_diverged_run_streams_strict_json_with_nulls(client: TestClient) -> None:
+    spec = {
+        "dataset": {"name": "plane", "samples": 100},
+        "hidden_widths": [],
+        "optimizer": "sgd",
+        "learning_rate": 10,
+        "epochs": 50,
+        "grid_resolution": 8,
+    }
+    run = create(client, spec, wait="true")
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON: browsers' JSON.parse rejects it")
+
+    with client.websocket_connect(run["links"]["stream"]) as socket:
+        snapshot = json.loads(socket.receive_text(), parse_constant=refuse)
+        final = json.loads(socket.receive_text(), parse_constant=refuse)
+    assert final["status"] == "diverged"
+    assert snapshot["history"][-1]["train_loss"] is None

@@ -19,15 +19,9 @@ E2E_SETTINGS = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here is e2e; without Chromium they are skipped, except in CI, where they fail."""
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def chromium_present() -> None:
+    """Without Chromium the browser tests are skipped, except in CI, where they fail."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if os.environ.get("CI"):
@@ -50,8 +44,9 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1366, "height": 768}, "locale": "en-US"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
+    """A server for one test module: its LAYERLAB_* values must not outlive the module."""
     with serve_in_thread(E2E_SETTINGS) as live:
         yield live
 

@@ -3,9 +3,12 @@
 import itertools
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from service import LiveServer
+
+pytestmark = pytest.mark.e2e
 
 # Moons that a small network learns to ≥ 0.9 in a few seconds.
 MOONS = "dataset=moons&samples=400&noise=0.1&hidden=8,8&activation=relu&lr=0.03&epochs=300"

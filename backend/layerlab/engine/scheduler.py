@@ -243,7 +243,10 @@ class Scheduler:
             if "error" not in reply:
                 return reply
         blob = self.store.load_weights(run_id)
-        return None if blob is None else {"weights": blob, "gradient_norms": {}, "step": None}
+        if blob is None:
+            return None
+        history = self.history(run_id) or [{"step": None}]
+        return {"weights": blob, "gradient_norms": {}, "step": history[-1]["step"]}
 
     def owner_matches(self, run_id: str, token: str) -> bool:
         """Whether `token` is the run's owner token or the server's admin token."""

@@ -1,0 +1,82 @@
+// The PyTorch script behind the current configuration (POST /api/code), with a copy button:
+// pasted into a notebook it trains the same network on the same data.
+
+import { api } from "./api.js";
+import { t } from "./i18n.js";
+import { specFromState } from "./state.js";
+
+const PYTHON = /(#[^\n]*)|("""[\s\S]*?"""|'''[\s\S]*?'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|\b(import|from|as|def|class|return|for|in|if|elif|else|with|while|not|and|or|None|True|False|lambda|yield|pass|break|continue|raise|try|except|finally)\b|\b(\d+(?:\.\d+)?(?:e[-+]?\d+)?)\b/g;
+
+export function createCodePanel(store) {
+  const pre = document.getElementById("code");
+  const copy = document.getElementById("copy-code");
+  let script = "";
+  let timer = null;
+  let asked = null;
+
+  async function load() {
+    const spec = specFromState(store.state);
+    const key = JSON.stringify(spec);
+    if (key === asked) return;
+    asked = key;
+    pre.classList.add("loading");
+    try {
+      const reply = await api.code(spec);
+      if (asked !== key) return;
+      script = reply.script;
+      pre.innerHTML = highlight(script);
+    } catch (error) {
+      if (asked !== key) return;
+      script = "";
+      const missing = error.status === 404 || error.status === 405;
+      pre.textContent = missing ? t("code.unavailable") : t("code.refused", { message: error.message });
+    } finally {
+      pre.classList.remove("loading");
+    }
+  }
+
+  copy.addEventListener("click", async () => {
+    if (!script) return;
+    try {
+      await navigator.clipboard.writeText(script);
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(pre);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      document.execCommand("copy");
+    }
+    const label = copy.querySelector("span");
+    label.textContent = t("control.copied");
+    copy.classList.add("done");
+    setTimeout(() => {
+      label.textContent = t("control.copy");
+      copy.classList.remove("done");
+    }, 1500);
+  });
+
+  store.on(["config"], () => {
+    clearTimeout(timer);
+    timer = setTimeout(load, 400);
+  });
+  store.on(["view"], () => {
+    if (!script) {
+      asked = null;
+      load();
+    }
+  });
+  return { load };
+}
+
+function highlight(code) {
+  const escape = (text) => text.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
+  let html = "";
+  let last = 0;
+  for (const match of code.matchAll(PYTHON)) {
+    html += escape(code.slice(last, match.index));
+    const kind = match[1] ? "comment" : match[2] ? "string" : match[3] ? "keyword" : "number";
+    html += `<span class="tok-${kind}">${escape(match[0])}</span>`;
+    last = match.index + match[0].length;
+  }
+  return html + escape(code.slice(last));
+}

@@ -1,0 +1,135 @@
+// Wiring only: load what the server offers, build the store from defaults and the URL hash,
+// start each view, and connect the controls to the run.
+
+import { api } from "./api.js";
+import { createBoundaryChart } from "./boundary-chart.js";
+import { createCodePanel } from "./code-panel.js";
+import { createControls, isControlHidden } from "./controls.js";
+import { createDataPreview } from "./data-preview.js";
+import { createDataSource } from "./data-source.js";
+import { createErrorView } from "./errors.js";
+import { loadDictionaries, preferredLanguage, t, translatePage, useLanguage } from "./i18n.js";
+import { createInspector } from "./inspector.js";
+import { startLivePolls } from "./live-polls.js";
+import { createLossChart } from "./loss-chart.js";
+import { createNetworkView } from "./network.js";
+import { createNeuronDetail } from "./neuron-detail.js";
+import { createResults } from "./results.js";
+import { RunController } from "./run.js";
+import { createRunReadout } from "./run-readout.js";
+import { changedKeys, createStore, defaultConfig, defaultView, LIVE_KEYS } from "./state.js";
+import { stats } from "./stream.js";
+import { createTips } from "./tips.js";
+import { readHash, replaceHash } from "./url-hash.js";
+
+window.layerlab = { stats };
+
+async function main() {
+  const [info, catalogue] = await Promise.all([api.info(), api.datasets(), loadDictionaries()]);
+  const fromHash = readHash(location.hash);
+  const view = { ...defaultView(), ...fromHash.view };
+  view.lang = useLanguage(fromHash.view.lang ?? preferredLanguage());
+  const config = { ...defaultConfig(), ...fromHash.config };
+  const store = createStore({
+    info,
+    datasets: catalogue.datasets,
+    uploads: catalogue.uploads.filter((upload) => upload.id === config.source),
+    config,
+    view,
+    preview: null,
+    run: null,
+    metrics: null,
+    grid: null,
+    model: null,
+    neurons: null,
+    predictions: null,
+    selected: null,
+    connection: null,
+    errors: { fields: {}, banner: null },
+  });
+  window.layerlab.store = store;
+
+  // First of the view's listeners: the language and theme the others then draw in.
+  const applyView = (state) => {
+    useLanguage(state.view.lang);
+    document.documentElement.dataset.theme = state.view.theme;
+    translatePage();
+    document.getElementById("server-info").textContent = t("footer.server", { version: info.version, device: info.device, workers: info.workers });
+  };
+  store.on(["view"], applyView);
+  applyView(store.state);
+
+  const errors = createErrorView(store);
+  // With the play button hidden (a focused exercise), a new network trains at once.
+  const run = new RunController(store, {
+    reportError: errors.report,
+    clearErrors: () => errors.clear(),
+    autoplay: () => isControlHidden(store.state.view, "play"),
+  });
+  const data = createDataSource(store, { reportError: errors.report, clearErrors: errors.clear });
+  const controls = createControls(store, { onUpload: data.upload });
+  createRunReadout(store).render();
+  createNetworkView(store).render();
+  createNeuronDetail(store);
+  createBoundaryChart(store);
+  createLossChart(store);
+  createDataPreview(store);
+  createResults(store);
+  createInspector(store);
+  createTips(store).render();
+  const code = createCodePanel(store);
+  startLivePolls(store);
+  controls.render();
+
+  // A new configuration: rates go to the run as it trains, anything else starts a new run.
+  let before = store.state.config;
+  let followingLink = false;
+  store.on(["config"], (state) => {
+    const changed = changedKeys(before, state.config).filter((key) => key !== "width");
+    before = state.config;
+    if (changed.some((key) => !LIVE_KEYS.includes(key))) run.restartSoon(followingLink ? 0 : 300);
+    else if (changed.length) {
+      const names = { learningRate: "learning_rate", regularizationRate: "regularization_rate" };
+      run.setRates(Object.fromEntries(changed.map((key) => [names[key], state.config[key]])));
+    }
+  });
+  store.on(["config", "view"], (state) => replaceHash(state.config, state.view));
+
+  document.getElementById("play").addEventListener("click", () => run.togglePlay());
+  document.getElementById("step").addEventListener("click", () => run.step());
+  document.getElementById("reset").addEventListener("click", () => run.reset());
+  document.addEventListener("keydown", (event) => {
+    if (event.code !== "Space" || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, select, textarea, button, [contenteditable], .neuron")) return;
+    event.preventDefault();
+    run.togglePlay();
+  });
+  addEventListener("pagehide", () => run.abandon());
+  addEventListener("pageshow", (event) => {
+    if (event.persisted) run.reset(); // back from the cache: its run was given up on leaving
+  });
+  // A link pasted into the same tab changes only the hash: take its setup as on a fresh load.
+  addEventListener("hashchange", () => {
+    const next = readHash(location.hash);
+    followingLink = true;
+    store.set({
+      config: { ...defaultConfig(), ...next.config },
+      view: { ...defaultView(), ...next.view, lang: next.view.lang ?? store.state.view.lang },
+      selected: null,
+    });
+    followingLink = false;
+  });
+
+  replaceHash(store.state.config, store.state.view);
+  const primed = run.reset(); // a first network, untrained, ready to play
+  document.getElementById("play").disabled = false; // a press now waits for it
+  code.load();
+  await Promise.all([data.load(), primed]);
+}
+
+main().catch((error) => {
+  console.error(error);
+  const banner = document.getElementById("error-banner");
+  banner.hidden = false;
+  banner.querySelector(".banner-text").textContent = `LayerLab: ${error.message}`;
+});

@@ -1,0 +1,92 @@
+// One neuron up close: the weights coming into it and its bias, the formula it computes
+// (ReLU(0.42·x₁ − 1.3·x₂ + 0.1), σ(w·h + b) for the output) and its output over the plane.
+
+import { paintOutput, paintSigned } from "./canvas-map.js";
+import { BLUE, ORANGE } from "./colors.js";
+import { t, formatNumber } from "./i18n.js";
+import { applyActivation, hiddenLabel, inputLabel, linearTerm, subscript } from "./notation.js";
+
+export function createNeuronDetail(store) {
+  const box = document.getElementById("neuron-detail");
+
+  function render(state) {
+    const selected = state.selected;
+    const run = state.run;
+    const depth = state.config.hidden.length;
+    if (!selected || selected.layer > depth + 1) {
+      box.classList.remove("open");
+      box.innerHTML = `<p class="hint">${t("neuron.hint")}</p>`;
+      return;
+    }
+    box.classList.add("open");
+    const isOutput = selected.layer === depth + 1;
+    const task = run?.modelInfo?.task ?? state.preview?.task ?? "binary";
+    const layerWeights = state.model?.weights?.[selected.layer - 1];
+    const row = layerWeights?.weight?.[selected.index];
+    const bias = layerWeights?.bias?.[selected.index];
+    const title = isOutput
+      ? task === "multiclass"
+        ? t("neuron.output_class", { name: state.preview?.class_names?.[selected.index] ?? selected.index })
+        : t("neuron.output")
+      : t("neuron.title", { layer: selected.layer, index: selected.index + 1 });
+
+    const inputs = selected.layer === 1
+      ? (run?.spec?.features && state.preview?.extent ? run.spec.features : state.preview?.input_names ?? []).map(inputLabel)
+      : Array.from({ length: row?.length ?? 0 }, (_, k) => hiddenLabel(selected.layer - 1, k + 1));
+
+    let formula = t("neuron.no_weights");
+    if (row && bias !== undefined && inputs.length === row.length) {
+      const sum = linearTerm(row, inputs, bias);
+      if (!isOutput) formula = `${hiddenLabel(selected.layer, selected.index + 1)} = ${applyActivation(run.spec.activation, sum)}`;
+      else if (task === "binary") formula = `p = σ(${sum})`;
+      else if (task === "multiclass") formula = `z${subscript(selected.index + 1)} = ${sum}\np = softmax(z)${subscript(selected.index + 1)}`;
+      else formula = `ŷ = ${sum}`;
+    }
+
+    const largest = Math.max(1e-6, ...(row ?? []).map(Math.abs), Math.abs(bias ?? 0));
+    const bar = (label, value) => {
+      const width = (Math.abs(value) / largest) * 50;
+      const left = value < 0 ? 50 - width : 50;
+      return `<div class="weight-row"><span class="weight-name">${label}</span>
+        <span class="weight-bar"><span style="left:${left}%;width:${width}%;background:${value < 0 ? ORANGE : BLUE}"></span></span>
+        <span class="weight-value">${formatNumber(value, 3)}</span></div>`;
+    };
+    const weightRows = row && inputs.length === row.length
+      ? row.map((w, k) => bar(inputs[k], w)).join("") + bar(t("neuron.bias"), bias)
+      : "";
+
+    box.innerHTML = `
+      <div class="detail-head">
+        <h3>${title}</h3>
+        <button type="button" class="detail-close" aria-label="${t("control.close")}" title="${t("control.close")}">×</button>
+      </div>
+      <div class="detail-body">
+        <figure class="detail-map"><canvas width="24" height="24"></canvas><figcaption>${t(isOutput ? "neuron.map_output" : "neuron.map")}</figcaption></figure>
+        <div class="detail-numbers">
+          <pre class="formula">${formula}</pre>
+          <div class="weights">${weightRows}</div>
+        </div>
+      </div>`;
+    box.querySelector(".detail-close").addEventListener("click", () => store.set({ selected: null }));
+    paintMap(state, box.querySelector("canvas"), selected, isOutput, task);
+  }
+
+  function paintMap(state, canvas, selected, isOutput, task) {
+    const theme = state.view.theme;
+    if (isOutput) {
+      if (state.grid) paintOutput(canvas, state.grid, task, theme, { onlyClass: task === "multiclass" ? selected.index : null });
+      return;
+    }
+    const grids = state.neurons?.layers?.[selected.layer - 1]?.neurons;
+    const grid = grids?.[selected.index];
+    if (!grid) return;
+    const range = Math.max(1e-6, ...grids.map((g) => Math.max(Math.abs(g.min), Math.abs(g.max))));
+    paintSigned(canvas, grid.values, grid.nx, grid.ny, range, theme);
+  }
+
+  store.on(["selected", "model", "neurons", "view", "config"], render);
+  render(store.state);
+  store.on(["grid"], (state) => {
+    if (state.selected && state.selected.layer === state.config.hidden.length + 1) render(state);
+  });
+}

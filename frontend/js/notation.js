@@ -1,0 +1,75 @@
+// How the maths reads on the page: feature names (x₁², sin x₂), activation names (ReLU, σ),
+// subscripts, and a neuron's formula such as ReLU(0.42·x₁ − 1.3·x₂ + 0.1).
+
+import { formatNumber } from "./i18n.js";
+
+export const FEATURE_LABELS = {
+  x1: "x₁",
+  x2: "x₂",
+  x1_sq: "x₁²",
+  x2_sq: "x₂²",
+  x1_x2: "x₁·x₂",
+  sin_x1: "sin x₁",
+  sin_x2: "sin x₂",
+};
+
+export const ACTIVATION_SYMBOLS = {
+  relu: "ReLU",
+  tanh: "tanh",
+  sigmoid: "σ",
+  linear: "",
+  leaky_relu: "LeakyReLU",
+  elu: "ELU",
+  gelu: "GELU",
+  silu: "SiLU",
+};
+
+const SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉";
+const SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+
+export function subscript(n) {
+  return String(n).replace(/\d/g, (d) => SUBSCRIPTS[d]);
+}
+
+export function superscript(n) {
+  return String(n).replace(/\d/g, (d) => SUPERSCRIPTS[d]);
+}
+
+/** The label of input i: a feature on 2-D data, a column name otherwise. */
+export function inputLabel(name) {
+  return FEATURE_LABELS[name] ?? String(name).replace(/^x(\d+)$/, (whole, n) => `x${subscript(n)}`);
+}
+
+/** The output of neuron i (1-based) of hidden layer l: h¹₃. */
+export function hiddenLabel(layer, index) {
+  return `h${superscript(layer)}${subscript(index)}`;
+}
+
+/**
+ * "0.42·x₁ − 1.3·x₂ + 0.1" from weights, their inputs' labels and the bias. Long sums keep
+ * their largest terms and say how many they leave out.
+ */
+export function linearTerm(weights, labels, bias, { maxTerms = 10 } = {}) {
+  const order = weights.map((w, i) => i);
+  let shown = order;
+  if (weights.length > maxTerms) {
+    shown = [...order].sort((a, b) => Math.abs(weights[b]) - Math.abs(weights[a])).slice(0, maxTerms).sort((a, b) => a - b);
+  }
+  const parts = [];
+  shown.forEach((i, k) => {
+    const w = weights[i];
+    const magnitude = formatNumber(Math.abs(w), 2);
+    const sign = w < 0 ? "−" : "+";
+    parts.push(k === 0 ? `${w < 0 ? "−" : ""}${magnitude}·${labels[i]}` : `${sign} ${magnitude}·${labels[i]}`);
+  });
+  if (shown.length < weights.length) parts.push(`+ … (${weights.length - shown.length})`);
+  const b = formatNumber(Math.abs(bias), 2);
+  parts.push(parts.length ? `${bias < 0 ? "−" : "+"} ${b}` : `${bias < 0 ? "−" : ""}${b}`);
+  return parts.join(" ");
+}
+
+/** activation(sum): "tanh(…)" or the bare sum for a linear activation. */
+export function applyActivation(activation, sum) {
+  const symbol = ACTIVATION_SYMBOLS[activation] ?? activation;
+  return symbol ? `${symbol}(${sum})` : sum;
+}

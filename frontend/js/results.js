@@ -1,0 +1,172 @@
+// How well the network does, beyond the curves: a confusion matrix for classes (rows = true
+// class), and for regression the predictions against the targets and the learned weights
+// beside the true ones (when the network is affine and the data has a known rule).
+
+import { CLASS_COLORS, BLUE, ORANGE, cssVar } from "./colors.js";
+import { t, formatNumber, formatPercent, formatInteger } from "./i18n.js";
+import { FEATURE_LABELS } from "./notation.js";
+import { FINAL_STATUSES } from "./run.js";
+
+export function createResults(store) {
+  const matrixBox = document.getElementById("confusion-matrix");
+  const scatter = document.getElementById("regression-scatter");
+  const learnedBox = document.getElementById("learned-weights");
+
+  // --- classification ---------------------------------------------------------------------------
+
+  function confusion(state) {
+    const run = state.run;
+    const final = run && FINAL_STATUSES.has(run.status) ? run.finalMetrics?.confusion_matrix : null;
+    if (final) return final;
+    const predictions = state.predictions;
+    const names = state.preview?.class_names;
+    if (!predictions || predictions.task === "regression" || !names) return null;
+    const k = names.length;
+    const matrix = Array.from({ length: k }, () => new Array(k).fill(0));
+    predictions.truth.forEach((label, i) => {
+      const guess = predictions.predicted[i];
+      if (matrix[label] && guess < k) matrix[label][guess] += 1;
+    });
+    return matrix;
+  }
+
+  function renderConfusion(state) {
+    const matrix = confusion(state);
+    const names = state.preview?.class_names ?? state.run?.modelInfo?.class_names ?? [];
+    if (!matrix) {
+      matrixBox.innerHTML = `<p class="placeholder">${t("results.waiting")}</p>`;
+      return;
+    }
+    const total = matrix.flat().reduce((a, b) => a + b, 0);
+    const correct = matrix.reduce((sum, row, i) => sum + (row[i] ?? 0), 0);
+    const head = names.map((name, c) => `<th scope="col"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escape(name)}</th>`).join("");
+    const rows = matrix.map((row, i) => {
+      const rowTotal = row.reduce((a, b) => a + b, 0) || 1;
+      const cells = row.map((count, j) => {
+        const share = count / rowTotal;
+        const colour = i === j ? BLUE : ORANGE;
+        const alpha = Math.round(Math.min(1, share) * (i === j ? 0.55 : 0.8) * 255).toString(16).padStart(2, "0");
+        return `<td style="background:${colour}${alpha}" title="${formatPercent(share)}">${formatInteger(count)}</td>`;
+      }).join("");
+      return `<tr><th scope="row"><span class="swatch" style="background:${CLASS_COLORS[i % CLASS_COLORS.length]}"></span>${escape(names[i] ?? i)}</th>${cells}</tr>`;
+    }).join("");
+    matrixBox.innerHTML = `
+      <table class="confusion-table" data-total="${total}">
+        <thead>
+          <tr><th></th><th colspan="${names.length}" class="axis-title">${t("results.predicted")}</th></tr>
+          <tr><th class="axis-title">${t("results.true")}</th>${head}</tr>
+        </thead>
+        <tbody>${rows}</tbody>
+      </table>
+      <p class="hint">${t("results.confusion_caption", { correct: formatInteger(correct), total: formatInteger(total), accuracy: formatPercent(total ? correct / total : 0) })}</p>`;
+  }
+
+  // --- regression -------------------------------------------------------------------------------
+
+  function renderScatter(state) {
+    const predictions = state.predictions;
+    if (!predictions || predictions.task !== "regression") {
+      Plotly.purge(scatter);
+      scatter.innerHTML = `<p class="placeholder">${t("results.waiting")}</p>`;
+      return;
+    }
+    scatter.querySelector(".placeholder")?.remove();
+    const targets = predictions.truth;
+    const lowest = Math.min(...targets, ...predictions.predicted.filter(Number.isFinite));
+    const highest = Math.max(...targets, ...predictions.predicted.filter(Number.isFinite));
+    const pad = 0.05 * (highest - lowest || 1);
+    const [low, high] = [lowest - pad, highest + pad];
+    const muted = cssVar("--muted");
+    const line = cssVar("--line");
+    const axis = (title) => ({ title: { text: title, font: { size: 11, color: muted }, standoff: 4 }, tickfont: { size: 10, color: muted }, gridcolor: line, zeroline: false, range: [low, high] });
+    Plotly.react(
+      scatter,
+      [
+        { type: "scatter", mode: "lines", x: [low, high], y: [low, high], line: { color: muted, dash: "dot", width: 1 }, hoverinfo: "skip", name: "y = ŷ" },
+        {
+          type: "scatter",
+          mode: "markers",
+          x: targets,
+          y: predictions.predicted,
+          marker: { size: 5, color: BLUE, opacity: 0.7, line: { width: 0 } },
+          name: t("metric.test"),
+          hovertemplate: `${t("results.target")} %{x:.2f}<br>${t("results.prediction")} %{y:.2f}<extra></extra>`,
+        },
+      ],
+      {
+        margin: { l: 46, r: 8, t: 6, b: 36 },
+        paper_bgcolor: "rgba(0,0,0,0)",
+        plot_bgcolor: "rgba(0,0,0,0)",
+        font: { family: cssVar("--font"), color: cssVar("--ink") },
+        xaxis: axis(t("results.target")),
+        yaxis: axis(t("results.prediction")),
+        showlegend: false,
+      },
+      { displayModeBar: false, responsive: true },
+    );
+  }
+
+  /** [{parameter, learned, true}] now: from the final metrics, or multiplied out of the weights. */
+  function learnedRows(state) {
+    const run = state.run;
+    const truth = run?.modelInfo?.truth;
+    if (!truth) return { rows: null, why: "results.no_truth" };
+    if (run.finalMetrics?.learned) return { rows: run.finalMetrics.learned };
+    const layers = run.modelInfo.summary?.layers ?? [];
+    if (layers.some((layer) => layer.type !== "Linear")) return { rows: null, why: "results.not_affine" };
+    const weights = state.model?.weights;
+    if (!weights) return { rows: null, why: "results.waiting" };
+    // y = W_L(…(W_1 x + b_1)…) + b_L multiplies out to one weight per input and one bias.
+    let matrix = weights[0].weight.map((row) => [...row]);
+    let bias = [...weights[0].bias];
+    for (const layer of weights.slice(1)) {
+      matrix = layer.weight.map((row) => matrix[0].map((_, j) => row.reduce((sum, w, k) => sum + w * matrix[k][j], 0)));
+      bias = layer.weight.map((row, i) => row.reduce((sum, w, k) => sum + w * bias[k], layer.bias[i]));
+    }
+    const names = run.modelInfo.input_names;
+    const features = run.spec.features;
+    const rows = features.map((feature, j) => ({
+      parameter: `w(${FEATURE_LABELS[feature] ?? feature})`,
+      learned: matrix[0][j],
+      true: names.includes(feature) ? truth.weights[names.indexOf(feature)] : 0,
+    }));
+    rows.push({ parameter: "bias", learned: bias[0], true: truth.bias });
+    return { rows };
+  }
+
+  function renderLearned(state) {
+    const truth = state.run?.modelInfo?.truth;
+    const { rows, why } = learnedRows(state);
+    const formula = truth ? `<p class="formula">${escape(truth.formula)}</p>` : "";
+    if (!rows) {
+      learnedBox.innerHTML = `${formula}<p class="placeholder">${t(why)}</p>`;
+      return;
+    }
+    const body = rows.map((row) => {
+      const gap = row.learned - row.true;
+      return `<tr><th scope="row">${escape(row.parameter === "bias" ? t("results.bias") : row.parameter)}</th><td>${formatNumber(row.learned, 3)}</td><td>${formatNumber(row.true, 3)}</td><td class="${Math.abs(gap) < 0.05 * Math.max(1, Math.abs(row.true)) ? "close" : ""}">${formatNumber(gap, 3)}</td></tr>`;
+    }).join("");
+    learnedBox.innerHTML = `${formula}
+      <table class="data-table compact">
+        <thead><tr><th>${t("results.parameter")}</th><th>${t("results.learned_value")}</th><th>${t("results.true_value")}</th><th>${t("results.difference")}</th></tr></thead>
+        <tbody>${body}</tbody>
+      </table>`;
+  }
+
+  function render(state) {
+    const task = state.run?.modelInfo?.task ?? state.preview?.task ?? "binary";
+    if (task === "regression") {
+      renderScatter(state);
+      renderLearned(state);
+    } else {
+      renderConfusion(state);
+    }
+  }
+
+  store.on(["predictions", "run", "model", "view", "preview"], render);
+  render(store.state);
+}
+
+function escape(text) {
+  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}

@@ -1,0 +1,213 @@
+// The run's life on the page: create (primed: paused at step 0, shown as idle, so the network
+// and its boundary are there before play), play, pause, step, reset, restart on a new
+// configuration (cancelling the old run), live rates; its stream feeds the store.
+
+import { api, ApiError } from "./api.js";
+import { decodeGrid } from "./grid-codec.js";
+import { specFromState } from "./state.js";
+import { RunStream } from "./stream.js";
+
+export const FINAL_STATUSES = new Set(["done", "diverged", "failed", "cancelled", "interrupted"]);
+
+/** What the page calls the run's state: a primed run that has not moved is idle. */
+export function displayStatus(run) {
+  if (!run) return "idle";
+  if (run.primed && (run.status === "paused" || run.status === "running")) return "idle";
+  return run.status;
+}
+
+export class RunController {
+  /**
+   * store: the page's store; reportError(error, retry): shows a refusal (and retries it after
+   * Retry-After when there is one); clearErrors(): a new run was accepted.
+   */
+  constructor(store, { reportError, clearErrors, autoplay = () => false }) {
+    this.store = store;
+    this.reportError = reportError;
+    this.clearErrors = clearErrors;
+    this.autoplay = autoplay;
+    this.current = null; // {id, token, stream}
+    this.chain = Promise.resolve();
+    this.restartTimer = null;
+  }
+
+  // --- what the buttons do -------------------------------------------------------------------
+
+  togglePlay() {
+    return this.serial(async () => {
+      const run = this.store.state.run;
+      if (!this.current || !run || FINAL_STATUSES.has(run.status)) {
+        await this.create(true);
+      } else if (run.playing) {
+        this.patchRun({ playing: false, primed: false, status: run.status === "queued" ? "queued" : "paused" });
+        await this.control("pause");
+      } else {
+        this.patchRun({ playing: true, primed: false, status: run.status === "queued" ? "queued" : "running" });
+        await this.control("resume");
+      }
+    });
+  }
+
+  step() {
+    return this.serial(async () => {
+      const run = this.store.state.run;
+      if (!this.current || !run || FINAL_STATUSES.has(run.status)) await this.create(false);
+      const playing = this.store.state.run?.playing;
+      this.patchRun({ playing: false, primed: false });
+      if (playing) await this.control("pause");
+      await this.control("step");
+    });
+  }
+
+  /** Back to idle with fresh (untrained) weights: the run is deleted and a new one primed. */
+  reset() {
+    clearTimeout(this.restartTimer);
+    return this.serial(() => this.create(this.autoplay()));
+  }
+
+  /** A new configuration: start again on it at once (debounced), as running as before. */
+  restartSoon(delayMs = 300) {
+    clearTimeout(this.restartTimer);
+    const restart = () =>
+      this.serial(() => {
+        const run = this.store.state.run;
+        const running = run?.playing && !FINAL_STATUSES.has(run.status);
+        return this.create(running || this.autoplay());
+      });
+    if (delayMs > 0) this.restartTimer = setTimeout(restart, delayMs);
+    else restart(); // queued now, before anything pressed after it
+  }
+
+  /** Learning or regularization rate, taken by the run as it trains. */
+  setRates(rates) {
+    const current = this.current;
+    const run = this.store.state.run;
+    if (!current || !run || FINAL_STATUSES.has(run.status)) return;
+    api.setRates(current.id, current.token, rates).catch((error) => {
+      if (error.status !== 409) this.reportError(error);
+    });
+  }
+
+  /** The page is closing: let the server forget the run at once. */
+  abandon() {
+    if (this.current) {
+      api.deleteRun(this.current.id, this.current.token, { keepalive: true }).catch(() => {});
+      this.current.stream.close();
+    }
+  }
+
+  // --- the steps behind them -------------------------------------------------------------------
+
+  serial(task) {
+    this.chain = this.chain.then(task).catch((error) => this.reportError(error));
+    return this.chain;
+  }
+
+  async create(running) {
+    const spec = specFromState(this.store.state);
+    let created;
+    try {
+      created = await api.createRun(spec, { paused: !running });
+    } catch (error) {
+      const retry = error instanceof ApiError && error.retryAfterS ? () => this.serial(() => this.create(running)) : null;
+      this.reportError(error, retry);
+      return;
+    }
+    this.clearErrors();
+    const previous = this.current;
+    this.current = { id: created.id, token: created.token, stream: null };
+    this.store.set({
+      run: {
+        id: created.id,
+        status: created.status,
+        primed: !running,
+        playing: running,
+        queuePosition: created.queue_position,
+        error: null,
+        modelInfo: created.model_info,
+        finalMetrics: null,
+        spec: created.spec,
+      },
+      metrics: null,
+      grid: null,
+      model: null,
+      neurons: null,
+      predictions: null,
+    });
+    this.store.emit("run-started", created);
+    this.current.stream = new RunStream(created.id, this.streamHandlers(created.id));
+    if (previous) {
+      previous.stream?.close();
+      api.deleteRun(previous.id, previous.token).catch(() => {});
+    }
+  }
+
+  async control(action) {
+    const current = this.current;
+    if (!current) return;
+    try {
+      await api.control(current.id, current.token, action);
+    } catch (error) {
+      // 409: the run ended or is still queued meanwhile; its stream tells the page which.
+      if (error.status !== 409) throw error;
+    }
+  }
+
+  patchRun(fields) {
+    const run = this.store.state.run;
+    if (run) this.store.set({ run: { ...run, ...fields } });
+  }
+
+  // --- the stream ------------------------------------------------------------------------------
+
+  streamHandlers(runId) {
+    const mine = () => this.current?.id === runId;
+    return {
+      snapshot: (frame) => {
+        if (!mine()) return;
+        const run = frame.run;
+        this.applyStatus({
+          status: run.status,
+          queue_position: run.queue_position,
+          model_info: run.model_info,
+          final_metrics: run.final_metrics,
+          error: run.error,
+        });
+        this.store.emit("history", frame.history ?? []);
+        const last = frame.history?.[frame.history.length - 1] ?? null;
+        const patch = { metrics: last };
+        if (frame.grid) patch.grid = decodeGrid(frame.grid);
+        this.store.set(patch);
+      },
+      status: (frame) => {
+        if (mine()) this.applyStatus(frame);
+      },
+      metrics: (frame) => {
+        if (!mine() || !frame.points?.length) return;
+        this.store.emit("points", frame.points);
+        this.store.set({ metrics: frame.points[frame.points.length - 1] });
+      },
+      grid: (frame) => {
+        if (mine()) this.store.set({ grid: decodeGrid(frame) });
+      },
+      connection: (state, seconds) => {
+        if (!mine()) return;
+        this.store.set({ connection: { state, seconds } });
+        // The server forgot the run (deleted, or cleaned up): the next play starts a new one.
+        if (state === "gone") this.applyStatus({ status: "cancelled" });
+      },
+    };
+  }
+
+  applyStatus(frame) {
+    const run = this.store.state.run;
+    if (!run) return;
+    const next = { ...run, status: frame.status ?? run.status };
+    if ("queue_position" in frame) next.queuePosition = frame.queue_position;
+    if (frame.model_info) next.modelInfo = frame.model_info;
+    if (frame.final_metrics) next.finalMetrics = frame.final_metrics;
+    if ("error" in frame) next.error = frame.error;
+    if (FINAL_STATUSES.has(next.status)) next.playing = false;
+    this.store.set({ run: next });
+  }
+}

@@ -1,0 +1,120 @@
+// The page's one state: the configuration (what a run would be), the run and what it reports,
+// and the view's switches. Modules read it with `store.state`, change it with `store.set`,
+// and re-render on `store.on(keys, fn)`; one-off events (metric points) go through `emit`.
+
+export function createStore(initial) {
+  const state = { ...initial };
+  const listeners = [];
+
+  function set(patch) {
+    const changed = new Set();
+    for (const [key, value] of Object.entries(patch)) {
+      if (state[key] !== value) {
+        state[key] = value;
+        changed.add(key);
+      }
+    }
+    if (changed.size === 0) return;
+    for (const { keys, fn } of listeners) {
+      if (keys === "*" || keys.some((key) => changed.has(key))) fn(state, changed);
+    }
+  }
+
+  function on(keys, fn) {
+    listeners.push({ keys, fn });
+  }
+
+  const handlers = new Map();
+  function emit(event, payload) {
+    for (const fn of handlers.get(event) ?? []) fn(payload, state);
+  }
+  function listen(event, fn) {
+    if (!handlers.has(event)) handlers.set(event, []);
+    handlers.get(event).push(fn);
+  }
+
+  return { state, set, on, emit, listen };
+}
+
+/** The page's starting configuration: a playground choice, within the server's limits. */
+export function defaultConfig() {
+  return {
+    dataset: "moons",
+    source: null, // an uploaded CSV's id when dataset is "csv"
+    noise: 0.2,
+    samples: 500,
+    trainFraction: 0.8,
+    dataSeed: 0,
+    classes: 3,
+    features: ["x1", "x2"],
+    hidden: [4, 4],
+    width: 4, // the width new layers get, and the width slider's value
+    activation: "tanh",
+    learningRate: 0.03,
+    optimizer: "adam",
+    batchSize: 10,
+    epochs: 500,
+    regularization: "none",
+    regularizationRate: 0,
+    seed: 0,
+  };
+}
+
+export function defaultView() {
+  return { lang: "en", theme: "light", showTest: true, discretize: false, hide: [], only: [] };
+}
+
+/** Whether the data is 2-D points, so that input features apply (not a wider table). */
+export function isPlaneData(state) {
+  const { config } = state;
+  if (config.dataset === "features4") return false;
+  if (config.dataset !== "csv") return true;
+  const upload = state.uploads.find((item) => item.id === config.source);
+  return upload ? upload.input_names.length === 2 : false;
+}
+
+/** The RunSpec the server takes for the page's configuration. */
+export function specFromState(state) {
+  const spec = specFromConfig(state.config);
+  if (!isPlaneData(state)) spec.features = ["x1", "x2"]; // a table's columns go in as they are
+  return spec;
+}
+
+/** The RunSpec for a configuration, as it stands. */
+export function specFromConfig(config) {
+  const dataset = {
+    name: config.dataset,
+    samples: config.samples,
+    noise: config.noise,
+    train_fraction: config.trainFraction,
+    seed: config.dataSeed,
+    classes: config.classes,
+  };
+  if (config.dataset === "csv") dataset.source = config.source;
+  return {
+    dataset,
+    features: config.features,
+    hidden_widths: config.hidden,
+    activation: config.activation,
+    optimizer: config.optimizer,
+    learning_rate: config.learningRate,
+    batch_size: config.batchSize,
+    epochs: config.epochs,
+    regularization: config.regularization,
+    regularization_rate: config.regularizationRate,
+    seed: config.seed,
+    grid_resolution: 64,
+  };
+}
+
+/** Configuration keys that change the data (and so its preview). */
+export const DATA_KEYS = ["dataset", "source", "noise", "samples", "trainFraction", "dataSeed", "classes"];
+/** Keys a running run takes live (PATCH), without starting again. */
+export const LIVE_KEYS = ["learningRate", "regularizationRate"];
+
+/** Which configuration keys differ between two configurations. */
+export function changedKeys(before, after) {
+  return Object.keys(after).filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]),
+  );
+}

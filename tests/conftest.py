@@ -1,0 +1,9 @@
+"""Suite-wide order: the browser tests run last."""
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Playwright leaves an event loop running in the main thread once it has started, where
+    later tests' `asyncio.run` would fail; so the e2e tests go after everything else."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/"))
