@@ -34,6 +34,16 @@ QUICK_SPEC: dict[str, Any] = {
 # A run long enough to be caught running: pause, resume and cancel act on it.
 LONG_SPEC: dict[str, Any] = {**QUICK_SPEC, "epochs": 1000, "batch_size": 1}
 
+# A linear regression at learning rate 10: its loss becomes NaN within a few steps.
+DIVERGING_SPEC: dict[str, Any] = {
+    "dataset": {"name": "plane", "samples": 100},
+    "hidden_widths": [],
+    "optimizer": "sgd",
+    "learning_rate": 10,
+    "epochs": 50,
+    "grid_resolution": 8,
+}
+
 TEST_SETTINGS = {
     "database": ":memory:",
     "workers": 2,

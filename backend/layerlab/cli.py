@@ -3,7 +3,6 @@
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import signal
@@ -20,6 +19,7 @@ from layerlab import __version__, bench, serve
 from layerlab.config import get_settings
 from layerlab.console import ProgressLine, format_result, run_text
 from layerlab.core.datasets import DatasetError
+from layerlab.core.strict_json import finite
 from layerlab.core.summary import model_summary, model_weights
 from layerlab.core.training import (
     RunControl,
@@ -69,7 +69,7 @@ def train_command(args: argparse.Namespace) -> int:
             if progress:
                 progress.close()
     if args.json:
-        print(json.dumps(_finite(run_document(trainer, result, device)), allow_nan=False))
+        print(json.dumps(finite(run_document(trainer, result, device)), allow_nan=False))
     else:
         print(format_result(trainer, result))
     if args.plot:
@@ -101,17 +101,6 @@ def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> d
         "steps": trainer.step,
         "device": str(device),
     }
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities (a diverged run) as null: strict JSON readers reject them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def _device(name: str | None) -> torch.device:

@@ -9,7 +9,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from layerlab.core.grids import decode_grid, grid_points
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
+from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
 
 
 def owner(run: dict[str, Any]) -> dict[str, str]:
@@ -230,15 +230,7 @@ def test_delete_removes_the_run(client: TestClient) -> None:
 
 
 def test_a_diverging_run_ends_diverged_with_advice(client: TestClient) -> None:
-    spec = {
-        "dataset": {"name": "plane", "samples": 100},
-        "hidden_widths": [],
-        "optimizer": "sgd",
-        "learning_rate": 10,
-        "epochs": 50,
-        "grid_resolution": 8,
-    }
-    run = create(client, spec, wait="true")
+    run = create(client, DIVERGING_SPEC, wait="true")
     assert run["status"] == "diverged"
     assert "learning rate 10 is too high" in run["error"]
     refused = client.post(f"/api/runs/{run['id']}/predict", json={"points": [[0, 0]]})

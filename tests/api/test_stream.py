@@ -10,7 +10,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from layerlab.core.grids import decode_grid
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
+from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, wait_for_status
 
 
 def read_to_the_end(socket: WebSocketTestSession) -> list[dict[str, Any]]:
@@ -119,15 +119,7 @@ def test_an_unknown_run_closes_the_socket(client: TestClient) -> None:
 
 
 def test_a_diverged_run_streams_strict_json_with_nulls(client: TestClient) -> None:
-    spec = {
-        "dataset": {"name": "plane", "samples": 100},
-        "hidden_widths": [],
-        "optimizer": "sgd",
-        "learning_rate": 10,
-        "epochs": 50,
-        "grid_resolution": 8,
-    }
-    run = create(client, spec, wait="true")
+    run = create(client, DIVERGING_SPEC, wait="true")
 
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON: browsers' JSON.parse rejects it")

@@ -3,13 +3,13 @@
 import asyncio
 import contextlib
 import json
-import math
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from starlette.websockets import WebSocketState
 
 from layerlab.config import Settings
+from layerlab.core.strict_json import finite
 from layerlab.engine.hub import Mailbox
 from layerlab.engine.scheduler import Scheduler
 
@@ -85,18 +85,8 @@ async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings)
     try:
         text = json.dumps(frame, separators=(",", ":"), allow_nan=False)
     except ValueError:  # a diverged run's NaN losses: null in JSON, as the REST routes write
-        text = json.dumps(_finite(frame), separators=(",", ":"))
+        text = json.dumps(finite(frame), separators=(",", ":"))
     await asyncio.wait_for(websocket.send_text(text), settings.slow_viewer_timeout_s)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 async def _read_messages(websocket: WebSocket, settings: Settings) -> None:
