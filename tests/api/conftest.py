@@ -6,10 +6,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from service import TEST_SETTINGS, LiveServer, serve_in_thread
 
 from layerlab.api.app import create_app
 from layerlab.config import get_settings
+from service import TEST_SETTINGS, LiveServer, serve_in_thread
 
 
 @pytest.fixture(scope="module")

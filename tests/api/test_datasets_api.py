@@ -2,9 +2,9 @@
 
 import numpy as np
 from fastapi.testclient import TestClient
-from service import create
 
 from layerlab.core.datasets import DATASETS
+from service import create
 
 TABLE = "size,weight,kind\n" + "".join(
     f"{x:.3f},{y:.3f},{'big' if x + y > 1 else 'small'}\n"

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 import torch
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for, wait_for_status
 
 from layerlab.engine.scheduler import INTERRUPTED_ERROR
 from layerlab.engine.store import Store
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")

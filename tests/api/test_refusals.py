@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for_status
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
