@@ -141,7 +141,10 @@ export function createControls(store, { onUpload }) {
     const isBlobs = config.dataset === "blobs";
     $("classes").disabled = !isBlobs;
     $("classes").closest(".field").classList.toggle("not-applicable", !isBlobs);
-    $("width").closest(".field").classList.toggle("inactive", config.hidden.length === 0);
+    // With no hidden layer there is no activation to choose: the model is linear (or logistic).
+    for (const id of ["width", "activation"]) {
+      $(id).closest(".field").classList.toggle("inactive", config.hidden.length === 0);
+    }
     const noRegularization = config.regularization === "none";
     $("regularization-rate").closest(".field").classList.toggle("inactive", noRegularization);
     const description = datasetInfo(state)?.description;
