@@ -21,6 +21,8 @@ const $ = (id) => document.getElementById(id);
 
 /** Whether a teacher's link hides this control (hide=a,b or only=c). */
 export function isControlHidden(view, name) {
+  // The per-layer −/+ buttons change widths too: hiding the width slider hides them.
+  if (name === "layers" && isControlHidden(view, "width")) return true;
   return view.only.length ? CONTROL_NAMES.includes(name) && !view.only.includes(name) : view.hide.includes(name);
 }
 

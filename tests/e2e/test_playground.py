@@ -76,6 +76,7 @@ def test_a_shared_url_opens_the_same_controls(page: Page, server: LiveServer) ->
     expect(page.locator("#learning-rate")).to_have_value("0.03")
     expect(page.locator('[data-control="width"]')).to_be_hidden()
     expect(page.locator('[data-control="activation"]')).to_be_hidden()
+    expect(page.locator('[data-control="layers"]')).to_be_hidden()  # their −/+ change widths
     expect(page.locator('[data-control="depth"]')).to_be_visible()
 
 
