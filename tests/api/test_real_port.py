@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from layerlab.core.grids import decode_grid, grid_points
-from layerlab.engine.hub import FINAL_STATUSES
+from layerlab.core.training import FINAL_STATUSES
 from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")

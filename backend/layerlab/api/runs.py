@@ -22,7 +22,7 @@ from layerlab.api.schemas import (
 from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
 from layerlab.core.grids import Grid, grid_points
 from layerlab.core.inference import (
-    EXPORT_FORMATS,
+    ExportFormat,
     export_model,
     hidden_outputs,
     load_model,
@@ -361,10 +361,6 @@ async def delete_run(run_id: str, scheduler: SchedulerDep, token: TokenHeader = 
     require_owner(scheduler, run_id, token)
     scheduler.delete(run_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-ExportFormat = Literal["state_dict", "torchscript", "onnx"]
-assert set(EXPORT_FORMATS) == {"state_dict", "torchscript", "onnx"}
 
 
 @router.get(

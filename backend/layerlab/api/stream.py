@@ -28,18 +28,16 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     scheduler.touch(run_id)
     try:
         async with scheduler.hub.subscribe(run_id) as (snapshot, mailbox):
-            await _send(websocket, {**snapshot, "run": {**snapshot["run"]}}, settings)
+            await _send(websocket, snapshot, settings)
             await _pump(websocket, mailbox, settings)
     except KeyError:  # not live: a finished run from the store, or none at all
-        view = scheduler.describe(run_id)
-        if view is None:
+        stored = scheduler.snapshot(run_id)
+        if stored is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="no such run")
             return
-        history = scheduler.history(run_id) or []
-        grid = scheduler.latest_grid(run_id)
-        snapshot = {"type": "snapshot", "run": view, "history": history, "grid": grid}
+        view = stored["run"]
         with contextlib.suppress(WebSocketDisconnect, asyncio.TimeoutError):
-            await _send(websocket, snapshot, settings)
+            await _send(websocket, stored, settings)
             final = {k: view[k] for k in ("status", "error", "finished_at", "final_metrics")}
             await _send(websocket, {"type": "status", **final}, settings)
             await websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="run ended")

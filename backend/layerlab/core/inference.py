@@ -3,7 +3,7 @@
 import io
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from layerlab.core.features import feature_matrix
 from layerlab.core.models import build_model
 from layerlab.core.spec import RunSpec
 
-EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
+ExportFormat = Literal["state_dict", "torchscript", "onnx"]
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
 
 
 def load_model(spec: RunSpec, n_inputs: int, n_outputs: int, weights: bytes) -> nn.Sequential:

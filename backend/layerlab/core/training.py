@@ -33,6 +33,10 @@ class RunStatus(str, enum.Enum):
         return self not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
+# The final statuses as the wire and the store spell them.
+FINAL_STATUSES = frozenset(status.value for status in RunStatus if status.is_final)
+
+
 @dataclass
 class MetricPoint:
     """Losses and scores on the whole train and test sets after `step` optimizer steps."""

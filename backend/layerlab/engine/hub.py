@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.store import downsample
-
-FINAL_STATUSES = frozenset({"done", "diverged", "failed", "cancelled", "interrupted"})
 
 
 class Mailbox:
@@ -98,7 +97,6 @@ class Hub:
         self.max_history_points = max_history_points
         self.max_pending_points = max_pending_points
         self.channels: dict[str, Channel] = {}
-        self.replaced_grids = 0
 
     def open(self, run_id: str, run: dict[str, Any]) -> None:
         self.channels[run_id] = Channel(run=dict(run))
@@ -143,7 +141,6 @@ class Hub:
         channel = self.channels.pop(run_id, None)
         if channel is not None:
             for mailbox in channel.viewers:
-                self.replaced_grids += mailbox.replaced_grids
                 mailbox.close()
 
     def snapshot(self, run_id: str) -> dict[str, Any] | None:
@@ -184,4 +181,3 @@ class Hub:
             yield snapshot, mailbox
         finally:
             channel.viewers.discard(mailbox)
-            self.replaced_grids += mailbox.replaced_grids

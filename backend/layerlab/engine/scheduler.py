@@ -19,7 +19,8 @@ from typing import Any
 
 from layerlab.config import Settings
 from layerlab.core.spec import RunSpec
-from layerlab.engine.hub import FINAL_STATUSES, Hub
+from layerlab.core.training import FINAL_STATUSES
+from layerlab.engine.hub import Hub
 from layerlab.engine.store import RunRecord, Store
 from layerlab.engine.workers import LOST, WorkerConfig, WorkerPool, worker_devices
 
@@ -106,7 +107,6 @@ class Scheduler:
         self._created: dict[str, collections.deque[float]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._janitor: asyncio.Task[None] | None = None
-        self.started_at = time.time()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -203,27 +203,33 @@ class Scheduler:
 
     # --- reading runs -------------------------------------------------------------------------
 
-    def describe(self, run_id: str) -> dict[str, Any] | None:
-        """The run's public view: live from the hub while it runs, else from the store."""
-        channel = self.hub.channels.get(run_id)
-        if channel is not None:
-            return dict(channel.run)
+    def snapshot(self, run_id: str) -> dict[str, Any] | None:
+        """The run, its metric history and latest grid: live from the hub, else as stored."""
+        live = self.hub.snapshot(run_id)
+        if live is not None:
+            return live
         record = self.store.get_run(run_id)
-        return public_run(record) if record else None
+        if record is None:
+            return None
+        return {
+            "type": "snapshot",
+            "run": public_run(record),
+            "history": record.history,
+            "grid": record.grid,
+        }
+
+    def describe(self, run_id: str) -> dict[str, Any] | None:
+        """The run's public view (None for an unknown id)."""
+        snapshot = self.snapshot(run_id)
+        return snapshot["run"] if snapshot else None
 
     def history(self, run_id: str) -> list[dict[str, Any]] | None:
-        channel = self.hub.channels.get(run_id)
-        if channel is not None:
-            return list(channel.history)
-        record = self.store.get_run(run_id)
-        return record.history if record else None
+        snapshot = self.snapshot(run_id)
+        return snapshot["history"] if snapshot else None
 
     def latest_grid(self, run_id: str) -> dict[str, Any] | None:
-        channel = self.hub.channels.get(run_id)
-        if channel is not None:
-            return channel.grid
-        record = self.store.get_run(run_id)
-        return record.grid if record else None
+        snapshot = self.snapshot(run_id)
+        return snapshot["grid"] if snapshot else None
 
     def touch(self, run_id: str) -> None:
         """Someone looked at the run: it is not abandoned."""
@@ -363,13 +369,11 @@ class Scheduler:
             self._finish(run, payload)
             return
         frame: dict[str, Any] = {"status": payload["status"], "queue_position": None}
+        stored: dict[str, Any] = {"status": payload["status"]}
         if "model_info" in payload:  # the first report: the worker has built the run
-            frame["model_info"] = payload["model_info"]
-            frame["started_at"] = time.time()
-            self.store.update_run(
-                run.id, model_info=payload["model_info"], started_at=frame["started_at"]
-            )
-        self.store.update_run(run.id, status=payload["status"])
+            stored["model_info"] = frame["model_info"] = payload["model_info"]
+            stored["started_at"] = frame["started_at"] = time.time()
+        self.store.update_run(run.id, **stored)
         run.status = payload["status"]
         run.status_changed.set()
         self.hub.publish_status(run.id, frame)

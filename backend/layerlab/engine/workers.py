@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from layerlab.core.training import FINAL_STATUSES
+
 if TYPE_CHECKING:
     import torch
 
@@ -30,7 +32,6 @@ logger = logging.getLogger("layerlab.workers")
 
 # Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`.
 READY, REPLY, LOST = "ready", "reply", "lost"
-FINAL_STATUSES = frozenset({"done", "diverged", "failed", "cancelled", "interrupted"})
 
 WORKER_NICENESS = 5  # below the server process, which only waits on sockets and pipes
 
@@ -157,12 +158,10 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                 session = sessions[run_id]
                 if session.runnable:
                     guarded(run_id, functools.partial(session.advance, turn_s))
-                if session.finished:
-                    del sessions[run_id]
                 if not take_commands(block=False):
                     return
             for run_id in [r for r, s in sessions.items() if s.finished]:
-                del sessions[run_id]
+                del sessions[run_id]  # ended by its last step or by a cancel
     except (EOFError, OSError, KeyboardInterrupt):
         pass  # the server has gone (its pipe is closed or reset): nothing left to report to
 
