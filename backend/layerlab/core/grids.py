@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from layerlab.core.datasets import Dataset, Extent
 from layerlab.core.features import feature_matrix
@@ -78,15 +77,12 @@ def grid_inputs(dataset: Dataset, spec: RunSpec) -> torch.Tensor:
     return torch.from_numpy(feature_matrix(points, spec.features))
 
 
-@torch.no_grad()
-def compute_grid(
-    model: nn.Module, inputs: torch.Tensor, dataset: Dataset, resolution: int, step: int
-) -> Grid:
+def grid_from_outputs(outputs: torch.Tensor, dataset: Dataset, resolution: int, step: int) -> Grid:
+    """The Grid of a model's (resolution², n_outputs) outputs over the data's plane."""
     assert dataset.extent is not None
-    outputs = model(inputs)
     shape = (resolution, resolution)
     if dataset.task == "binary":
-        values = torch.sigmoid(outputs.squeeze(1))
+        values = torch.sigmoid(outputs[:, 0])
         return Grid(step, dataset.extent, "probability", values.cpu().numpy().reshape(shape))
     if dataset.task == "multiclass":
         confidence, winner = torch.softmax(outputs, dim=1).max(dim=1)
@@ -97,5 +93,4 @@ def compute_grid(
             confidence.cpu().numpy().reshape(shape),
             winner.cpu().numpy().reshape(shape),
         )
-    values = outputs.squeeze(1).cpu().numpy().reshape(shape)
-    return Grid(step, dataset.extent, "value", values)
+    return Grid(step, dataset.extent, "value", outputs[:, 0].cpu().numpy().reshape(shape))

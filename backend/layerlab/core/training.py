@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from layerlab.core.datasets import Dataset, make_dataset, model_inputs
-from layerlab.core.grids import Grid, compute_grid, grid_inputs
+from layerlab.core.grids import Grid, grid_from_outputs, grid_inputs
 from layerlab.core.models import build_model, build_optimizer, linear_layers, penalty
 from layerlab.core.spec import RunSpec
 
@@ -68,20 +68,26 @@ class Trainer:
 
     Same spec, same data, same initial weights and the same trajectory: the batches come from a
     generator seeded by `spec.seed`, and nothing here touches the global random state.
+    `dtype` is float32 for training; float64 checks the stacked engine's maths against this loop.
     """
 
     def __init__(
-        self, spec: RunSpec, dataset: Dataset | None = None, device: torch.device | None = None
+        self,
+        spec: RunSpec,
+        dataset: Dataset | None = None,
+        device: torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.spec = spec
         self.dataset = dataset if dataset is not None else make_dataset(spec.dataset)
         self.device = device or torch.device("cpu")
+        self.dtype = dtype
         x_train, x_test = model_inputs(self.dataset, spec)
         self.n_inputs = x_train.shape[1]
-        self.x_train = torch.as_tensor(x_train, device=self.device)
-        self.y_train = torch.as_tensor(self.dataset.y_train, device=self.device)
-        self.x_test = torch.as_tensor(x_test, device=self.device)
-        self.y_test = torch.as_tensor(self.dataset.y_test, device=self.device)
+        self.x_train = self._tensor(x_train)
+        self.y_train = self._tensor(self.dataset.y_train)
+        self.x_test = self._tensor(x_test)
+        self.y_test = self._tensor(self.dataset.y_test)
         self.n_train = len(self.x_train)
         self.batch_size = min(spec.batch_size, self.n_train)
         self.steps_per_epoch = math.ceil(self.n_train / self.batch_size)
@@ -91,14 +97,21 @@ class Trainer:
         self._grid_inputs: torch.Tensor | None = None
         self.reset()
 
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """On the device; floats in the trainer's dtype, class labels as they are."""
+        tensor = torch.as_tensor(array, device=self.device)
+        return tensor.to(self.dtype) if tensor.is_floating_point() else tensor
+
     def reset(self) -> None:
         """Back to step 0 with the seed's initial weights and batch order."""
-        self.model = build_model(self.spec, self.n_inputs, self.dataset.n_outputs).to(self.device)
+        model = build_model(self.spec, self.n_inputs, self.dataset.n_outputs)
+        self.model = model.to(self.device, self.dtype)
         self.optimizer = build_optimizer(self.spec, self.model)
         self.set_learning_rate(self.learning_rate)
         self._weights = [layer.weight for layer in linear_layers(self.model)]
-        self._shuffle = torch.Generator().manual_seed(self.spec.seed)
-        self._order = torch.empty(0, dtype=torch.long)
+        # Each epoch's order of the training points is drawn from `shuffle` at its first step.
+        self.shuffle = torch.Generator().manual_seed(self.spec.seed)
+        self.epoch_order = torch.empty(0, dtype=torch.long)
         self.step = 0
 
     @property
@@ -142,8 +155,10 @@ class Trainer:
         for _ in range(min(count, self.total_steps - self.step)):
             start = (self.step % self.steps_per_epoch) * self.batch_size
             if start == 0:  # a new epoch: a new order of the training points
-                self._order = torch.randperm(self.n_train, generator=self._shuffle).to(self.device)
-            batch = self._order[start : start + self.batch_size]
+                self.epoch_order = torch.randperm(self.n_train, generator=self.shuffle).to(
+                    self.device
+                )
+            batch = self.epoch_order[start : start + self.batch_size]
             loss = self.data_loss(model(self.x_train[batch]), self.y_train[batch])
             extra = self.regularization_loss()
             if extra is not None:
@@ -196,14 +211,17 @@ class Trainer:
             metrics["confusion_matrix"] = counts.reshape(k, k).tolist()  # rows: true class
         return metrics
 
+    def grid_cells(self) -> torch.Tensor:
+        """The grid's cells as model inputs, (resolution², n_inputs), made once."""
+        if self._grid_inputs is None:
+            self._grid_inputs = grid_inputs(self.dataset, self.spec).to(self.device, self.dtype)
+        return self._grid_inputs
+
     @torch.no_grad()
     def grid(self) -> Grid:
         """The model's output over the data's plane, for the decision-boundary heatmap."""
-        if self._grid_inputs is None:
-            self._grid_inputs = grid_inputs(self.dataset, self.spec).to(self.device)
-        return compute_grid(
-            self.model, self._grid_inputs, self.dataset, self.spec.grid_resolution, self.step
-        )
+        outputs = self.model(self.grid_cells())
+        return grid_from_outputs(outputs, self.dataset, self.spec.grid_resolution, self.step)
 
 
 def _r2(predicted: torch.Tensor, target: torch.Tensor) -> float:

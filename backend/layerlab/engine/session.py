@@ -1,8 +1,9 @@
 """One run inside a worker: its Trainer, its controls, and the events it owes its viewers.
 
-A worker holds many sessions and gives each a short turn in turn (`advance`). A session trains
-until its turn is over, reporting metrics and grids at most at the frame rates in settings, so
-that a fast run costs its viewers no more than a slow one.
+A worker trains its running sessions together, in stacks (`stacking.py`), and hands each its
+frames to `publish`. A session can also train alone (`advance`): its single steps while paused,
+and wherever no stack is wanted. Either way frames leave at most at the rates in settings, so a
+fast run costs its viewers no more than a slow one.
 """
 
 import io
@@ -13,9 +14,10 @@ from typing import Any
 import torch
 
 from layerlab.core.datasets import Dataset
+from layerlab.core.grids import Grid
 from layerlab.core.spec import RunSpec
 from layerlab.core.summary import learned_vs_true, model_summary, truth_formula
-from layerlab.core.training import RunStatus, Trainer, divergence_message
+from layerlab.core.training import MetricPoint, RunStatus, Trainer, divergence_message
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -32,12 +34,13 @@ class TrainingSession:
         *,
         dataset: Dataset | None = None,
         device: torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
         metrics_interval_s: float = 0.05,
         grid_interval_s: float = 0.1,
         paused: bool = False,
     ) -> None:
         self.emit = emit
-        self.trainer = Trainer(spec, dataset, device)
+        self.trainer = Trainer(spec, dataset, device, dtype)
         self.metrics_interval_s = metrics_interval_s
         self.grid_interval_s = grid_interval_s
         self.status = RunStatus.PAUSED if paused else RunStatus.RUNNING
@@ -119,20 +122,28 @@ class TrainingSession:
             self._report(force_grid=trainer.finished)
 
     def _report(self, force_grid: bool = False) -> None:
+        """Evaluate the run alone and publish it (a stack evaluates its runs together)."""
         trainer = self.trainer
         rate = self._timed_steps * trainer.batch_size / self._timed_s if self._timed_s else 0.0
         self._timed_steps, self._timed_s = 0, 0.0
-        point = trainer.evaluate(rate)
+        now = time.perf_counter()
+        grid_due = trainer.dataset.is_2d and (
+            force_grid or trainer.finished or now >= self._next_grid
+        )
+        self.publish(trainer.evaluate(rate), trainer.grid() if grid_due else None)
+
+    def publish(self, point: MetricPoint, grid: Grid | None) -> None:
+        """Send a metrics frame (and a grid); a loss gone NaN or the last step ends the run."""
         now = time.perf_counter()
         self._next_metrics = now + self.metrics_interval_s
         self.emit("metrics", point.to_dict())
-        error = divergence_message(trainer, point)
-        if error is None and trainer.dataset.is_2d and (force_grid or now >= self._next_grid):
+        error = divergence_message(self.trainer, point)
+        if error is None and grid is not None:
             self._next_grid = now + self.grid_interval_s
-            self.emit("grid", trainer.grid().encode())
+            self.emit("grid", grid.encode())
         if error is not None:
             self._finish(RunStatus.DIVERGED, error, point.to_dict())
-        elif trainer.finished:
+        elif self.trainer.finished:
             self._finish(RunStatus.DONE, None)
 
     def _finish(

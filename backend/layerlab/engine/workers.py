@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from layerlab.core.training import FINAL_STATUSES
+from layerlab.core.training import FINAL_STATUSES, RunStatus
 
 if TYPE_CHECKING:
     import torch
@@ -44,13 +44,7 @@ class WorkerConfig:
 
     metrics_interval_s: float = 0.05
     grid_interval_s: float = 0.1
-    time_slice_s: float = 0.02  # the longest turn a run gets
-    min_time_slice_s: float = 0.002  # shorter turns would spend more time switching than training
-
-    def turn_s(self, runnable: int) -> float:
-        """Each run's turn: short enough that every run gets a turn per grid interval."""
-        fair = self.grid_interval_s / max(1, runnable)
-        return min(self.time_slice_s, max(self.min_time_slice_s, fair))
+    time_slice_s: float = 0.02  # one training round of all stacks: how soon a command is heard
 
 
 def worker_devices(device: str, count: int) -> list[str]:
@@ -73,12 +67,14 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
     from layerlab.core.datasets import load_csv
     from layerlab.core.spec import RunSpec
     from layerlab.engine.session import TrainingSession
+    from layerlab.engine.stacking import StackedSessions
 
     torch.set_num_threads(1)  # many small runs: one thread each is fastest, and fair to others
     with contextlib.suppress(OSError):  # where cores are few, the server answers first
         os.nice(WORKER_NICENESS)
     device = torch.device(device_name)
     sessions: dict[str, TrainingSession] = {}
+    stacks = StackedSessions(config.metrics_interval_s, config.grid_interval_s, config.time_slice_s)
 
     def send(run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         conn.send((run_id, kind, payload))
@@ -109,6 +105,7 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
             if session is None:
                 send(run_id, REPLY, {"call_id": call_id, "error": "the run is not training here"})
             else:
+                stacks.write_back(run_id)
                 send(
                     run_id,
                     REPLY,
@@ -121,9 +118,11 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                 )
         elif session is not None:
             if name == "rates":
-                session.set_rates(**args[0])
-            else:
-                getattr(session, name)()  # pause, resume, step, cancel
+                stacks.set_rates(session, run_id, **args[0])
+            else:  # pause, resume, step, cancel; a run that stops moving leaves its stack first
+                if name in ("pause", "cancel"):
+                    stacks.release(run_id)
+                getattr(session, name)()
         return True
 
     def guarded(run_id: str, action: Callable[[], None]) -> None:
@@ -149,32 +148,40 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
             timeout = 0.0
         return True
 
-    warm_up(device)  # imports and first-call costs, paid once here rather than by a learner
+    warm_up(device, config)  # first-call costs, paid once here rather than by a learner
     send(None, READY, {"pid": os.getpid(), "device": str(device)})
     try:
         while take_commands(block=not any(s.runnable for s in sessions.values())):
-            turn_s = config.turn_s(sum(s.runnable for s in sessions.values()))
-            for run_id in list(sessions):
-                session = sessions[run_id]
-                if session.runnable:
-                    guarded(run_id, functools.partial(session.advance, turn_s))
-                if not take_commands(block=False):
-                    return
+            for run_id, session in list(sessions.items()):
+                if session.status is RunStatus.PAUSED and session.runnable:  # single steps
+                    guarded(run_id, functools.partial(session.advance, 0.0))
+            stacks.sync(sessions)
+            stacks.train_round()
             for run_id in [r for r, s in sessions.items() if s.finished]:
-                del sessions[run_id]  # ended by its last step or by a cancel
+                stacks.release(run_id)
+                del sessions[run_id]  # ended by its last step, a cancel or a failure
     except (EOFError, OSError, KeyboardInterrupt):
         pass  # the server has gone (its pipe is closed or reset): nothing left to report to
 
 
-def warm_up(device: "torch.device") -> None:
-    """Train a tiny run to the end and drop it: what the first real run would otherwise pay."""
+def warm_up(device: "torch.device", config: WorkerConfig) -> None:
+    """Train two tiny runs to the end in a stack and drop them: what the first learner would
+    otherwise pay for first calls."""
     from layerlab.core.spec import RunSpec
     from layerlab.engine.session import TrainingSession
+    from layerlab.engine.stacking import StackedSessions
 
     spec = RunSpec.model_validate({"dataset": {"samples": 40}, "epochs": 2, "grid_resolution": 8})
-    session = TrainingSession(spec, lambda kind, payload: None, device=device)
-    while not session.finished:
-        session.advance(0.01)
+    stacks = StackedSessions(0.0, 0.0, config.time_slice_s)
+    sessions = {
+        f"warm-up-{seed}": TrainingSession(
+            spec.model_copy(update={"seed": seed}), lambda kind, payload: None, device=device
+        )
+        for seed in (1, 2)
+    }
+    while not all(session.finished for session in sessions.values()):
+        stacks.sync(sessions)
+        stacks.train_round()
 
 
 # --- in the server process ------------------------------------------------------------------

@@ -1,0 +1,350 @@
+"""Many runs trained as one stacked model: the classroom engine.
+
+A `TrainerStack` takes over the stepping of K Trainers whose runs share a task, an activation and
+a width class. Their weights, gradients and optimizer state live in flat `(K, P)` buffers, each
+run padded to the stack's geometry (see `stacked_model`), and one explicit forward, backward and
+optimizer pass steps them all. Each run keeps its own data, batch order, batch size, optimizer,
+rates and regularization, and follows the trajectory its Trainer follows alone: a run may join
+or leave between steps, and on leaving its Trainer holds exactly the state the stack built.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from layerlab.core.batch_order import BatchOrder
+from layerlab.core.grids import Grid, grid_from_outputs
+from layerlab.core.models import MOMENTUM, linear_layers
+from layerlab.core.stacked_model import (
+    Geometry,
+    StackedMLP,
+    loss_gradient,
+    pack,
+    placement,
+    relayout,
+    sample_losses,
+    unpack,
+)
+from layerlab.core.stacked_optimizer import StackedOptimizer, read_state, write_state
+from layerlab.core.training import MetricPoint, Trainer
+
+STEPS_PER_REFILL = 32  # batches gathered ahead for every run, so the hot loop gathers none
+FLAT = ("params", "grads", "mask", "weight_mask", "velocity", "exp_avg", "exp_avg_sq")
+
+StackKey = tuple[str, int, str, int, torch.dtype, str]
+
+
+def width_class(width: int) -> int:
+    """Hidden layers pad to a power of two ≥ 8: few stacks, and little padding in each."""
+    return max(8, 1 << (width - 1).bit_length())
+
+
+def stack_key(trainer: Trainer) -> StackKey:
+    """Trainers with one key can share a stack: task, outputs, activation, width class, dtype,
+    device. Runs with no hidden layer stack apart: they have no activation to share."""
+    spec, dataset = trainer.spec, trainer.dataset
+    if not spec.hidden_widths:
+        return (dataset.task, dataset.n_outputs, "none", 0, trainer.dtype, str(trainer.device))
+    width = width_class(max(spec.hidden_widths))
+    return (dataset.task, dataset.n_outputs, spec.activation, width, trainer.dtype,
+            str(trainer.device))  # fmt: skip
+
+
+def _padded_cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Tensors (k_i, a_i, b_i, …) -> (Σ k_i, max a, max b, …), zero-padded at each dim's end."""
+    shape = [max(t.shape[d] for t in tensors) for d in range(1, tensors[0].dim())]
+    padded = []
+    for t in tensors:
+        pads = [p for d in reversed(range(1, t.dim())) for p in (0, shape[d - 1] - t.shape[d])]
+        padded.append(F.pad(t, pads) if any(pads) else t)
+    return torch.cat(padded)
+
+
+class TrainerStack:
+    """K Trainers of one `stack_key`, stepped together; see the module's docstring."""
+
+    def __init__(self, trainers: Sequence[Trainer]) -> None:
+        first = trainers[0]
+        self.key = stack_key(first)
+        self.task, self.n_outputs = first.dataset.task, first.dataset.n_outputs
+        self.activation = first.spec.activation if first.spec.hidden_widths else "linear"
+        self.dtype, self.device = first.dtype, first.device
+        self.geometry = Geometry(first.n_inputs, self.key[3], first.spec.depth, self.n_outputs)
+        self.trainers: list[Trainer] = []
+        self.orders: list[BatchOrder] = []
+        self.rows: dict[str, torch.Tensor] = {}
+        self._batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.join(trainers)
+
+    def __len__(self) -> int:
+        return len(self.trainers)
+
+    # --- membership ---------------------------------------------------------------------------
+
+    def join(self, trainers: Iterable[Trainer]) -> None:
+        """Take over these Trainers' stepping from their current state, from the next step on."""
+        joining = list(trainers)
+        for trainer in joining:
+            if stack_key(trainer) != self.key:
+                raise ValueError(f"a run of key {stack_key(trainer)} cannot join stack {self.key}")
+        geometry = self.geometry
+        for trainer in joining:
+            geometry = geometry.grown(trainer.n_inputs, trainer.spec.depth)
+        if self.trainers and geometry != self.geometry:
+            for name in FLAT:
+                self.rows[name] = relayout(self.rows[name], self.geometry, geometry)
+        self.geometry = geometry
+        new_rows = [self._rows_of(trainer) for trainer in joining]
+        old_rows = [self.rows] if self.trainers else []
+        self.rows = {
+            name: _padded_cat([rows[name] for rows in old_rows + new_rows]) for name in new_rows[0]
+        }
+        self.trainers += joining
+        self.orders += [BatchOrder(trainer) for trainer in joining]
+        self._rebuild()
+
+    def leave(self, trainers: Iterable[Trainer]) -> None:
+        """Hand these Trainers back, holding their current weights, optimizer state and order."""
+        leaving = {id(trainer) for trainer in trainers}
+        for trainer in self.trainers:
+            if id(trainer) in leaving:
+                self.write_back(trainer)
+        keep = [k for k, trainer in enumerate(self.trainers) if id(trainer) not in leaving]
+        index = torch.tensor(keep, dtype=torch.long, device=self.device)
+        self.rows = {name: rows.index_select(0, index) for name, rows in self.rows.items()}
+        self.trainers = [self.trainers[k] for k in keep]
+        self.orders = [self.orders[k] for k in keep]
+        if self.trainers:
+            self._rebuild()
+
+    def _rows_of(self, trainer: Trainer) -> dict[str, torch.Tensor]:
+        """One run's state as (1, …) rows: flat buffers laid out in this stack's geometry."""
+        spec, where = trainer.spec, self._placement(trainer)
+        params = [(layer.weight, layer.bias) for layer in linear_layers(trainer.model)]
+        buffers, adam_steps = read_state(trainer.optimizer, params)  # keyed by the parameters
+        layers = [(w.detach(), b.detach()) for w, b in params]
+        grads = [(_grad(w), _grad(b)) for w, b in params]
+        ones = [(torch.ones_like(w), torch.ones_like(b)) for w, b in layers]
+        weights_only = [(torch.ones_like(w), torch.zeros_like(b)) for w, b in layers]
+        flat = {"params": layers, "grads": grads, "mask": ones, "weight_mask": weights_only}
+        rows = {
+            name: pack(value, where, self.geometry)[None]
+            for name, value in {**flat, **buffers}.items()
+        }
+
+        def column(value: float) -> torch.Tensor:
+            return torch.tensor([[value]], dtype=self.dtype, device=self.device)
+
+        rate = trainer.regularization_rate
+        rows |= {
+            "learning_rate": column(trainer.learning_rate),
+            "momentum": column(MOMENTUM if spec.optimizer == "momentum" else 0.0),
+            "is_adam": column(float(spec.optimizer == "adam")),
+            "adam_steps": column(adam_steps),
+            "l1": column(rate if spec.regularization == "l1" else 0.0),
+            "l2": column(rate if spec.regularization == "l2" else 0.0),
+            "depth": torch.tensor([spec.depth], device=self.device),
+            "x_train": trainer.x_train[None],
+            "y_train": trainer.y_train[None],
+            "train_weights": torch.full_like(trainer.x_train[None, :, 0], 1 / trainer.n_train),
+            "x_test": trainer.x_test[None],
+            "y_test": trainer.y_test[None],
+            "test_weights": torch.full_like(trainer.x_test[None, :, 0], 1 / len(trainer.x_test)),
+        }
+        if trainer.dataset.is_2d:
+            rows["grid_cells"] = trainer.grid_cells()[None]
+        else:  # no plane to draw: an empty row, padded like the others
+            rows["grid_cells"] = trainer.x_train.new_zeros(1, 0, trainer.n_inputs)
+        return rows
+
+    def _placement(self, trainer: Trainer) -> list[tuple[int, int, int]]:
+        return placement(self.geometry, trainer.n_inputs, trainer.spec.hidden_widths)
+
+    def _rebuild(self) -> None:
+        """Views into the rows for the model and optimizer; batches are gathered afresh."""
+        rows = self.rows
+        self.model = StackedMLP(self.geometry, self.activation, rows["params"], rows["grads"],
+                                rows["depth"])  # fmt: skip
+        self.optimizer = StackedOptimizer(
+            rows["learning_rate"], rows["momentum"], rows["is_adam"], rows["adam_steps"],
+            rows["velocity"], rows["exp_avg"], rows["exp_avg_sq"],
+        )  # fmt: skip
+        self.penalized = bool((rows["l1"] > 0).any() or (rows["l2"] > 0).any())
+        self.groups = _groups(self.trainers, self.device)
+        self._batches = []
+
+    def write_back(self, trainer: Trainer) -> None:
+        """Give a member's Trainer the stack's state of its run; it stays in the stack."""
+        k = next(k for k, member in enumerate(self.trainers) if member is trainer)
+        where = self._placement(trainer)
+        layers = linear_layers(trainer.model)
+        with torch.no_grad():
+            for layer, (weight, bias), (weight_grad, bias_grad) in zip(
+                layers,
+                unpack(self.rows["params"][k], where, self.geometry),
+                unpack(self.rows["grads"][k], where, self.geometry),
+                strict=True,
+            ):
+                layer.weight.copy_(weight)
+                layer.bias.copy_(bias)
+                layer.weight.grad = weight_grad.clone(memory_format=torch.contiguous_format)
+                layer.bias.grad = bias_grad.clone()
+        self.orders[k].write_back(trainer.step)
+        if trainer.step > 0:
+            params = [(layer.weight, layer.bias) for layer in layers]
+            buffers = {
+                name: unpack(self.rows[name][k], where, self.geometry)
+                for name in ("velocity", "exp_avg", "exp_avg_sq")
+            }
+            adam_steps = float(self.rows["adam_steps"][k, 0])
+            write_state(trainer.optimizer, params, trainer.spec.optimizer, buffers, adam_steps)
+
+    def set_rates(
+        self, trainer: Trainer, learning_rate: float | None, regularization_rate: float | None
+    ) -> None:
+        """A member's new rates, from the next step on (its Trainer is told too)."""
+        k = next(k for k, member in enumerate(self.trainers) if member is trainer)
+        if learning_rate is not None:
+            trainer.set_learning_rate(learning_rate)
+            self.rows["learning_rate"][k] = learning_rate
+        if regularization_rate is not None:
+            trainer.set_regularization_rate(regularization_rate)
+            kind = trainer.spec.regularization
+            for name in ("l1", "l2"):
+                self.rows[name][k] = regularization_rate if kind == name else 0.0
+            self.penalized = bool((self.rows["l1"] > 0).any() or (self.rows["l2"] > 0).any())
+
+    # --- training -----------------------------------------------------------------------------
+
+    @property
+    def steps_left(self) -> int:
+        """Steps every member can still take before one of them reaches its last epoch."""
+        return min(trainer.total_steps - trainer.step for trainer in self.trainers)
+
+    def _refill(self, steps_done: int) -> None:
+        """Gather the next STEPS_PER_REFILL batches of every run: (S, K, batch, …) tensors."""
+        taken = [
+            order.take(trainer.step + steps_done, STEPS_PER_REFILL)
+            for trainer, order in zip(self.trainers, self.orders, strict=True)
+        ]
+        indices = _padded_cat([i[None] for i, _ in taken]).transpose(0, 1).to(self.device)
+        weights = _padded_cat([w[None] for _, w in taken]).transpose(0, 1)
+        runs = torch.arange(len(self), device=self.device).view(1, -1, 1)
+        x = self.rows["x_train"][runs, indices]  # (S, K, batch, I)
+        y = self.rows["y_train"][runs, indices]  # (S, K, batch)
+        w = weights.to(self.device, self.dtype)
+        self._batches = list(zip(x.unbind(0), y.unbind(0), w.unbind(0), strict=True))[::-1]
+
+    @torch.no_grad()
+    def train(self, steps: int) -> None:
+        """`steps` minibatch steps for every member: forward, explicit backward, update."""
+        params, grads, mask = self.rows["params"], self.rows["grads"], self.rows["mask"]
+        for done in range(steps):
+            if not self._batches:
+                self._refill(done)
+            x, y, sample_weights = self._batches.pop()
+            outputs, inputs, slopes = self.model.forward(x)
+            delta = loss_gradient(self.task, outputs, y, sample_weights)
+            self.model.backward(inputs, slopes, delta)
+            if self.penalized:  # d/dw of l1·Σ|w| + l2·Σw², on weights only
+                penalty = torch.sign(params).mul_(self.rows["l1"])
+                penalty.add_(params * (2 * self.rows["l2"]))
+                grads.addcmul_(penalty, self.rows["weight_mask"])
+            grads.mul_(mask)  # padding gets no update, and stays exactly 0
+            self.optimizer.step(params, grads)
+        for trainer in self.trainers:
+            trainer.step += steps
+
+    # --- what viewers see ---------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self, samples_per_s: Sequence[float]) -> list[MetricPoint]:
+        """Each member's MetricPoint on its whole train and test sets, as Trainer.evaluate."""
+        rows, K = self.rows, len(self)
+        names = ["train_loss", "test_loss", "regularization_loss"]
+        if self.task != "regression":
+            names += ["train_acc", "test_acc"]
+        columns = dict(zip(names, rows["params"].new_zeros(len(names), K), strict=True))
+        for group in self.groups:
+            for split in ("train", "test"):
+                size = group.sizes[split]
+                x = rows[f"x_{split}"][group.runs, :size]
+                y = rows[f"y_{split}"][group.runs, :size]
+                weights = rows[f"{split}_weights"][group.runs, :size]
+                outputs = self.model.outputs(x, group.runs, group.depth, group.width)
+                losses = (sample_losses(self.task, outputs, y) * weights).sum(1)
+                columns[f"{split}_loss"].index_copy_(0, group.runs, losses)
+                if self.task == "binary":
+                    correct = (outputs[..., 0] > 0).to(y.dtype) == y
+                elif self.task == "multiclass":
+                    correct = outputs.argmax(-1) == y
+                if self.task != "regression":
+                    accuracy = (correct * weights).sum(1)
+                    columns[f"{split}_acc"].index_copy_(0, group.runs, accuracy)
+        params, weight_mask = rows["params"], rows["weight_mask"]
+        columns["regularization_loss"] = rows["l1"][:, 0] * (params.abs() * weight_mask).sum(
+            1
+        ) + rows["l2"][:, 0] * (params.square() * weight_mask).sum(1)
+        values = dict(zip(columns, torch.stack(list(columns.values())).tolist(), strict=True))
+        points = []
+        for k, trainer in enumerate(self.trainers):
+            point = MetricPoint(
+                step=trainer.step,
+                epoch=round(trainer.epoch, 4),
+                samples_per_s=round(samples_per_s[k], 1),
+                **{name: column[k] for name, column in values.items()},
+            )
+            if self.task == "regression":
+                point.train_rmse, point.test_rmse = point.train_loss**0.5, point.test_loss**0.5
+            points.append(point)
+        return points
+
+    @torch.no_grad()
+    def grids(self) -> list[Grid | None]:
+        """Each member's decision-boundary grid (None for data with no plane)."""
+        grids: list[Grid | None] = [None] * len(self)
+        for group in self.groups:
+            if group.sizes["cells"] == 0:
+                continue
+            cells = self.rows["grid_cells"][group.runs, : group.sizes["cells"]]
+            outputs = self.model.outputs(cells, group.runs, group.depth, group.width)
+            for i, k in enumerate(group.runs.tolist()):
+                trainer = self.trainers[k]
+                if trainer.dataset.is_2d:
+                    resolution = trainer.spec.grid_resolution
+                    own = outputs[i, : resolution * resolution]
+                    grids[k] = grid_from_outputs(own, trainer.dataset, resolution, trainer.step)
+        return grids
+
+
+@dataclass
+class _Group:
+    """Members of one depth and largest width: evaluated together at their own size."""
+
+    depth: int
+    width: int
+    runs: torch.Tensor  # (k,) member indices
+    sizes: dict[str, int]  # the group's most train points, test points and grid cells
+
+
+def _groups(trainers: Sequence[Trainer], device: torch.device) -> list[_Group]:
+    members: dict[tuple[int, int], list[int]] = {}
+    for k, trainer in enumerate(trainers):
+        widths = trainer.spec.hidden_widths
+        members.setdefault((len(widths), max(widths, default=0)), []).append(k)
+    groups = []
+    for (depth, width), ks in sorted(members.items()):
+        chosen = [trainers[k] for k in ks]
+        sizes = {
+            "train": max(t.n_train for t in chosen),
+            "test": max(len(t.y_test) for t in chosen),
+            "cells": max(t.spec.grid_resolution**2 if t.dataset.is_2d else 0 for t in chosen),
+        }
+        groups.append(_Group(depth, width, torch.tensor(ks, device=device), sizes))
+    return groups
+
+
+def _grad(tensor: torch.Tensor) -> torch.Tensor:
+    return torch.zeros_like(tensor) if tensor.grad is None else tensor.grad.detach()

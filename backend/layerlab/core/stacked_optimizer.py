@@ -1,0 +1,113 @@
+"""torch.optim's SGD, momentum and Adam for K runs at once, over one flat `(K, P)` buffer.
+
+Each run keeps its own optimizer, rate and step count as `(K, 1)` columns, so a mixed stack takes
+one pass over memory per step, and each run's update is the one its `torch.optim` would make.
+A run's state moves between its own optimizer and the stack with `read_state` / `write_state`.
+"""
+
+from collections.abc import Sequence
+
+import torch
+
+from layerlab.core.stacked_model import Layer
+
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+
+
+class StackedOptimizer:
+    """Views of a stack's optimizer columns and state; `step` updates every run in place."""
+
+    def __init__(
+        self,
+        learning_rates: torch.Tensor,  # (K, 1)
+        momentum: torch.Tensor,  # (K, 1): 0.9 for momentum, 0 for plain SGD and Adam
+        is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD
+        adam_steps: torch.Tensor,  # (K, 1): Adam steps taken so far, for the bias corrections
+        velocity: torch.Tensor,  # (K, P): SGD's momentum buffer
+        exp_avg: torch.Tensor,  # (K, P): Adam's first moment
+        exp_avg_sq: torch.Tensor,  # (K, P): Adam's second moment
+    ) -> None:
+        self.learning_rates, self.momentum, self.is_adam = learning_rates, momentum, is_adam
+        self.adam_steps = adam_steps
+        self.velocity, self.exp_avg, self.exp_avg_sq = velocity, exp_avg, exp_avg_sq
+        self.has_adam = bool((is_adam == 1).any())
+        self.has_sgd = bool((is_adam == 0).any())
+
+    def step(self, params: torch.Tensor, grads: torch.Tensor) -> None:
+        """params -= step_size · direction, with PyTorch's formulas for each run's optimizer."""
+        direction = step_size = None
+        if self.has_sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
+            direction = self.velocity.mul_(self.momentum).add_(grads)
+            step_size = self.learning_rates
+        if self.has_adam:
+            self.adam_steps.add_(1)
+            self.exp_avg.lerp_(grads, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
+            self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(grads, grads, value=1 - ADAM_BETA2)
+            bias_correction1 = 1 - torch.pow(ADAM_BETA1, self.adam_steps)  # (K, 1)
+            bias_correction2_sqrt = (1 - torch.pow(ADAM_BETA2, self.adam_steps)).sqrt_()
+            # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny
+            # (1e-30 in float32) moves the result by < 1e-7 relative, float32's own rounding
+            tiny = torch.finfo(self.exp_avg_sq.dtype).tiny ** 0.8
+            denom = (self.exp_avg_sq + tiny).sqrt_().div_(bias_correction2_sqrt).add_(ADAM_EPS)
+            adam_direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/bias_correction1
+            adam_step_size = self.learning_rates / bias_correction1
+            if direction is None or step_size is None:
+                direction, step_size = adam_direction, adam_step_size
+            else:  # a mixed stack: each run its own optimizer's step (lerp by 0/1 is exact)
+                direction = torch.lerp(direction, adam_direction, self.is_adam)
+                step_size = torch.lerp(step_size, adam_step_size, self.is_adam)
+        assert direction is not None and step_size is not None
+        params.addcmul_(step_size, direction, value=-1)
+
+
+# The stack's state buffers, by the name torch.optim gives the same state.
+STATE_NAMES = {"velocity": "momentum_buffer", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
+
+
+def read_state(
+    optimizer: torch.optim.Optimizer, layers: Sequence[Layer]
+) -> tuple[dict[str, list[Layer]], float]:
+    """A run's torch.optim state per stack buffer, per layer as (weight, bias), and its Adam
+    step count; zeros where its optimizer has not stepped yet."""
+
+    def state(p: torch.Tensor, name: str) -> torch.Tensor:
+        value = optimizer.state.get(p, {}).get(name)
+        return torch.zeros_like(p) if value is None else value.detach()
+
+    buffers = {
+        buffer: [(state(w, name), state(b, name)) for w, b in layers]
+        for buffer, name in STATE_NAMES.items()
+    }
+    step = optimizer.state.get(layers[0][0], {}).get("step")
+    return buffers, 0.0 if step is None else float(step)
+
+
+def write_state(
+    optimizer: torch.optim.Optimizer,
+    layers: Sequence[Layer],
+    kind: str,
+    buffers: dict[str, list[Layer]],
+    adam_steps: float,
+) -> None:
+    """Give a run's optimizer the state the stack kept for it, as torch.optim keeps it itself.
+
+    Call it only once the run has taken a step: before that torch.optim holds no state.
+    """
+    for i, (weight, bias) in enumerate(layers):
+        for j, p in enumerate((weight, bias)):
+            if kind == "momentum":
+                optimizer.state[p] = {
+                    "momentum_buffer": buffers["velocity"][i][j].clone(
+                        memory_format=torch.contiguous_format
+                    )
+                }
+            elif kind == "adam":  # fused Adam keeps its step as a float32 scalar beside each tensor
+                optimizer.state[p] = {
+                    "step": torch.tensor(adam_steps, dtype=torch.float32, device=p.device),
+                    "exp_avg": buffers["exp_avg"][i][j].clone(
+                        memory_format=torch.contiguous_format
+                    ),
+                    "exp_avg_sq": buffers["exp_avg_sq"][i][j].clone(
+                        memory_format=torch.contiguous_format
+                    ),
+                }

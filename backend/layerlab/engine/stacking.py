@@ -1,0 +1,172 @@
+"""A worker's running sessions trained in stacks, with their frames sent at the frame rates.
+
+Running sessions whose runs can share a stack (`stack_key`) train as one `TrainerStack`; a
+session that pauses, is cancelled, fails or finishes leaves its stack, and its Trainer holds its
+run's exact state again. Every round, each stack trains the same number of steps, so every
+running run advances at the same pace whatever stack it sits in; a round lasts about
+`round_s`. Frames cost time that training then lacks, so when evaluating the runs would take more
+than its share of the worker, frames come less often than the caps.
+"""
+
+import time
+from dataclasses import dataclass
+
+from layerlab.core.batched import StackKey, TrainerStack, stack_key
+from layerlab.core.training import RunStatus
+from layerlab.engine.session import TrainingSession
+
+METRICS_SHARE = 0.15  # of the worker's time, at most, for metric frames (when above the cap)
+GRID_SHARE = 0.35  # and for decision-boundary grids
+SMOOTHING = 0.2  # weight of the newest measurement in the running cost estimates
+
+
+@dataclass
+class _Stack:
+    stack: TrainerStack
+    sessions: list[TrainingSession]
+    step_s: float = 1e-3  # running estimate of one step's duration for the whole stack
+    metrics_s: float = 0.0  # and of one evaluation, one grid pass
+    grid_s: float = 0.0
+    next_metrics: float = 0.0
+    next_grid: float = 0.0
+    steps: int = 0  # steps since the last metrics frame, and the time they took
+    steps_s: float = 0.0
+
+
+class StackedSessions:
+    """Running sessions by stack; the worker calls `sync` and `train_round` in turn."""
+
+    def __init__(self, metrics_interval_s: float, grid_interval_s: float, round_s: float) -> None:
+        self.metrics_interval_s = metrics_interval_s
+        self.grid_interval_s = grid_interval_s
+        self.round_s = round_s
+        self._stacks: dict[StackKey, _Stack] = {}
+        self._where: dict[str, StackKey] = {}  # run id -> its stack
+        self._sessions: dict[str, TrainingSession] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def stack_sizes(self) -> list[int]:
+        return [len(entry.sessions) for entry in self._stacks.values()]
+
+    # --- membership ---------------------------------------------------------------------------
+
+    def sync(self, sessions: dict[str, TrainingSession]) -> None:
+        """Running sessions join a stack; any other member leaves (its Trainer is written back)."""
+        leaving = [
+            run_id
+            for run_id in self._where
+            if sessions.get(run_id) is not self._sessions[run_id]
+            or self._sessions[run_id].status is not RunStatus.RUNNING
+        ]
+        self.release(*leaving)
+        joining: dict[StackKey, list[tuple[str, TrainingSession]]] = {}
+        for run_id, session in sessions.items():
+            if session.status is RunStatus.RUNNING and run_id not in self._where:
+                joining.setdefault(stack_key(session.trainer), []).append((run_id, session))
+        for key, group in joining.items():
+            trainers = [session.trainer for _, session in group]
+            entry = self._stacks.get(key)
+            if entry is None:
+                entry = self._stacks[key] = _Stack(TrainerStack(trainers), [])
+            else:
+                entry.stack.join(trainers)
+            entry.sessions += [session for _, session in group]
+            for run_id, session in group:
+                self._where[run_id], self._sessions[run_id] = key, session
+
+    def release(self, *run_ids: str) -> None:
+        """These runs leave their stacks; their Trainers hold their state again."""
+        by_stack: dict[StackKey, list[str]] = {}
+        for run_id in run_ids:
+            if run_id in self._where:
+                by_stack.setdefault(self._where[run_id], []).append(run_id)
+        for key, ids in by_stack.items():
+            entry = self._stacks[key]
+            leaving = [self._sessions[run_id] for run_id in ids]
+            entry.stack.leave([session.trainer for session in leaving])
+            entry.sessions = [s for s in entry.sessions if all(s is not x for x in leaving)]
+            if not entry.sessions:
+                del self._stacks[key]
+            for run_id in ids:
+                del self._where[run_id], self._sessions[run_id]
+
+    def write_back(self, run_id: str) -> None:
+        """A member's Trainer brought up to date (for its weights), the run staying stacked."""
+        if run_id in self._where:
+            self._stacks[self._where[run_id]].stack.write_back(self._sessions[run_id].trainer)
+
+    def set_rates(
+        self,
+        session: TrainingSession,
+        run_id: str,
+        learning_rate: float | None = None,
+        regularization_rate: float | None = None,
+    ) -> None:
+        if run_id in self._where:
+            stack = self._stacks[self._where[run_id]].stack
+            stack.set_rates(session.trainer, learning_rate, regularization_rate)
+        else:
+            session.set_rates(learning_rate, regularization_rate)
+
+    # --- training -----------------------------------------------------------------------------
+
+    def train_round(self) -> None:
+        """Every stack trains the same number of steps (about `round_s` in all), then reports.
+
+        A stack that raises fails its own runs, which leave it; the other stacks go on.
+        """
+        entries = list(self._stacks.values())
+        if not entries:
+            return
+        steps = max(1, int(self.round_s / sum(entry.step_s for entry in entries)))
+        for entry in entries:
+            try:
+                self._train(entry, min(steps, entry.stack.steps_left))
+                self._report(entry)
+            except Exception as error:  # a bug or out of memory: these runs' problem only
+                message = f"Training stopped with an error: {type(error).__name__}: {error}"
+                for session in list(entry.sessions):
+                    session.fail(message)
+        self.release(*[run_id for run_id, session in self._sessions.items() if session.finished])
+
+    def _train(self, entry: _Stack, steps: int) -> None:
+        started = time.perf_counter()
+        entry.stack.train(steps)
+        elapsed = time.perf_counter() - started
+        entry.steps += steps
+        entry.steps_s += elapsed
+        entry.step_s += SMOOTHING * (elapsed / max(1, steps) - entry.step_s)
+
+    def _report(self, entry: _Stack) -> None:
+        """Metrics (and grids) of all the stack's runs when due, or when one reaches its end."""
+        now = time.perf_counter()
+        ending = entry.stack.steps_left == 0
+        if now < entry.next_metrics and not ending:
+            return
+        stack = entry.stack
+        rates = [
+            entry.steps * trainer.batch_size / entry.steps_s if entry.steps_s else 0.0
+            for trainer in stack.trainers
+        ]
+        entry.steps, entry.steps_s = 0, 0.0
+        points = stack.evaluate(rates)
+        after_metrics = time.perf_counter()
+        entry.metrics_s += SMOOTHING * (after_metrics - now - entry.metrics_s)
+        grids = [None] * len(stack)
+        if after_metrics >= entry.next_grid or ending:
+            grids = stack.grids()  # type: ignore[assignment]
+            entry.grid_s += SMOOTHING * (time.perf_counter() - after_metrics - entry.grid_s)
+            entry.next_grid = now + self._interval(self.grid_interval_s, "grid_s", GRID_SHARE)
+        metrics_interval_s = self._interval(self.metrics_interval_s, "metrics_s", METRICS_SHARE)
+        entry.next_metrics = now + metrics_interval_s
+        for session, point, grid in zip(list(entry.sessions), points, grids, strict=True):
+            if session.trainer.finished:  # its final status carries its weights: bring them home
+                stack.write_back(session.trainer)
+            session.publish(point, grid)
+
+    def _interval(self, cap_s: float, cost: str, share: float) -> float:
+        """The cap, or longer where frames of every stack at the cap would pass their share."""
+        total_s = sum(getattr(entry, cost) for entry in self._stacks.values())
+        return max(cap_s, total_s / share)
