@@ -1,61 +1,50 @@
-"""Training speed of LayerLab's loop beside the naive tutorial loop, measured in one run."""
+"""Training speed and classroom capacity, each beside the naive tutorial loop in the same run.
+
+Two measurements: one lone run ([8, 8] ReLU, batch 10, 500 points, plain SGD) stepped by the
+stacked engine and by the autograd loop; and K concurrent classroom runs trained by the service's
+own worker processes, beside the naive loop (DataLoader, Sigmoid + BCELoss, one model at a time).
+"""
 
 import argparse
-import itertools
 import json
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
+from layerlab.capacity import Capacity, classroom_mix, engine_capacity, naive_total_steps_per_s
+from layerlab.config import get_settings
+from layerlab.core.batched import TrainerStack
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import Trainer, pick_device
 
+MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
 
-def naive_steps_per_s(spec: RunSpec, epochs: int) -> float:
-    """The tutorial loop: DataLoader batches, a Sigmoid output layer, BCELoss, autograd + Adam."""
-    trainer = Trainer(spec)  # only for the same data and inputs
-    x, y = trainer.x_train.cpu(), trainer.y_train.cpu().unsqueeze(1)
-    layers: list[nn.Module] = []
-    widths = [x.shape[1], *spec.hidden_widths]
-    for fan_in, fan_out in itertools.pairwise(widths):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-    model = nn.Sequential(*layers, nn.Linear(widths[-1], 1), nn.Sigmoid())
-    loader = DataLoader(TensorDataset(x, y), batch_size=spec.batch_size, shuffle=True)
-    loss_fn = nn.BCELoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.learning_rate)
-    steps = 0
-    started = time.perf_counter()
-    for _ in range(epochs):
-        for inputs, targets in loader:
-            loss = loss_fn(model(inputs), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            steps += 1
-    return steps / (time.perf_counter() - started)
-
-
-def layerlab_steps_per_s(spec: RunSpec, epochs: int, device: torch.device) -> float:
-    """LayerLab's Trainer: tensors in memory, shuffled index slices, fused sigmoid + BCE."""
-    trainer = Trainer(spec, device=device)
-    steps = epochs * trainer.steps_per_epoch
-    started = time.perf_counter()
-    trainer.train_steps(steps)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps / (time.perf_counter() - started)
-
-
-def measure(spec: RunSpec, epochs: int, repeats: int, device: torch.device) -> dict[str, float]:
-    """Median steps/s of each loop; the loops alternate so that both see the same machine load."""
-    loops: dict[str, Callable[[], float]] = {
-        "naive": lambda: naive_steps_per_s(spec, epochs),
-        "layerlab": lambda: layerlab_steps_per_s(spec, epochs, device),
+LONE_SPEC = RunSpec.model_validate(
+    {
+        "dataset": {"name": "moons", "samples": 500},
+        "hidden_widths": [8, 8],
+        "batch_size": 10,
+        "optimizer": "sgd",
+        "learning_rate": 0.03,
+        "epochs": 1000,
     }
+)
+
+
+def lone_run(steps: int, repeats: int, device: torch.device) -> dict[str, float]:
+    """Median steps/s of one run stepped by the stack and by the autograd loop, alternating."""
+
+    def stacked() -> float:
+        stack = TrainerStack([Trainer(LONE_SPEC, device=device)])
+        return _rate(lambda: stack.train(steps), steps, device)
+
+    def autograd() -> float:
+        trainer = Trainer(LONE_SPEC, device=device)
+        return _rate(lambda: trainer.train_steps(steps), steps, device)
+
+    loops: dict[str, Callable[[], float]] = {"stacked": stacked, "autograd": autograd}
     for run in loops.values():  # warm-up: first-call costs are not training speed
         run()
     samples: dict[str, list[float]] = {name: [] for name in loops}
@@ -63,31 +52,101 @@ def measure(spec: RunSpec, epochs: int, repeats: int, device: torch.device) -> d
         for name, run in loops.items():
             samples[name].append(run())
     result = {name: statistics.median(values) for name, values in samples.items()}
-    result["ratio"] = result["layerlab"] / result["naive"]
+    result["ratio"] = result["stacked"] / result["autograd"]
     return result
 
 
+def _rate(train: Callable[[], None], steps: int, device: torch.device) -> float:
+    started = time.perf_counter()
+    train()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps / (time.perf_counter() - started)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=int, default=20, help="epochs per measurement (20)")
-    parser.add_argument("--repeats", type=int, default=5, help="measurements per loop (5)")
+    parser.add_argument(
+        "--runs", default="1,32,64,128", help="concurrent classroom runs to try (1,32,64,128)"
+    )
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured per K (8)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (as `serve`)")
+    parser.add_argument("--repeats", type=int, default=5, help="lone-run measurements (5)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cpu)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def _runs(text: str) -> list[int]:
+    try:
+        runs = [int(part) for part in text.split(",")]
+    except ValueError:
+        runs = []
+    if not runs or min(runs) < 1:
+        raise SystemExit(f"--runs takes positive whole numbers separated by commas, not {text!r}")
+    return runs
 
 
 def command(args: argparse.Namespace) -> int:
-    spec = RunSpec()  # the default moons run: [8, 8] ReLU, Adam, batch 32
+    runs = _runs(args.runs)
     device = pick_device(args.device)
-    result = measure(spec, args.epochs, args.repeats, device)
+    settings = get_settings().model_copy(update={"device": str(device)})
+    workers = args.workers or settings.worker_count(torch.cuda.device_count())
+    lone = lone_run(3000, args.repeats, device)
+    mix = classroom_mix(max(runs))
+    naive = naive_total_steps_per_s(mix[:16], seconds_each=0.25)
+    rows = [engine_capacity(mix[:k], settings, workers, args.seconds) for k in runs]
+    holds = [row.runs for row in rows if _enough(row)]
     if args.json:
-        print(json.dumps({"spec": spec.model_dump(), "device": str(device), **result}))
+        print(
+            json.dumps(
+                {
+                    "device": str(device),
+                    "lone_run": {"spec": LONE_SPEC.model_dump(mode="json"), **lone},
+                    "naive_steps_per_s": naive,
+                    "classroom": [
+                        {**row.to_dict(), "ratio": row.total_steps_per_s / naive} for row in rows
+                    ],
+                    "holds": max(holds, default=0),
+                }
+            )
+        )
         return 0
-    print(
-        f"Default run: {spec.dataset.name}, {spec.dataset.samples} points, hidden "
-        f"{spec.hidden_widths} {spec.activation}, {spec.optimizer}, batch {spec.batch_size}; "
-        f"median of {args.repeats} x {args.epochs} epochs on {device}"
-    )
-    print(f"{'loop':<44}{'steps/s':>10}")
-    print(f"{'naive (DataLoader, Sigmoid + BCELoss)':<44}{result['naive']:>10,.0f}")
-    print(f"{'layerlab (index slices, BCEWithLogits)':<44}{result['layerlab']:>10,.0f}")
-    print(f"ratio: {result['ratio']:.2f}x the naive loop")
+    print(f"One run ([8, 8] ReLU, batch 10, 500 moons points, SGD) on {device}, median of "
+          f"{args.repeats}:")  # fmt: skip
+    epochs_per_s = lone["stacked"] / Trainer(LONE_SPEC).steps_per_epoch
+    print(f"  stacked engine {lone['stacked']:>9,.0f} steps/s ({epochs_per_s:,.0f} epochs/s)")
+    print(f"  autograd loop  {lone['autograd']:>9,.0f} steps/s   ratio {lone['ratio']:.2f}x")
+    print()
+    cap = settings.grid_frames_per_s
+    print(f"Classroom mix through {workers} worker processes (grids 64x64, capped at {cap:g}/s);")
+    print(f"the naive loop trains {naive:,.0f} model-steps/s")
+    print(_table(rows, naive))
+    print()
+    print(_verdict(holds, runs))
     return 0
+
+
+def _enough(row: Capacity) -> bool:
+    return row.steps_per_s_min >= MIN_STEPS_PER_S and row.grids_per_s_min >= MIN_GRIDS_PER_S
+
+
+def _table(rows: list[Capacity], naive: float) -> str:
+    header = (f"{'K':>5} {'steps/s total':>14} {'per run min':>12} {'median':>8} "
+              f"{'grids/s min':>12} {'median':>7} {'memory MiB':>11} {'x naive':>8}")  # fmt: skip
+    lines = [header]
+    for row in rows:
+        lines.append(
+            f"{row.runs:>5} {row.total_steps_per_s:>14,.0f} {row.steps_per_s_min:>12,.0f} "
+            f"{row.steps_per_s_median:>8,.0f} {row.grids_per_s_min:>12.1f} "
+            f"{row.grids_per_s_median:>7.1f} {row.memory_mib:>11,.0f} "
+            f"{row.total_steps_per_s / naive:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def _verdict(holds: list[int], runs: list[int]) -> str:
+    need = f">= {MIN_STEPS_PER_S:g} steps/s and >= {MIN_GRIDS_PER_S:g} grid frames/s each"
+    if not holds:
+        return f"Even {min(runs)} learners do not get {need} on this server."
+    best = max(holds)
+    more = " (the most tried: try more with --runs)" if best == max(runs) else ""
+    return f"This server holds {best} learners at {need}{more}."

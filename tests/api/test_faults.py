@@ -51,12 +51,13 @@ def test_a_killed_worker_fails_only_its_run_and_is_replaced(
     http: httpx.Client, live_server: LiveServer
 ) -> None:
     pool = live_server.scheduler.pool
-    victim, survivor = (create(http, LONG_SPEC) for _ in range(2))
+    # Runs of one stack gather on one worker; runs of two stacks spread over an idle pool.
+    victim, survivor = create(http, LONG_SPEC), create(http, {**LONG_SPEC, "activation": "tanh"})
     for run in (victim, survivor):
         wait_for_status(http, run["id"], "running")
     victim_pid, survivor_pid = pool.pid_of(victim["id"]), pool.pid_of(survivor["id"])
     assert victim_pid is not None and survivor_pid is not None
-    assert victim_pid != survivor_pid, "two runs on an idle pool should go to different workers"
+    assert victim_pid != survivor_pid, "runs of two stacks on an idle pool go to two workers"
 
     os.kill(victim_pid, signal.SIGKILL)
     failed = wait_for_status(http, victim["id"], "failed", timeout_s=10)

@@ -30,7 +30,7 @@ from layerlab.core.stacked_model import (
 from layerlab.core.stacked_optimizer import StackedOptimizer, read_state, write_state
 from layerlab.core.training import MetricPoint, Trainer
 
-STEPS_PER_REFILL = 32  # batches gathered ahead for every run, so the hot loop gathers none
+STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none
 FLAT = ("params", "grads", "mask", "weight_mask", "velocity", "exp_avg", "exp_avg_sq")
 
 StackKey = tuple[str, int, str, int, torch.dtype, str]
@@ -245,9 +245,8 @@ class TrainerStack:
             if not self._batches:
                 self._refill(done)
             x, y, sample_weights = self._batches.pop()
-            outputs, inputs, slopes = self.model.forward(x)
-            delta = loss_gradient(self.task, outputs, y, sample_weights)
-            self.model.backward(inputs, slopes, delta)
+            outputs, saved = self.model.forward(x)
+            self.model.backward(saved, loss_gradient(self.task, outputs, y, sample_weights))
             if self.penalized:  # d/dw of l1·Σ|w| + l2·Σw², on weights only
                 penalty = torch.sign(params).mul_(self.rows["l1"])
                 penalty.add_(params * (2 * self.rows["l2"]))

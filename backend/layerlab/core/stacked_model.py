@@ -6,65 +6,44 @@ unchanged (a per-run mask), so that runs of any width and depth up to the stack'
 Padded weights are zero, get no gradient (the mask), and so stay exactly zero.
 """
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default
 
-Pair = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 Layer = tuple[torch.Tensor, torch.Tensor]  # (weight, bias)
 
 
-# --- activations: z -> (a, da/dz) -------------------------------------------------------------
-def _sigmoid(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    a = torch.sigmoid(z)
-    return a, a * (1 - a)
+# --- activations: a = f(z), and the backward dz = g · f'(z) -------------------------------------
+class Activation(NamedTuple):
+    """f, and the gradient through it: dz = backward(g, z, a) with g = d(loss)/da, a = f(z).
+
+    The backward calls the kernels autograd itself calls for these modules, one op each.
+    """
+
+    value: Callable[[torch.Tensor], torch.Tensor]
+    backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _silu(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    s = torch.sigmoid(z)
-    return z * s, s * (1 + z * (1 - s))
-
-
-def _gelu(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # Φ(z); nn.GELU is the exact (erf) form
-    pdf = torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    return z * cdf, cdf + z * pdf
-
-
-def _elu(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    a = F.elu(z)
-    return a, torch.where(z > 0, 1.0, a + 1)  # d/dz (e^z − 1) = e^z = a + 1
-
-
-ACTIVATIONS: dict[str, Pair] = {
-    "relu": lambda z: (torch.relu(z), (z > 0).to(z.dtype)),
-    "tanh": lambda z: (t := torch.tanh(z), 1 - t * t),
-    "sigmoid": _sigmoid,
-    "linear": lambda z: (z, torch.ones_like(z)),
-    "leaky_relu": lambda z: (
-        F.leaky_relu(z, LEAKY_SLOPE),
-        torch.full_like(z, LEAKY_SLOPE).masked_fill_(z > 0, 1.0),
+aten = torch.ops.aten
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation(torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0)),  # g·[a>0]
+    "tanh": Activation(torch.tanh, lambda g, z, a: aten.tanh_backward(g, a)),  # g·(1 − a²)
+    "sigmoid": Activation(torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a)),  # g·a(1−a)
+    "linear": Activation(lambda z: z, lambda g, z, a: g),
+    "leaky_relu": Activation(
+        lambda z: F.leaky_relu(z, LEAKY_SLOPE),
+        lambda g, z, a: aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),  # g·(z>0 ? 1 : 0.01)
     ),
-    "elu": _elu,
-    "gelu": _gelu,
-    "silu": _silu,
-}
-
-# The activations' values alone, for passes that need no gradient.
-VALUES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "linear": lambda z: z,
-    "leaky_relu": lambda z: F.leaky_relu(z, LEAKY_SLOPE),
-    "elu": F.elu,
-    "gelu": F.gelu,
-    "silu": F.silu,
+    "elu": Activation(  # g·(z>0 ? 1 : a + 1), from the result as nn.ELU's backward does
+        F.elu, lambda g, z, a: aten.elu_backward(g, 1.0, 1.0, 1.0, True, a)
+    ),
+    "gelu": Activation(F.gelu, lambda g, z, a: aten.gelu_backward(g, z)),  # g·(Φ(z) + z·φ(z))
+    "silu": Activation(F.silu, lambda g, z, a: aten.silu_backward(g, z)),  # g·σ(z)(1 + z(1−σ(z)))
 }
 
 
@@ -175,6 +154,14 @@ def relayout(flat: torch.Tensor, old: Geometry, new: Geometry) -> torch.Tensor:
     return grown
 
 
+class Saved(NamedTuple):
+    """What a forward pass keeps for the backward: each layer's input, each hidden z and f(z)."""
+
+    inputs: list[torch.Tensor]
+    zs: list[torch.Tensor]
+    outs: list[torch.Tensor]
+
+
 # --- the stacked model ------------------------------------------------------------------------
 class StackedMLP:
     """K MLPs of one activation over views into flat `(K, P)` parameter and gradient buffers.
@@ -192,7 +179,7 @@ class StackedMLP:
         depths: torch.Tensor,
     ) -> None:
         self.geometry = geometry
-        self.activation, self.value = ACTIVATIONS[activation], VALUES[activation]
+        self.activation = ACTIVATIONS[activation]
         self.layers = layer_views(params, geometry)
         self.grad_layers = layer_views(grads, geometry)
         # on[j]: (K, 1, 1), 1 where a run has hidden layer j, else 0; None where every run has
@@ -202,22 +189,23 @@ class StackedMLP:
             for j in range(geometry.depth)
         ]
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """(K, n, I) inputs -> (K, n, O) outputs, each layer's input and each hidden slope."""
-        inputs: list[torch.Tensor] = []  # what each layer saw, kept for the backward
-        slopes: list[torch.Tensor] = []  # act'(z_j) of each hidden layer
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Saved]:
+        """(K, n, I) inputs -> (K, n, O) outputs, and what the backward needs of this pass."""
+        inputs: list[torch.Tensor] = []  # what each layer saw
+        zs: list[torch.Tensor] = []  # each hidden layer's z and f(z), before any pass-through
+        outs: list[torch.Tensor] = []
         a = x
         for j, (W, b) in enumerate(self.layers[:-1]):
             inputs.append(a)
-            out, slope = self.activation(torch.baddbmm(b, a, W))  # act(b + a @ W)
+            z = torch.baddbmm(b, a, W)  # b + a @ W
+            out = self.activation.value(z)
             on = self.on[j]
             a = out if on is None else torch.lerp(a, out, on)
-            slopes.append(slope)
+            zs.append(z)
+            outs.append(out)
         inputs.append(a)
         W, b = self.layers[-1]
-        return torch.baddbmm(b, a, W), inputs, slopes
+        return torch.baddbmm(b, a, W), Saved(inputs, zs, outs)
 
     def outputs(self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int) -> torch.Tensor:
         """(k, n, I) inputs of the runs `runs`, all `depth` deep and at most `width` wide ->
@@ -230,22 +218,22 @@ class StackedMLP:
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
-            a = self.value(torch.baddbmm(b[runs, :, :width], a, W[runs, :fan_in, :width]))
+            a = self.activation.value(
+                torch.baddbmm(b[runs, :, :width], a, W[runs, :fan_in, :width])
+            )
         W, b = self.layers[-1]
         return torch.baddbmm(b[runs], a, W[runs, : a.shape[-1]])
 
-    def backward(
-        self, inputs: list[torch.Tensor], slopes: list[torch.Tensor], delta: torch.Tensor
-    ) -> None:
+    def backward(self, saved: Saved, delta: torch.Tensor) -> None:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).
 
         Padded and passed-through weights get gradients here too; the caller's mask zeroes them.
         """
-        top = len(self.layers) - 1
+        inputs, top = saved.inputs, len(self.layers) - 1
         dz, g = delta, delta  # d(loss)/dz of the layer at hand; d(loss)/d(its output)
         for i in range(top, -1, -1):
             if i < top:  # hidden layer i, whose output's gradient is g
-                dz = g * slopes[i]
+                dz = self.activation.backward(g, saved.zs[i], saved.outs[i])
             W_grad, b_grad = self.grad_layers[i]
             # bmm(out=) into a strided view would loop over the batch: compute, then copy in
             W_grad.copy_(torch.bmm(inputs[i].transpose(1, 2), dz))  # aᵀ δ

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("layerlab.workers")
 
-# Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`.
-READY, REPLY, LOST = "ready", "reply", "lost"
+# Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`; BATCH carries
+# many events in one message (a stack's frames), so the pipe and the reader see one, not K.
+READY, REPLY, LOST, BATCH = "ready", "reply", "lost", "batch"
 
 WORKER_NICENESS = 5  # below the server process, which only waits on sockets and pipes
+
+AFFINITY_SLACK = 8  # runs a worker may hold beyond the least busy one, to keep a stack whole
 
 EventHandler = Callable[[str | None, str, dict[str, Any]], None]
 
@@ -45,6 +48,20 @@ class WorkerConfig:
     metrics_interval_s: float = 0.05
     grid_interval_s: float = 0.1
     time_slice_s: float = 0.02  # one training round of all stacks: how soon a command is heard
+
+
+def affinity(spec_json: dict[str, Any]) -> Hashable:
+    """The stack a run will join (`stack_key`) as far as its spec tells before its data exists."""
+    from layerlab.core.batched import width_class
+    from layerlab.core.datasets import DATASETS
+
+    dataset = spec_json.get("dataset", {})
+    info = DATASETS.get(dataset.get("name", ""))
+    task = (info.task if info else None) or "csv"
+    widths = spec_json.get("hidden_widths") or []
+    if not widths:
+        return (task, dataset.get("classes"), "none")
+    return (task, dataset.get("classes"), spec_json.get("activation"), width_class(max(widths)))
 
 
 def worker_devices(device: str, count: int) -> list[str]:
@@ -76,8 +93,18 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
     sessions: dict[str, TrainingSession] = {}
     stacks = StackedSessions(config.metrics_interval_s, config.grid_interval_s, config.time_slice_s)
 
+    outbox: list[tuple[str | None, str, dict[str, Any]]] = []
+
     def send(run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
-        conn.send((run_id, kind, payload))
+        outbox.append((run_id, kind, payload))
+
+    def flush() -> None:
+        """What was sent since the last flush, in one message (in the order it was sent)."""
+        if len(outbox) == 1:
+            conn.send(outbox[0])
+        elif outbox:
+            conn.send((None, BATCH, {"events": list(outbox)}))
+        outbox.clear()
 
     def start(run_id: str, spec_json: dict[str, Any], csv_text: str | None, paused: bool) -> None:
         spec = RunSpec.model_validate(spec_json)
@@ -143,13 +170,16 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
     def take_commands(block: bool) -> bool:
         timeout = 0.5 if block else 0.0
         while conn.poll(timeout):
-            if not handle(conn.recv()):
+            going_on = handle(conn.recv())
+            flush()
+            if not going_on:
                 return False
             timeout = 0.0
         return True
 
     warm_up(device, config)  # first-call costs, paid once here rather than by a learner
     send(None, READY, {"pid": os.getpid(), "device": str(device)})
+    flush()
     try:
         while take_commands(block=not any(s.runnable for s in sessions.values())):
             for run_id, session in list(sessions.items()):
@@ -157,6 +187,7 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                     guarded(run_id, functools.partial(session.advance, 0.0))
             stacks.sync(sessions)
             stacks.train_round()
+            flush()
             for run_id in [r for r, s in sessions.items() if s.finished]:
                 stacks.release(run_id)
                 del sessions[run_id]  # ended by its last step, a cancel or a failure
@@ -193,7 +224,7 @@ class _Worker:
     device: str
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    runs: set[str]
+    runs: dict[str, Hashable]  # run id -> the stack it is expected to join (`affinity`)
     started_at: float
 
 
@@ -263,7 +294,7 @@ class WorkerPool:
         process.start()
         child_end.close()
         logger.info("worker %d started (pid %s, %s)", index, process.pid, device)
-        return _Worker(index, device, process, parent_end, set(), time.monotonic())
+        return _Worker(index, device, process, parent_end, {}, time.monotonic())
 
     # --- the executor interface ---------------------------------------------------------------
 
@@ -289,8 +320,8 @@ class WorkerPool:
     ) -> int:
         """Start a run on the least busy worker; returns that worker's index."""
         with self._lock:
-            worker = min(self._workers, key=lambda w: len(w.runs))
-            worker.runs.add(run_id)
+            worker = self._placement(affinity(spec_json))
+            worker.runs[run_id] = affinity(spec_json)
             self._send(worker, ("start", run_id, spec_json, csv_text, paused))
             return worker.index
 
@@ -315,6 +346,19 @@ class WorkerPool:
             self._calls[call_id] = (worker.index, future)
             self._send(worker, ("call", run_id, call_id))
         return future
+
+    def _placement(self, key: Hashable) -> _Worker:
+        """The worker for a new run: one already holding runs of its stack, so that stacks grow
+        few and large, unless that worker has AFFINITY_SLACK more runs than the least busy."""
+        least = min(len(w.runs) for w in self._workers)
+        fellows = [
+            w
+            for w in self._workers
+            if len(w.runs) <= least + AFFINITY_SLACK and key in w.runs.values()
+        ]
+        if fellows:
+            return max(fellows, key=lambda w: sum(k == key for k in w.runs.values()))
+        return min(self._workers, key=lambda w: len(w.runs))
 
     def _holder(self, run_id: str) -> _Worker | None:
         return next((w for w in self._workers if run_id in w.runs), None)
@@ -351,6 +395,10 @@ class WorkerPool:
     def _dispatch(
         self, worker: _Worker, run_id: str | None, kind: str, payload: dict[str, Any]
     ) -> None:
+        if kind == BATCH:
+            for event in payload["events"]:
+                self._dispatch(worker, *event)
+            return
         if kind == REPLY:
             _, future = self._calls.pop(payload["call_id"], (None, None))
             if future is not None and not future.done():
@@ -361,7 +409,7 @@ class WorkerPool:
             return
         if kind == "status" and payload.get("status") in FINAL_STATUSES and run_id:
             with self._lock:
-                worker.runs.discard(run_id)
+                worker.runs.pop(run_id, None)
         self.on_event(run_id, kind, payload)
 
     def _replace(self, worker: _Worker) -> None:

@@ -1,0 +1,175 @@
+"""How many learners a server holds: K classroom runs through the real engine, side by side.
+
+A classroom mix is what learners move the sliders to: two-moons-like data of a few kinds, depth
+1–4, width 2–32, their own learning rates and seeds, mostly Adam and ReLU. `engine_capacity`
+trains K such runs in the service's own worker processes, with its frame rates, and counts what
+their viewers would receive; `naive_steps_per_s` is the tutorial's loop on the same runs.
+"""
+
+import itertools
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from layerlab.config import Settings
+from layerlab.core.spec import RunSpec
+from layerlab.core.training import Trainer
+from layerlab.engine.workers import WorkerConfig, WorkerPool, worker_devices
+
+DATASETS = ("moons", "circles", "xor", "spiral")
+WIDTHS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
+
+
+def classroom_mix(k: int, seed: int = 0, epochs: int = 1000) -> list[RunSpec]:
+    """K runs as a class sets them, the same K for the same seed."""
+    rng = random.Random(seed)
+    specs = []
+    for i in range(k):
+        depth = rng.choice((1, 2, 2, 2, 3, 4))
+        width = rng.choice(WIDTHS)
+        specs.append(
+            RunSpec.model_validate(
+                {
+                    "dataset": {"name": rng.choice(DATASETS), "samples": rng.choice((500, 1000))},
+                    "hidden_widths": [width] * depth,
+                    "activation": rng.choice(("relu", "relu", "relu", "tanh")),
+                    "optimizer": rng.choice(("adam", "adam", "adam", "sgd", "momentum")),
+                    "learning_rate": rng.choice((0.003, 0.01, 0.03, 0.1)),
+                    "batch_size": rng.choice((32, 32, 32, 32, 10)),
+                    "epochs": epochs,
+                    "seed": i,
+                }
+            )
+        )
+    return specs
+
+
+def naive_steps_per_s(spec: RunSpec, seconds: float) -> float:
+    """The tutorial loop: DataLoader batches, a Sigmoid output layer, BCELoss, autograd, optim."""
+    trainer = Trainer(spec)  # only for the same data and inputs
+    x, y = trainer.x_train.cpu(), trainer.y_train.cpu().unsqueeze(1)
+    activation = {"relu": nn.ReLU, "tanh": nn.Tanh}.get(spec.activation, nn.ReLU)
+    layers: list[nn.Module] = []
+    widths = [x.shape[1], *spec.hidden_widths]
+    for fan_in, fan_out in itertools.pairwise(widths):
+        layers += [nn.Linear(fan_in, fan_out), activation()]
+    model = nn.Sequential(*layers, nn.Linear(widths[-1], 1), nn.Sigmoid())
+    loader = DataLoader(TensorDataset(x, y), batch_size=spec.batch_size, shuffle=True)
+    loss_fn = nn.BCELoss()
+    optimizer: torch.optim.Optimizer
+    if spec.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=spec.learning_rate)
+    else:
+        momentum = 0.9 if spec.optimizer == "momentum" else 0.0
+        optimizer = torch.optim.SGD(model.parameters(), lr=spec.learning_rate, momentum=momentum)
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for inputs, targets in loader:
+            loss = loss_fn(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            steps += 1
+    return steps / (time.perf_counter() - started)
+
+
+def naive_total_steps_per_s(specs: list[RunSpec], seconds_each: float) -> float:
+    """Model-steps per second of the naive loop over the mix, one model at a time."""
+    rates = [naive_steps_per_s(spec, seconds_each) for spec in specs]
+    return statistics.fmean(rates)  # one model at a time: the total is one model's rate
+
+
+@dataclass
+class Capacity:
+    runs: int
+    workers: int
+    total_steps_per_s: float
+    steps_per_s_min: float
+    steps_per_s_median: float
+    grids_per_s_min: float
+    grids_per_s_median: float
+    memory_mib: float  # resident memory of the worker processes, summed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Tally:
+    """What each run's viewers would have received, counted as the pool hands events over."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, int] = {}
+        self.grids: dict[str, int] = {}
+
+    def __call__(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        if run_id is None:
+            return
+        if kind == "metrics":
+            self.steps[run_id] = payload["step"]
+        elif kind == "grid":
+            self.grids[run_id] = self.grids.get(run_id, 0) + 1
+
+
+def engine_capacity(
+    specs: list[RunSpec], settings: Settings, workers: int, seconds: float
+) -> Capacity:
+    """Train the runs in the service's worker pool and measure steps and grid frames per run."""
+    config = WorkerConfig(
+        metrics_interval_s=1.0 / settings.metrics_frames_per_s,
+        grid_interval_s=1.0 / settings.grid_frames_per_s,
+        time_slice_s=settings.time_slice_s,
+    )
+    tally = _Tally()
+    per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
+    pool = WorkerPool(worker_devices(settings.device, workers), per_worker, config, tally)
+    pool.start()
+    try:
+        ids = [f"run-{i}" for i in range(len(specs))]
+        for run_id, spec in zip(ids, specs, strict=True):
+            pool.submit(run_id, spec.model_dump(mode="json"), None, False)
+        _wait_for(lambda: all(tally.steps.get(r, 0) > 0 for r in ids), 120.0)
+        time.sleep(1.0)  # every stack formed and its frame rates settled
+        steps_before, grids_before = dict(tally.steps), dict(tally.grids)
+        started = time.perf_counter()
+        time.sleep(seconds)
+        elapsed = time.perf_counter() - started
+        steps = [(tally.steps[r] - steps_before[r]) / elapsed for r in ids]
+        grids = [(tally.grids.get(r, 0) - grids_before.get(r, 0)) / elapsed for r in ids]
+        memory = sum(_resident_mib(pid) for pid in pool.pids() if pid)
+    finally:
+        pool.stop()
+    return Capacity(
+        runs=len(specs),
+        workers=workers,
+        total_steps_per_s=sum(steps),
+        steps_per_s_min=min(steps),
+        steps_per_s_median=statistics.median(steps),
+        grids_per_s_min=min(grids),
+        grids_per_s_median=statistics.median(grids),
+        memory_mib=memory,
+    )
+
+
+def _wait_for(condition: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the engine did not answer within {timeout_s:g} s")
+        time.sleep(0.05)
+
+
+def _resident_mib(pid: int) -> float:
+    """VmRSS of a process from /proc, in MiB (0 where /proc is not there)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    line = next((ln for ln in status.splitlines() if ln.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) / 1024
