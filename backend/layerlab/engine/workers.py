@@ -350,15 +350,14 @@ class WorkerPool:
     def _placement(self, key: Hashable) -> _Worker:
         """The worker for a new run: one already holding runs of its stack, so that stacks grow
         few and large, unless that worker has AFFINITY_SLACK more runs than the least busy."""
-        least = min(len(w.runs) for w in self._workers)
+        open_ = [w for w in self._workers if len(w.runs) < self.runs_per_worker] or self._workers
+        least = min(len(w.runs) for w in open_)
         fellows = [
-            w
-            for w in self._workers
-            if len(w.runs) <= least + AFFINITY_SLACK and key in w.runs.values()
+            w for w in open_ if key in w.runs.values() and len(w.runs) <= least + AFFINITY_SLACK
         ]
         if fellows:
             return max(fellows, key=lambda w: sum(k == key for k in w.runs.values()))
-        return min(self._workers, key=lambda w: len(w.runs))
+        return min(open_, key=lambda w: len(w.runs))
 
     def _holder(self, run_id: str) -> _Worker | None:
         return next((w for w in self._workers if run_id in w.runs), None)

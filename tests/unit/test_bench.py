@@ -1,0 +1,40 @@
+"""`layerlab bench` runs end to end on a smoke size and reports what it promises (no speeds)."""
+
+import json
+
+import pytest
+
+from layerlab import bench, capacity
+from layerlab.cli import build_parser
+
+
+@pytest.mark.slow
+def test_bench_measures_a_lone_run_and_a_small_class(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        ["bench", "--runs", "1,3", "--seconds", "1", "--repeats", "1", "--json"]
+    )
+    assert args.handler(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["lone_run"]["stacked"] > 0 and report["lone_run"]["autograd"] > 0
+    assert report["naive_steps_per_s"] > 0
+    assert [row["runs"] for row in report["classroom"]] == [1, 3]
+    for row in report["classroom"]:
+        assert row["steps_per_s_min"] > 0 and row["grids_per_s_min"] > 0
+        assert row["memory_mib"] > 0 and row["ratio"] > 0
+    assert report["holds"] in (0, 1, 3)
+
+
+def test_bad_run_counts_are_refused_with_the_flag_named() -> None:
+    with pytest.raises(SystemExit, match="--runs takes positive whole numbers"):
+        bench._runs("8,zero")
+    with pytest.raises(SystemExit, match="--runs"):
+        bench._runs("0")
+
+
+def test_the_classroom_mix_is_varied_and_repeatable() -> None:
+    mix = capacity.classroom_mix(64)
+    assert mix == capacity.classroom_mix(64)
+    assert {spec.depth for spec in mix} == {1, 2, 3, 4}
+    assert max(max(spec.hidden_widths) for spec in mix) == 32
+    assert len({spec.dataset.name for spec in mix}) == 4
+    assert len({spec.learning_rate for spec in mix}) > 2

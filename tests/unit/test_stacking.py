@@ -1,0 +1,158 @@
+"""A worker's sessions trained in stacks: per-run events, controls, fairness, failures apart."""
+
+import io
+from collections import defaultdict
+from typing import Any
+
+import pytest
+import torch
+
+from layerlab.core.spec import RunSpec
+from layerlab.core.training import RunStatus, Trainer
+from layerlab.engine.session import TrainingSession
+from layerlab.engine.stacking import StackedSessions
+
+
+def spec_of(**fields: Any) -> RunSpec:
+    base = {"dataset": {"samples": 120}, "epochs": 6, "grid_resolution": 8}
+    return RunSpec.model_validate({**base, **fields})
+
+
+class Events:
+    """Every event of every run, by run id."""
+
+    def __init__(self) -> None:
+        self.by_run: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+
+    def emit_for(self, run_id: str) -> Any:
+        return lambda kind, payload: self.by_run[run_id].append((kind, payload))
+
+    def kinds(self, run_id: str) -> list[str]:
+        return [kind for kind, _ in self.by_run[run_id]]
+
+    def final(self, run_id: str) -> dict[str, Any]:
+        return self.by_run[run_id][-1][1]
+
+
+def sessions_of(
+    specs: dict[str, RunSpec], events: Events, dtype: torch.dtype = torch.float64
+) -> dict[str, TrainingSession]:
+    return {
+        run_id: TrainingSession(spec, events.emit_for(run_id), dtype=dtype)
+        for run_id, spec in specs.items()
+    }
+
+
+def run_to_the_end(stacks: StackedSessions, sessions: dict[str, TrainingSession]) -> None:
+    for _ in range(10_000):
+        if all(session.finished for session in sessions.values()):
+            return
+        stacks.sync(sessions)
+        stacks.train_round()
+    raise AssertionError("the runs did not finish")
+
+
+def lone_weights(spec: RunSpec, steps: int | None = None) -> dict[str, torch.Tensor]:
+    trainer = Trainer(spec, dtype=torch.float64)
+    trainer.train_steps(trainer.total_steps if steps is None else steps)
+    return trainer.model.state_dict()
+
+
+def saved_weights(final: dict[str, Any]) -> dict[str, torch.Tensor]:
+    return torch.load(io.BytesIO(final["weights"]))  # type: ignore[no-any-return]
+
+
+SPECS = {
+    "a": spec_of(hidden_widths=[8, 8], seed=1),
+    "b": spec_of(hidden_widths=[3], seed=2, optimizer="momentum", learning_rate=0.1),
+    "c": spec_of(hidden_widths=[5, 4, 3], activation="tanh", seed=3),
+    "d": spec_of(dataset={"name": "blobs", "samples": 90}, hidden_widths=[6], seed=4),
+}
+
+
+def test_stacked_runs_report_as_lone_runs_do_and_end_with_the_lone_weights() -> None:
+    events = Events()
+    sessions = sessions_of(SPECS, events)
+    stacks = StackedSessions(0.0, 0.0, 0.01)  # frames every round
+    stacks.sync(sessions)
+    assert sorted(stacks.stack_sizes()) == [1, 1, 2]  # relu-8 binary, tanh-8, blobs
+    run_to_the_end(stacks, sessions)
+    for run_id, spec in SPECS.items():
+        kinds = events.kinds(run_id)
+        assert kinds[0] == "status" and kinds.count("metrics") > 2 and "grid" in kinds
+        final = events.final(run_id)
+        assert final["status"] == "done", final
+        assert final["final_metrics"]["step"] == Trainer(spec).total_steps
+        torch.testing.assert_close(saved_weights(final), lone_weights(spec), rtol=1e-9, atol=1e-12)
+    assert len(stacks) == 0 and stacks.stack_sizes() == []
+
+
+def test_a_paused_run_leaves_its_stack_and_resumes_on_the_same_path() -> None:
+    events = Events()
+    sessions = sessions_of(SPECS, events)
+    stacks = StackedSessions(0.05, 0.1, 0.005)
+    stacks.sync(sessions)
+    for _ in range(3):
+        stacks.train_round()
+    stacks.release("a")
+    sessions["a"].pause()
+    paused_at = sessions["a"].trainer.step
+    for _ in range(3):
+        stacks.sync(sessions)
+        stacks.train_round()
+    assert sessions["a"].trainer.step == paused_at and len(stacks) == 3
+    sessions["a"].step()  # one single step, alone, while paused
+    sessions["a"].advance(0.0)
+    sessions["a"].resume()
+    run_to_the_end(stacks, sessions)
+    torch.testing.assert_close(saved_weights(events.final("a")), lone_weights(SPECS["a"]))
+    statuses = [p["status"] for kind, p in events.by_run["a"] if kind == "status"]
+    assert statuses == ["running", "paused", "running", "done"]
+
+
+def test_new_rates_reach_a_stacked_run_from_its_next_step() -> None:
+    events = Events()
+    sessions = sessions_of({"b": SPECS["b"]}, events)
+    stacks = StackedSessions(1.0, 1.0, 0.001)
+    stacks.sync(sessions)
+    stacks.train_round()
+    changed_at = sessions["b"].trainer.step
+    stacks.set_rates(sessions["b"], "b", learning_rate=0.02)
+    run_to_the_end(stacks, sessions)
+
+    trainer = Trainer(SPECS["b"], dtype=torch.float64)
+    trainer.train_steps(changed_at)
+    trainer.set_learning_rate(0.02)
+    trainer.train_steps(trainer.total_steps)
+    torch.testing.assert_close(saved_weights(events.final("b")), trainer.model.state_dict())
+
+
+def test_every_running_run_takes_the_same_steps_whatever_its_stack() -> None:
+    long = {run_id: spec.model_copy(update={"epochs": 500}) for run_id, spec in SPECS.items()}
+    sessions = sessions_of(long, Events(), torch.float32)
+    stacks = StackedSessions(1.0, 1.0, 0.01)
+    stacks.sync(sessions)
+    for _ in range(5):
+        stacks.train_round()
+    steps = {session.trainer.step for session in sessions.values()}
+    assert len(steps) == 1 and steps.pop() > 5
+
+
+def test_a_stack_that_raises_fails_its_own_runs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = Events()
+    sessions = sessions_of(SPECS, events, torch.float32)
+    stacks = StackedSessions(1.0, 1.0, 0.01)
+    stacks.sync(sessions)
+    tanh_stack = next(e.stack for e in stacks._stacks.values() if e.stack.activation == "tanh")
+
+    def broken(steps: int) -> None:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(tanh_stack, "train", broken)
+    stacks.train_round()
+    assert sessions["c"].status is RunStatus.FAILED
+    assert "RuntimeError: out of memory" in events.final("c")["error"]
+    for run_id in ("a", "b", "d"):
+        assert sessions[run_id].status is RunStatus.RUNNING
+    run_to_the_end(stacks, {k: v for k, v in sessions.items() if k != "c"})
+    assert all(events.final(run_id)["status"] == "done" for run_id in ("a", "b", "d"))
