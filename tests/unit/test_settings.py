@@ -1,12 +1,18 @@
 """Settings a shared server sets: origins and proxies as a teacher writes them, errors naming
-the variable, and which hosts reach the network."""
+the variable, which hosts reach the network, and deploy/.env.example agreeing with them all."""
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from layerlab.cli import main
 from layerlab.config import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
+# Set by docker-compose.yml for the image's layout; .env could only contradict it.
+FIXED_BY_COMPOSE = {"host", "port", "database"}
 
 
 def test_origins_and_proxies_are_comma_separated_and_origins_read_as_browsers_send_them() -> None:
@@ -62,3 +68,22 @@ def test_only_loopback_addresses_keep_the_server_to_this_computer(
     host: str, reachable: bool
 ) -> None:
     assert Settings(host=host).reachable_from_network() is reachable
+
+
+def test_the_env_example_names_real_settings_with_their_defaults() -> None:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    named = [
+        match.groups()
+        for line in lines
+        if (match := re.fullmatch(r"#? ?LAYERLAB_([A-Z0-9_]+)=(.*)", line))
+    ]
+    assert len(named) >= 15
+    defaults = Settings()
+    for upper_name, value in named:
+        name = upper_name.lower()
+        assert name in Settings.model_fields, f"LAYERLAB_{upper_name} is not a setting"
+        assert name not in FIXED_BY_COMPOSE, f"docker-compose.yml sets LAYERLAB_{upper_name}"
+        if name != "admin_token":  # the one to fill in
+            shown = getattr(Settings(**{name: value}), name)
+            assert shown == getattr(defaults, name), f"LAYERLAB_{upper_name}: not the default"
+    assert ("ADMIN_TOKEN", "") in named  # uncommented, empty: compose refuses to start without
