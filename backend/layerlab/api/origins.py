@@ -66,7 +66,8 @@ class OriginPolicy:
         message = (
             f"Origin {origin!r}: a page there may not use this server; its own pages (Host "
             f"{host!r}) may, and those of LAYERLAB_ALLOWED_ORIGINS (now: {allowed}). Behind a "
-            "proxy, pass the Host header on, or add the page's origin to LAYERLAB_ALLOWED_ORIGINS"
+            "proxy, pass the browser's Host header on (nginx: proxy_set_header Host $http_host) "
+            "or add the page's origin to LAYERLAB_ALLOWED_ORIGINS"
         )
         return JSONResponse({"error": message}, status_code=403)
 
