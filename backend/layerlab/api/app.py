@@ -15,6 +15,7 @@ from layerlab.api import code, datasets, runs, stream
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
 from layerlab.api.limits import BodySizeLimit
+from layerlab.api.origins import OriginPolicy
 from layerlab.api.schemas import Health, Info
 from layerlab.config import Settings, get_settings
 from layerlab.core.inference import EXPORT_FORMATS, onnx_available
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(OriginPolicy, allowed_origins=settings.allowed_origins)
     app.include_router(service)
     app.include_router(runs.router)
     app.include_router(datasets.router)

@@ -20,7 +20,8 @@ def get_settings_of_app(request: Request) -> Settings:
 
 
 def client_of(request: Request) -> str:
-    """Who is asking, for per-client limits: the peer address (uvicorn resolves proxies)."""
+    """Who is asking, for per-client limits: the peer address, or the address a trusted proxy
+    names in X-Forwarded-For (LAYERLAB_FORWARDED_ALLOW_IPS; uvicorn reads the header)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -1,0 +1,80 @@
+"""`layerlab serve` on a shared server: an admin token before it listens on the network, and
+uvicorn told which proxies to believe. uvicorn itself is replaced: nothing listens here."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from layerlab.cli import main
+
+TOKEN = "a-token-for-these-tests"
+
+
+@pytest.fixture
+def served(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, override_settings: Callable[..., None]
+) -> list[dict[str, Any]]:
+    """How uvicorn.run was called, once `layerlab serve` got that far."""
+    override_settings(database=tmp_path / "runs.db")
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("flags", "variables"),
+    [
+        (["--host", "0.0.0.0"], {}),
+        ([], {"host": "0.0.0.0"}),
+        (["--host", "::"], {}),
+        (["--host", "school-server.local"], {}),
+    ],
+    ids=["--host 0.0.0.0", "LAYERLAB_HOST", "--host ::", "a host name"],
+)
+def test_listening_on_the_network_needs_an_admin_token(
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+    override_settings: Callable[..., None],
+    flags: list[str],
+    variables: dict[str, str],
+) -> None:
+    override_settings(**variables)
+    assert main(["serve", "--port", "0", *flags]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    host = (flags or ["", variables.get("host", "")])[1]
+    assert error.startswith(f"error: listening on {host} (--host or LAYERLAB_HOST) lets other")
+    assert "set LAYERLAB_ADMIN_TOKEN to a secret of 16 or more characters" in error
+    assert "secrets.token_urlsafe" in error
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_this_computer_alone_needs_no_token(served: list[dict[str, Any]], host: str) -> None:
+    assert main(["serve", "--port", "0", "--host", host]) == 0
+    assert served[0]["host"] == host
+    assert served[0]["proxy_headers"] is False  # no proxy named: the peer is the client
+
+
+def test_with_a_token_it_listens_and_trusts_only_the_named_proxies(
+    served: list[dict[str, Any]], override_settings: Callable[..., None]
+) -> None:
+    override_settings(admin_token=TOKEN, forwarded_allow_ips="10.0.0.5,172.16.0.0/12")
+    assert main(["serve", "--port", "0", "--host", "0.0.0.0"]) == 0
+    assert served[0]["host"] == "0.0.0.0"
+    assert served[0]["proxy_headers"] is True
+    assert served[0]["forwarded_allow_ips"] == ["10.0.0.5", "172.16.0.0/12"]
+
+
+def test_a_token_too_short_is_refused_naming_the_variable(
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+    override_settings: Callable[..., None],
+) -> None:
+    override_settings(admin_token="short", host="0.0.0.0")
+    assert main(["serve", "--port", "0"]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    assert error.startswith("error: LAYERLAB_ADMIN_TOKEN: String should have at least 16")
