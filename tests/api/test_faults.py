@@ -52,6 +52,7 @@ def test_a_killed_worker_fails_only_its_run_and_is_replaced(
 ) -> None:
     pool = live_server.scheduler.pool
     # Runs of one stack gather on one worker; runs of two stacks spread over an idle pool.
+    wait_for(lambda: pool.free_slots() == pool.capacity, 10, "earlier tests' runs to end")
     victim, survivor = create(http, LONG_SPEC), create(http, {**LONG_SPEC, "activation": "tanh"})
     for run in (victim, survivor):
         wait_for_status(http, run["id"], "running")
