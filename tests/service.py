@@ -129,8 +129,6 @@ def serve_in_thread(settings: dict[str, Any]) -> Iterator[LiveServer]:
             app,
             **{**uvicorn_options(app.state.settings), "log_level": "warning"},
             loop="asyncio",
-            log_config=None,
-            access_log=False,
         )
         server = uvicorn.Server(config)
         loops: list[asyncio.AbstractEventLoop] = []

@@ -2,6 +2,7 @@
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
         7 * 24 * 3600.0,
         ge=0,
         description="Finished runs and uploads older than this are deleted; 0 keeps them.",
+    )
+
+    # --- the log --------------------------------------------------------------------------------
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`layerlab serve`'s log on stderr: one JSON object a line, or text."
     )
 
     def worker_count(self, cuda_devices: int) -> int:
