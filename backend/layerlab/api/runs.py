@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from torch import nn
@@ -37,6 +38,7 @@ from layerlab.engine.scheduler import AdmissionError, ControlError, Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
+MAX_OFFSET = 10**9  # SQLite takes at most 2**63 - 1; a bound in the schema names the limit
 NO_WEIGHTS = {409: "The run has no weights yet (queued), or kept none (diverged)."}
 SPEC_EXAMPLE = {
     "dataset": {"name": "moons", "samples": 500, "noise": 0.2},
@@ -126,7 +128,7 @@ async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Datase
 async def list_runs(
     scheduler: SchedulerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
 ) -> dict[str, Any]:
     wanted = status.value if status else None
@@ -258,8 +260,17 @@ async def predict_points(
                 422, f"points[{index}]: expected {width} numbers ({names}); got {len(point)}"
             )
     spec = _spec_of(view["spec"])
-    inputs = model_inputs_for(request.points, spec, is_2d=info["extent"] is not None)
+    with np.errstate(over="ignore", invalid="ignore"):  # points too far out: refused below
+        inputs = model_inputs_for(request.points, spec, is_2d=info["extent"] is not None)
     result = predict(model, inputs, info["task"])
+    outputs = result.get("probabilities", result.get("values", []))
+    for index, output in enumerate(outputs):
+        if not np.isfinite(output).all():
+            raise ApiError(
+                422,
+                f"points[{index}]: {request.points[index]} is too far out: the network's output "
+                "there overflows float32 (about ±3.4e38); use smaller numbers",
+            )
     class_names = info["class_names"] if info["task"] != "regression" else None
     return {"task": info["task"], "step": reply["step"], "class_names": class_names, **result}
 
