@@ -35,6 +35,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class WebsocketChatter(logging.Filter):
+    """Drops uvicorn's own lines for each websocket ('[accepted]', 'connection open', 'connection
+    closed'): the access log writes one line for the whole session, when it ends."""
+
+    LINES = ('%s - "WebSocket %s" [accepted]', "connection open", "connection closed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "uvicorn.error" and record.msg in self.LINES)
+
+
 def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
     """Send every logger's records (uvicorn's too) to stderr in `log_format`."""
     if log_format not in LOG_FORMATS:
@@ -43,6 +53,7 @@ def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    handler.addFilter(WebsocketChatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from layerlab.config import Settings
-from layerlab.logs import JsonFormatter, configure_logging
+from layerlab.logs import JsonFormatter, WebsocketChatter, configure_logging
 from layerlab.serve import uvicorn_options
 
 
@@ -63,3 +63,16 @@ def test_configure_logging_writes_text_or_json_to_stderr(
     assert json.loads(lines[1])["message"] == "as json"
     with pytest.raises(ValueError, match="LAYERLAB_LOG_FORMAT"):
         configure_logging("xml")  # type: ignore[arg-type]
+
+
+def test_uvicorns_own_websocket_lines_are_left_to_the_access_log() -> None:
+    chatter = WebsocketChatter()
+    accepted = record('%s - "WebSocket %s" [accepted]')
+    accepted.name = "uvicorn.error"
+    opened = record("connection open")
+    opened.name = "uvicorn.error"
+    assert not chatter.filter(accepted) and not chatter.filter(opened)
+    assert chatter.filter(record("connection open"))  # another logger's line stays
+    started = record("Uvicorn running on %s://%s:%d (Press CTRL+C to quit)")
+    started.name = "uvicorn.error"
+    assert chatter.filter(started)
