@@ -50,12 +50,20 @@ def memory_from_metrics(text: str) -> ServerMemory | None:
 
 
 def memory_from_proc(pid: int) -> ServerMemory:
-    """A server process's resident memory and its descendants' (its workers), from /proc."""
+    """A server process's resident memory and its workers', from /proc: the workers are the
+    descendants that multiprocessing spawned (not its resource tracker)."""
     page_bytes = os.sysconf("SC_PAGE_SIZE")
     server = _resident_pages(pid) * page_bytes
-    descendants = _descendants(pid)
-    workers = sum(_resident_pages(child) for child in descendants) * page_bytes
-    return ServerMemory(server, workers, len(descendants))
+    workers = [child for child in _descendants(pid) if _is_spawned_worker(child)]
+    worker_bytes = sum(_resident_pages(worker) for worker in workers) * page_bytes
+    return ServerMemory(server, worker_bytes, len(workers))
+
+
+def _is_spawned_worker(pid: int) -> bool:
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _resident_pages(pid: int) -> int:
@@ -101,6 +109,7 @@ class LoadReport:
     first_frame_s: list[float] = field(default_factory=list)  # one per run that showed progress
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     requests: int = 0
+    retried: int = 0  # requests sent again after the server closed a kept-alive connection
     memory_before: ServerMemory | None = None
     memory_peak: ServerMemory | None = None
     memory_after: ServerMemory | None = None
@@ -122,7 +131,7 @@ class LoadReport:
         """Plain JSON values: the counts, and each distribution with its percentiles."""
         plain = {
             name: getattr(self, name)
-            for name in ("url", "clients", "seconds", "runs_created", "requests")
+            for name in ("url", "clients", "seconds", "runs_created", "requests", "retried")
         }
         memory = {
             f"memory_{when}": asdict(value) if value else None
@@ -166,7 +175,8 @@ def format_report(report: LoadReport) -> str:
         ("learners", f"{report.clients} for {report.seconds:g} s against {report.url}"),
         ("runs", f"created {report.runs_created}, completed {ended['done']}, "
                  f"cancelled {ended['cancelled']}" + (f", {others}" if others else "")),
-        ("requests", f"{report.requests:,} HTTP"),
+        ("requests", f"{report.requests:,} HTTP, {report.retried} sent again on a new "
+                     "connection (the server had closed the idle one)"),
         ("metrics frames / s", _per_viewer(report.metrics_frames_per_s)),
         ("grid frames / s", _per_viewer(report.grid_frames_per_s)),
         ("POST → first frame", _latency(report.first_frame_s)),

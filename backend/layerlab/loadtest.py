@@ -132,10 +132,11 @@ class Learner:
             rate = {"learning_rate": self.rng.choice((0.001, 0.01, 0.1))}
             await self._request(http, "PATCH", control, "rate", rate, headers=token)
         await asyncio.wait({viewer}, timeout=stay_s / 2)
+        for _ in range(2):  # a second cancel if the first did not end the stream
+            if not viewer.done():
+                await self._request(http, "POST", f"{control}/cancel", "cancel", headers=token)
+                await asyncio.wait({viewer}, timeout=10.0)
         if not viewer.done():
-            await self._request(http, "POST", f"{control}/cancel", "cancel", headers=token)
-        done, _ = await asyncio.wait({viewer}, timeout=10.0)
-        if not done:
             viewer.cancel()
             self.report.errors["ws no final status"] += 1
         elif (final := viewer.result()) is not None:
@@ -152,9 +153,15 @@ class Learner:
     ) -> httpx.Response | None:
         self.report.requests += 1
         try:
-            response = await http.request(method, path, json=body, headers=headers)
+            try:
+                response = await http.request(method, path, json=body, headers=headers)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # the server closed this kept-alive connection as the request left: it read
+                # nothing, so send it again on a new one, as browsers do
+                self.report.retried += 1
+                response = await http.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as error:
-            self.report.errors[f"connection {type(error).__name__}"] += 1
+            self.report.errors[f"connection {type(error).__name__} {action}"] += 1
             return None
         if response.status_code >= 300:
             self.report.errors[f"http {response.status_code} {action}"] += 1
