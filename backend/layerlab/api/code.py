@@ -7,9 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from layerlab.api.deps import SchedulerDep
 from layerlab.api.errors import ApiError
-from layerlab.api.refusals import WITH_BODY
 from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv
-from layerlab.api.schemas import Script
+from layerlab.api.schemas import WITH_BODY, Script
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
 from layerlab.core.spec import RunSpec

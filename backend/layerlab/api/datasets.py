@@ -10,8 +10,13 @@ from pydantic import ValidationError
 
 from layerlab.api.deps import SchedulerDep
 from layerlab.api.errors import ApiError
-from layerlab.api.refusals import WITH_BODY, refusals
-from layerlab.api.schemas import DatasetPreview, DatasetPublic, UploadedDataset
+from layerlab.api.schemas import (
+    WITH_BODY,
+    DatasetPreview,
+    DatasetPublic,
+    UploadedDataset,
+    refusals,
+)
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
 

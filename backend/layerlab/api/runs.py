@@ -9,8 +9,9 @@ from torch import nn
 
 from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
 from layerlab.api.errors import ApiError
-from layerlab.api.refusals import OWNER_CONTROL, RUN_READ, refusals
 from layerlab.api.schemas import (
+    OWNER_CONTROL,
+    RUN_READ,
     MetricsPage,
     ModelPublic,
     PredictRequest,
@@ -19,6 +20,7 @@ from layerlab.api.schemas import (
     RunCreated,
     RunList,
     RunPublic,
+    refusals,
 )
 from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
 from layerlab.core.grids import Grid, grid_points
