@@ -1,8 +1,9 @@
 """The REST API fuzzed from its own OpenAPI schema (Schemathesis): whatever a client sends, the
 server answers without a 5xx, and with a status, content type and body the schema documents.
 
-The schema comes from the app in this process (`create_app().openapi()`, no server needed to read
-it); the requests go to the module's real server and its workers (the `live_server` fixture).
+The schema comes from an app built at import (`create_app().openapi()`: no lifespan, no workers;
+`schemathesis.pytest.from_fixture` would be the lazy way, but it fails on pytest 9.2); the requests
+go to the module's real server and its workers (the `live_server` fixture).
 Schemathesis's own ASGI transport is not used: it runs the app's lifespan a second time, on its
 own event loop, which would start a second scheduler and set of workers beside the fixture's.
 Websockets are not in the schema: test_stream.py and test_refusals.py cover them.
