@@ -124,13 +124,14 @@ def serve_in_thread(settings: dict[str, Any]) -> Iterator[LiveServer]:
         app = create_app()
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))  # bound here: no race for the port
+        # accepted connections inherit it: without it each keep-alive answer waits ~40 ms for
+        # the client's delayed ACK (uvicorn sets it on sockets it makes, not on sockets given)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         port = listener.getsockname()[1]
         config = uvicorn.Config(
             app,
             **{**uvicorn_options(app.state.settings), "log_level": "warning"},
             loop="asyncio",
-            log_config=None,
-            access_log=False,
         )
         server = uvicorn.Server(config)
         loops: list[asyncio.AbstractEventLoop] = []

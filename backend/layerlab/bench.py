@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from layerlab import loadtest
 from layerlab.capacity import Capacity, classroom_mix, engine_capacity, naive_total_steps_per_s
 from layerlab.config import get_settings
 from layerlab.core.batched import TrainerStack
@@ -68,11 +69,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runs", default="1,32,64,128", help="concurrent classroom runs to try (1,32,64,128)"
     )
-    parser.add_argument("--seconds", type=float, default=8.0, help="measured per K (8)")
+    parser.add_argument(
+        "--seconds", type=float, help="measured per K (8), or how long --clients play (60)"
+    )
     parser.add_argument("--workers", type=int, default=0, help="worker processes (as `serve`)")
     parser.add_argument("--repeats", type=int, default=5, help="lone-run measurements (5)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cpu)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    load = parser.add_argument_group(
+        "against a running server", "simulated learners over HTTP and websockets (`layerlab load`)"
+    )
+    load.add_argument("--clients", type=int, help="how many learners (20 when only --url)")
+    load.add_argument("--url", help="the server (http://127.0.0.1:8000 when only --clients)")
+    load.add_argument("--pid", type=int, help="the server's process id, for its memory")
 
 
 def _runs(text: str) -> list[int]:
@@ -86,6 +95,12 @@ def _runs(text: str) -> list[int]:
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.clients is not None or args.url is not None:  # the load test, as `layerlab load`
+        args.clients = 20 if args.clients is None else args.clients
+        args.url = args.url or "http://127.0.0.1:8000"
+        args.seconds = args.seconds or 60.0
+        return loadtest.command(args)
+    args.seconds = args.seconds or 8.0
     runs = _runs(args.runs)
     device = pick_device(args.device)
     settings = get_settings().model_copy(update={"device": str(device)})

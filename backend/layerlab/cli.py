@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from layerlab import __version__, bench, serve
+from layerlab import __version__, bench, loadtest, serve
 from layerlab.config import get_settings
 from layerlab.console import ProgressLine, format_result, run_text
 from layerlab.core.datasets import DatasetError
@@ -224,6 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_arguments(serve_parser)
     serve_parser.set_defaults(handler=serve.command)
+
+    load_parser = commands.add_parser(
+        "load",
+        help="simulate a classroom of learners against a running server",
+        description=loadtest.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    loadtest.add_arguments(load_parser)
+    load_parser.set_defaults(handler=loadtest.command)
     return parser
 
 

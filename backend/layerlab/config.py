@@ -3,7 +3,7 @@
 import ipaddress
 import os
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -144,6 +144,11 @@ class Settings(BaseSettings):
             return not ipaddress.ip_address(self.host).is_loopback
         except ValueError:  # a host name: it may well resolve to a network interface
             return True
+
+    # --- the log --------------------------------------------------------------------------------
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`layerlab serve`'s log on stderr: one JSON object a line, or text."
+    )
 
     def worker_count(self, cuda_devices: int) -> int:
         """`workers`, or one per GPU, or 2–4 on a CPU machine (half its cores)."""

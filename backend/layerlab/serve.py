@@ -1,7 +1,6 @@
 """`layerlab serve`: the web server (REST, websockets, the playground page) on one port."""
 
 import argparse
-import logging
 import socket
 import sys
 from typing import Any
@@ -10,6 +9,7 @@ from pydantic import ValidationError
 
 from layerlab.config import Settings, get_settings
 from layerlab.core.spec import describe_errors
+from layerlab.logs import configure_logging
 
 DESCRIPTION = """\
 Serve LayerLab: the playground page at /, the REST API under /api (documented at /docs) and
@@ -57,7 +57,7 @@ def command(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, **uvicorn_options(settings)
     )
@@ -102,4 +102,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(settings.forwarded_allow_ips),
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "log_level": "info",
+        # the app logs each request itself (layerlab.access), through the handler it configures
+        "access_log": False,
+        "log_config": None,
     }

@@ -1,6 +1,7 @@
 """Fixtures of the service: the real app in-process (TestClient) or on a real port (uvicorn)."""
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from layerlab.api.app import create_app
 from layerlab.config import get_settings
 from service import TEST_SETTINGS, LiveServer, serve_in_thread
+
+ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))  # one per learner, never reused
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +57,21 @@ def cancel_leftovers(live_server: LiveServer) -> Iterator[None]:
             listed = client.get("/api/runs", params={"status": status, "limit": 200}).json()
             for run in listed["runs"]:
                 client.post(f"/api/runs/{run['id']}/cancel", headers=admin)
+
+
+@pytest.fixture
+def learner(live_server: LiveServer) -> Iterator[Callable[[], httpx.Client]]:
+    """A new client, as seen from the server: an HTTP client on a loopback address of its own."""
+    clients: list[httpx.Client] = []
+
+    def new_learner() -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=next(ADDRESSES))
+        client = httpx.Client(
+            base_url=live_server.url, transport=transport, timeout=30, trust_env=False
+        )
+        clients.append(client)
+        return client
+
+    yield new_learner
+    for client in clients:
+        client.close()

@@ -75,6 +75,9 @@ def test_a_killed_worker_fails_only_its_run_and_is_replaced(
     assert pool.pid_of(survivor["id"]) == survivor_pid
 
     wait_for(lambda: victim_pid not in pool.pids(), 10, "the pool to replace the worker")
+    metrics = http.get("/metrics").text
+    assert "\nlayerlab_worker_restarts_total 1\n" in metrics
+    assert '\nlayerlab_runs_finished_total{status="failed"} 1\n' in metrics
     replacement = create(http, QUICK_SPEC, wait=True)
     assert replacement["status"] == "done", replacement
     health = http.get("/api/health")

@@ -1,22 +1,19 @@
 """Fairness on a shared server: a full queue answers 503, a greedy client 429, both with
 Retry-After and a sentence naming the LAYERLAB_ setting; places free up as runs end.
 
-Each learner is a client on its own loopback address (127.0.0.N), as each pupil's computer has
-its own: per-client limits are counted by address.
+Each learner is a client on its own loopback address (the `learner` fixture), as each pupil's
+computer has its own: per-client limits are counted by address.
 """
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for_status
+from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
-
-ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))  # one per learner, never reused
 
 
 @pytest.fixture(scope="module")
@@ -29,24 +26,6 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
         "max_active_runs_per_client": 3,
         "max_runs_per_minute": 5,
     }
-
-
-@pytest.fixture
-def learner(live_server: LiveServer) -> Iterator[Callable[[], httpx.Client]]:
-    """A new client, as seen from the server: an HTTP client on a loopback address of its own."""
-    clients: list[httpx.Client] = []
-
-    def new_learner() -> httpx.Client:
-        transport = httpx.HTTPTransport(local_address=next(ADDRESSES))
-        client = httpx.Client(
-            base_url=live_server.url, transport=transport, timeout=30, trust_env=False
-        )
-        clients.append(client)
-        return client
-
-    yield new_learner
-    for client in clients:
-        client.close()
 
 
 def refused(response: httpx.Response, status: int, setting: str) -> str:

@@ -205,6 +205,24 @@ BAD_REQUESTS = {
         ("points", "LAYERLAB_MAX_PREDICT_POINTS"),
         json={"points": [[0.0, 0.0]] * (MAX_PREDICT_POINTS + 1)},
     ),
+    "body not in UTF-8": BadRequest(
+        "POST",
+        "/api/runs",
+        422,
+        ("body", "not valid JSON", "UTF-8"),
+        content=b'{"epochs": "\xff"}',
+        content_type="application/json",
+    ),
+    "list offset past its bound": BadRequest(
+        "GET", "/api/runs?offset=" + "9" * 30, 422, ("offset", "1000000000", "9" * 30)
+    ),
+    "predict a point too far out": BadRequest(
+        "POST",
+        "/api/runs/{done}/predict",
+        422,
+        ("points[1]", "1e+300", "float32"),
+        json={"points": [[0.0, 0.0], [1e300, 0.0]]},
+    ),
     "run body too large": too_large("/api/runs", "application/json", chunked=False),
     "run body too large, chunked": too_large("/api/runs", "application/json", chunked=True),
     "upload too large": too_large("/api/datasets", "text/csv", chunked=False),

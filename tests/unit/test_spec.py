@@ -121,6 +121,13 @@ def test_defaults_past_a_tightened_limit_are_refused_not_trained(override_settin
     )
 
 
+def test_a_csv_spec_takes_any_samples_its_rows_decide(override_settings) -> None:
+    override_settings(max_samples=500)
+    spec = RunSpec.model_validate({"dataset": {"name": "csv", "source": "csv-0123456789ab"}})
+    assert spec.dataset.samples == 1000  # the default, unused: a CSV's rows are its points
+    assert errors_for({"dataset": {"name": "moons"}})[0].startswith("dataset.samples: at most 500")
+
+
 def test_spec_round_trips_through_json() -> None:
     spec = RunSpec.model_validate(
         {"dataset": {"name": "blobs", "classes": 4}, "hidden_widths": [4], "regularization": "l2"}

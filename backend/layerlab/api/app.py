@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from layerlab import __version__
-from layerlab.api import code, datasets, runs, stream
+from layerlab.api import code, datasets, metrics, runs, stream
+from layerlab.api.access import AccessLog
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
 from layerlab.api.limits import BodySizeLimit
@@ -112,11 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(OriginPolicy, allowed_origins=settings.allowed_origins)
+    app.state.requests = metrics.RequestCounts()
+    app.add_middleware(AccessLog, counts=app.state.requests)  # outermost: sees every refusal
     app.include_router(service)
     app.include_router(runs.router)
     app.include_router(datasets.router)
     app.include_router(code.router)
     app.include_router(stream.router)
+    app.include_router(metrics.router)
 
     @app.api_route("/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def plotly_js() -> FileResponse:

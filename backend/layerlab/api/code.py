@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from layerlab.api.deps import SchedulerDep
 from layerlab.api.errors import ApiError
 from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv
-from layerlab.api.schemas import ErrorBody, Script
+from layerlab.api.schemas import WITH_BODY, Script
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
 from layerlab.core.spec import RunSpec
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["code"])
 @router.post(
     "/code",
     response_model=Script,
-    responses={422: {"model": ErrorBody, "description": "A field of the spec is wrong."}},
+    responses=WITH_BODY,
     summary="The standalone PyTorch script that trains this spec as the server would",
 )
 async def code_for_spec(

@@ -10,7 +10,13 @@ from pydantic import ValidationError
 
 from layerlab.api.deps import SchedulerDep
 from layerlab.api.errors import ApiError
-from layerlab.api.schemas import DatasetPreview, DatasetPublic, ErrorBody, UploadedDataset
+from layerlab.api.schemas import (
+    WITH_BODY,
+    DatasetPreview,
+    DatasetPublic,
+    UploadedDataset,
+    refusals,
+)
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
 
@@ -35,10 +41,7 @@ async def list_datasets(scheduler: SchedulerDep) -> dict[str, list[dict[str, Any
 @router.get(
     "/{name}",
     response_model=DatasetPreview,
-    responses={
-        404: {"model": ErrorBody, "description": "No such dataset or upload."},
-        422: {"model": ErrorBody, "description": "A parameter is out of bounds."},
-    },
+    responses=refusals(404, 422, reasons={404: "No such dataset or upload."}),
     summary="The points of a dataset (or an uploaded CSV's id), split as a run would split them",
 )
 async def preview_dataset(
@@ -91,10 +94,7 @@ def _preview(dataset: Dataset) -> dict[str, Any]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadedDataset,
-    responses={
-        413: {"model": ErrorBody, "description": "Larger than LAYERLAB_MAX_REQUEST_BYTES."},
-        422: {"model": ErrorBody, "description": "Not a usable CSV; the message names the row."},
-    },
+    responses=WITH_BODY,
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -62,6 +62,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        undecodable = error.__cause__
+        if error.status_code == 400 and isinstance(undecodable, UnicodeDecodeError):
+            # FastAPI's 400 for a body that is not text; a JSON body that does not parse is 422
+            where = f"byte {undecodable.start}: {undecodable.object[undecodable.start :][:1]!r}"
+            message = f"body: not valid JSON (not UTF-8 text at {where})"
+            return JSONResponse({"error": message}, status_code=422)
         message = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 404 and message == "Not Found":
             message = f"no such route: {request.method} {request.url.path}"

@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from torch import nn
@@ -9,7 +10,8 @@ from torch import nn
 from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
 from layerlab.api.errors import ApiError
 from layerlab.api.schemas import (
-    ErrorBody,
+    OWNER_CONTROL,
+    RUN_READ,
     MetricsPage,
     ModelPublic,
     PredictRequest,
@@ -18,6 +20,7 @@ from layerlab.api.schemas import (
     RunCreated,
     RunList,
     RunPublic,
+    refusals,
 )
 from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
 from layerlab.core.grids import Grid, grid_points
@@ -37,15 +40,8 @@ from layerlab.engine.scheduler import AdmissionError, ControlError, Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
-Responses = dict[int | str, dict[str, Any]]
-
-NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": "No run with this id."}}
-OWNER_ONLY: Responses = {
-    401: {"model": ErrorBody, "description": "No X-Run-Token header."},
-    403: {"model": ErrorBody, "description": "The token is not the owner's (nor the admin's)."},
-    409: {"model": ErrorBody, "description": "The run's state does not allow it."},
-    **NOT_FOUND,
-}
+MAX_OFFSET = 10**9  # SQLite takes at most 2**63 - 1; a bound in the schema names the limit
+NO_WEIGHTS = {409: "The run has no weights yet (queued), or kept none (diverged)."}
 SPEC_EXAMPLE = {
     "dataset": {"name": "moons", "samples": 500, "noise": 0.2},
     "hidden_widths": [8, 8],
@@ -80,11 +76,7 @@ def _view(scheduler: Scheduler, run_id: str) -> dict[str, Any]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RunCreated,
-    responses={
-        422: {"model": ErrorBody, "description": "A field of the spec is wrong or out of bounds."},
-        429: {"model": ErrorBody, "description": "This client has too many runs; see Retry-After."},
-        503: {"model": ErrorBody, "description": "The queue is full; see Retry-After."},
-    },
+    responses=refusals(413, 422, 429, 503),
     summary="Create a run; with ?wait=true, answer when it has ended",
 )
 async def create_run(
@@ -134,11 +126,11 @@ async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Datase
         raise ApiError(422, str(error)) from None
 
 
-@router.get("", response_model=RunList, summary="List runs, newest first")
+@router.get("", response_model=RunList, responses=refusals(422), summary="List runs, newest first")
 async def list_runs(
     scheduler: SchedulerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
 ) -> dict[str, Any]:
     wanted = status.value if status else None
@@ -152,7 +144,7 @@ async def list_runs(
     }
 
 
-@router.get("/{run_id}", response_model=RunPublic, responses=NOT_FOUND, summary="Read a run")
+@router.get("/{run_id}", response_model=RunPublic, responses=RUN_READ, summary="Read a run")
 async def get_run(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
     scheduler.touch(run_id)
     return _view(scheduler, run_id)
@@ -161,7 +153,7 @@ async def get_run(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
 @router.get(
     "/{run_id}/metrics",
     response_model=MetricsPage,
-    responses=NOT_FOUND,
+    responses=RUN_READ,
     summary="The run's metric history (poll with since_step)",
 )
 async def get_metrics(
@@ -179,7 +171,7 @@ async def get_metrics(
 
 @router.get(
     "/{run_id}/grid",
-    responses=NOT_FOUND,
+    responses=refusals(404, 422, reasons={404: "No run with this id, or no grid from it yet."}),
     summary="The latest decision-boundary grid, encoded as on the websocket",
 )
 async def get_grid(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
@@ -226,7 +218,7 @@ def _spec_of(data: dict[str, Any]) -> RunSpec:
 @router.get(
     "/{run_id}/model",
     response_model=ModelPublic,
-    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights yet."}},
+    responses=refusals(404, 409, 422, reasons=NO_WEIGHTS),
     summary="Layer summary, weights and per-tensor statistics",
 )
 async def get_model(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
@@ -248,7 +240,7 @@ async def get_model(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
     "/{run_id}/predict",
     response_model=PredictResponse,
     response_model_exclude_none=True,
-    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights yet."}},
+    responses=refusals(404, 409, 413, 422, reasons=NO_WEIGHTS),
     summary="Predict on given points with the run's current weights",
 )
 async def predict_points(
@@ -270,15 +262,26 @@ async def predict_points(
                 422, f"points[{index}]: expected {width} numbers ({names}); got {len(point)}"
             )
     spec = _spec_of(view["spec"])
-    inputs = model_inputs_for(request.points, spec, is_2d=info["extent"] is not None)
+    with np.errstate(over="ignore", invalid="ignore"):  # points too far out: refused below
+        inputs = model_inputs_for(request.points, spec, is_2d=info["extent"] is not None)
     result = predict(model, inputs, info["task"])
+    outputs = result.get("probabilities", result.get("values", []))
+    for index, output in enumerate(outputs):
+        if not np.isfinite(output).all():
+            raise ApiError(
+                422,
+                f"points[{index}]: {request.points[index]} is too far out: the network's output "
+                "there overflows float32 (about ±3.4e38); use smaller numbers",
+            )
     class_names = info["class_names"] if info["task"] != "regression" else None
     return {"task": info["task"], "step": reply["step"], "class_names": class_names, **result}
 
 
 @router.get(
     "/{run_id}/neurons",
-    responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "No weights or no plane."}},
+    responses=refusals(
+        404, 409, 422, reasons={409: "No weights yet, or the data has no plane to map."}
+    ),
     summary="Each hidden neuron's output over the plane, encoded like the stream's grids",
 )
 async def get_neurons(
@@ -312,7 +315,7 @@ def _control_route(action: Literal["pause", "resume", "step", "cancel"], summary
     @router.post(
         f"/{{run_id}}/{action}",
         response_model=RunPublic,
-        responses=OWNER_ONLY,
+        responses=OWNER_CONTROL,
         summary=summary,
         name=f"{action}_run",
     )
@@ -337,7 +340,7 @@ _control_route("cancel", "Stop a run for good, keeping its weights (owner token)
 @router.patch(
     "/{run_id}",
     response_model=RunPublic,
-    responses=OWNER_ONLY,
+    responses={**OWNER_CONTROL, **refusals(413)},
     summary="Change the learning or regularization rate while it trains (owner token)",
 )
 async def update_rates(
@@ -354,7 +357,7 @@ async def update_rates(
 @router.delete(
     "/{run_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=OWNER_ONLY,
+    responses=refusals(401, 403, 404, 422),
     summary="Delete a run and its weights, cancelling it if it trains (owner token)",
 )
 async def delete_run(run_id: str, scheduler: SchedulerDep, token: TokenHeader = None) -> Response:
@@ -366,9 +369,8 @@ async def delete_run(run_id: str, scheduler: SchedulerDep, token: TokenHeader = 
 @router.get(
     "/{run_id}/export",
     responses={
-        **NOT_FOUND,
         200: {"content": {"application/octet-stream": {}}, "description": "The model file."},
-        409: {"model": ErrorBody, "description": "No weights, or ONNX unavailable."},
+        **refusals(404, 409, 422, reasons={409: "No weights, or ONNX is not installed."}),
     },
     response_class=Response,
     summary="Download the model: state dict, TorchScript or ONNX",

@@ -71,6 +71,7 @@ async def _send_frames(websocket: WebSocket, mailbox: Mailbox, settings: Setting
 
 
 async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
+    websocket.app.state.scheduler.hub.counts.slow_viewers_closed += 1
     reason = f"too slow: no frame accepted for {settings.slow_viewer_timeout_s:g} s"
     with contextlib.suppress(Exception):
         await asyncio.wait_for(
@@ -85,6 +86,7 @@ async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings)
     except ValueError:  # a diverged run's NaN losses: null in JSON, as the REST routes write
         text = json.dumps(finite(frame), separators=(",", ":"))
     await asyncio.wait_for(websocket.send_text(text), settings.slow_viewer_timeout_s)
+    websocket.app.state.scheduler.hub.counts.sent[frame["type"]] += 1
 
 
 async def _read_messages(websocket: WebSocket, settings: Settings) -> None:

@@ -8,6 +8,7 @@ the run, its metric history so far and its latest grid.
 """
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,11 +18,24 @@ from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.store import downsample
 
 
+@dataclass
+class StreamCounts:
+    """Frames of every viewer since the server started: those sent, and those merged into a later
+    frame or dropped because the viewer had not taken the earlier one yet."""
+
+    sent: collections.Counter[str] = field(default_factory=collections.Counter)  # by type
+    # metric points sent in one frame with others, grids replaced, status changes merged
+    coalesced: collections.Counter[str] = field(default_factory=collections.Counter)
+    points_dropped: int = 0  # metric points thinned out of a slow viewer's backlog
+    slow_viewers_closed: int = 0
+
+
 class Mailbox:
     """What one viewer has not been sent yet."""
 
-    def __init__(self, max_points: int) -> None:
+    def __init__(self, max_points: int, counts: StreamCounts | None = None) -> None:
         self.max_points = max_points
+        self.counts = counts if counts is not None else StreamCounts()
         self.points: list[dict[str, Any]] = []
         self.grid: dict[str, Any] | None = None
         self.status: dict[str, Any] | None = None
@@ -31,19 +45,23 @@ class Mailbox:
 
     def put_points(self, points: list[dict[str, Any]]) -> None:
         self.points.extend(points)
-        if (
-            len(self.points) > self.max_points
-        ):  # a slow viewer gets a thinner curve, not a longer one
-            self.points = downsample(self.points, self.max_points // 2)
+        if len(self.points) > self.max_points:
+            # a slow viewer gets a thinner curve, not a longer one
+            kept = downsample(self.points, self.max_points // 2)
+            self.counts.points_dropped += len(self.points) - len(kept)
+            self.points = kept
         self._ready.set()
 
     def put_grid(self, frame: dict[str, Any]) -> None:
         if self.grid is not None:
             self.replaced_grids += 1
+            self.counts.coalesced["grid"] += 1
         self.grid = frame
         self._ready.set()
 
     def put_status(self, frame: dict[str, Any]) -> None:
+        if self.status is not None:
+            self.counts.coalesced["status"] += 1
         self.status = frame if self.status is None else {**self.status, **frame}
         self._ready.set()
 
@@ -71,6 +89,7 @@ class Mailbox:
             frames.append({"type": "status", **status})
         if self.points:
             frames.append({"type": "metrics", "points": self.points})
+            self.counts.coalesced["metrics"] += len(self.points) - 1
             self.points = []
         if self.grid is not None:
             frames.append({"type": "grid", **self.grid})
@@ -97,6 +116,7 @@ class Hub:
         self.max_history_points = max_history_points
         self.max_pending_points = max_pending_points
         self.channels: dict[str, Channel] = {}
+        self.counts = StreamCounts()
 
     def open(self, run_id: str, run: dict[str, Any]) -> None:
         self.channels[run_id] = Channel(run=dict(run))
@@ -173,7 +193,7 @@ class Hub:
         if snapshot is None:
             raise KeyError(run_id)
         channel = self.channels[run_id]
-        mailbox = Mailbox(self.max_pending_points)
+        mailbox = Mailbox(self.max_pending_points, self.counts)
         channel.viewers.add(mailbox)
         if snapshot["run"].get("status") in FINAL_STATUSES:
             mailbox.close()

@@ -20,6 +20,7 @@ from typing import Any
 from layerlab.config import Settings
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES
+from layerlab.engine.activity import Activity
 from layerlab.engine.hub import Hub
 from layerlab.engine.store import RunRecord, Store
 from layerlab.engine.workers import LOST, WorkerConfig, WorkerPool, worker_devices
@@ -90,6 +91,7 @@ class Scheduler:
         self.settings = settings
         self.store = store
         self.hub = hub
+        self.activity = Activity()  # counts for GET /metrics
         count = settings.worker_count(_cuda_devices() if settings.device == "auto" else 0)
         config = WorkerConfig(
             metrics_interval_s=1.0 / settings.metrics_frames_per_s,
@@ -150,6 +152,7 @@ class Scheduler:
         self.live[run.id] = run
         self.queue.append(run)
         self.hub.open(run.id, public_run(record))
+        self.activity.run_created()
         self._created.setdefault(client, collections.deque()).append(time.monotonic())
         self._dispatch()
         return self.describe(run.id) or public_run(record), token
@@ -352,6 +355,7 @@ class Scheduler:
                 self._dispatch()  # its worker has let go of it only now
             return
         if kind == "metrics":
+            self.activity.trained(run.id, int(payload.get("step") or 0))
             self.hub.publish_metrics(run.id, payload)
         elif kind == "grid":
             self.hub.publish_grid(run.id, payload)
@@ -406,6 +410,7 @@ class Scheduler:
                 self.store.save_weights(run.id, payload["weights"])
         frame["has_weights"] = bool(payload.get("weights"))
         run.status = status
+        self.activity.run_finished(run.id, status)
         self.hub.publish_status(run.id, frame)
         self.hub.discard(run.id)
         run.status_changed.set()

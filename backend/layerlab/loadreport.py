@@ -1,0 +1,211 @@
+"""What a load test saw: runs, frames per viewer, time to the first frame, errors, memory."""
+
+import collections
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MIB = 2**20
+# websocket close codes that mean the server or the network failed, not a run that ended
+ABNORMAL_CLOSES = ("1006", "1011", "1012", "1013", "1014")
+
+
+@dataclass(frozen=True)
+class ServerMemory:
+    """Resident memory of the server process and of its workers together, in bytes."""
+
+    server_bytes: int
+    worker_bytes: int
+    workers: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.server_bytes + self.worker_bytes
+
+    def describe(self) -> str:
+        return (
+            f"{self.total_bytes / MIB:,.0f} MiB (server {self.server_bytes / MIB:,.0f} + "
+            f"{self.workers} workers {self.worker_bytes / MIB:,.0f})"
+        )
+
+
+SAMPLE = re.compile(r'^process_resident_memory_bytes\{process="([^"]+)"\} (\S+)$')
+
+
+def memory_from_metrics(text: str) -> ServerMemory | None:
+    """The `process_resident_memory_bytes` samples of a LayerLab server's GET /metrics."""
+    server, workers, count = 0, 0, 0
+    for line in text.splitlines():
+        match = SAMPLE.match(line)
+        if match is None:
+            continue
+        if match[1] == "server":
+            server = int(float(match[2]))
+        else:
+            workers, count = workers + int(float(match[2])), count + 1
+    return ServerMemory(server, workers, count) if server else None
+
+
+def memory_from_proc(pid: int) -> ServerMemory:
+    """A server process's resident memory and its workers', from /proc: the workers are the
+    descendants that multiprocessing spawned (not its resource tracker)."""
+    page_bytes = os.sysconf("SC_PAGE_SIZE")
+    server = _resident_pages(pid) * page_bytes
+    workers = [child for child in _descendants(pid) if _is_spawned_worker(child)]
+    worker_bytes = sum(_resident_pages(worker) for worker in workers) * page_bytes
+    return ServerMemory(server, worker_bytes, len(workers))
+
+
+def _is_spawned_worker(pid: int) -> bool:
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _resident_pages(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0  # it exited while we looked
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile (0.5 = median); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
+
+
+@dataclass
+class LoadReport:
+    """Filled in by the learners as they go; read once they have all stopped."""
+
+    url: str
+    clients: int
+    seconds: float
+    runs_created: int = 0
+    runs_ended: collections.Counter[str] = field(default_factory=collections.Counter)
+    metrics_frames_per_s: list[float] = field(default_factory=list)  # one per learner
+    grid_frames_per_s: list[float] = field(default_factory=list)
+    first_frame_s: list[float] = field(default_factory=list)  # one per run that showed progress
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    requests: int = 0
+    retried: int = 0  # requests sent again after the server closed a kept-alive connection
+    memory_before: ServerMemory | None = None
+    memory_peak: ServerMemory | None = None
+    memory_after: ServerMemory | None = None
+    steps_per_s_peak: float | None = None
+
+    @property
+    def server_errors(self) -> int:
+        """Answers that mean the server failed: a 5xx, no connection, an abnormal websocket
+        close, or a stream that did not end after its run was cancelled."""
+        failed = (
+            "http 5",
+            "connection",
+            "ws no final",
+            *(f"ws close {c}" for c in ABNORMAL_CLOSES),
+        )
+        return sum(count for kind, count in self.errors.items() if kind.startswith(failed))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values: the counts, and each distribution with its percentiles."""
+        plain = {
+            name: getattr(self, name)
+            for name in ("url", "clients", "seconds", "runs_created", "requests", "retried")
+        }
+        memory = {
+            f"memory_{when}": asdict(value) if value else None
+            for when, value in (
+                ("before", self.memory_before),
+                ("peak", self.memory_peak),
+                ("after", self.memory_after),
+            )
+        }
+        return {
+            **plain,
+            "runs_ended": dict(self.runs_ended),
+            "metrics_frames_per_s": _spread(self.metrics_frames_per_s),
+            "grid_frames_per_s": _spread(self.grid_frames_per_s),
+            "first_frame_s": {
+                "p50": percentile(self.first_frame_s, 0.5),
+                "p95": percentile(self.first_frame_s, 0.95),
+                "runs": len(self.first_frame_s),
+            },
+            "errors": dict(self.errors),
+            "server_errors": self.server_errors,
+            "steps_per_s_peak": self.steps_per_s_peak,
+            **memory,
+        }
+
+
+def _spread(per_viewer: list[float]) -> dict[str, Any]:
+    return {
+        "p5": percentile(per_viewer, 0.05),
+        "median": percentile(per_viewer, 0.5),
+        "per_viewer": [round(value, 3) for value in per_viewer],
+    }
+
+
+def format_report(report: LoadReport) -> str:
+    """The report as a table a person reads."""
+    ended = report.runs_ended
+    others = ", ".join(f"{status} {count}" for status, count in sorted(ended.items())
+                       if status not in ("done", "cancelled"))  # fmt: skip
+    rows = [
+        ("learners", f"{report.clients} for {report.seconds:g} s against {report.url}"),
+        ("runs", f"created {report.runs_created}, completed {ended['done']}, "
+                 f"cancelled {ended['cancelled']}" + (f", {others}" if others else "")),
+        ("requests", f"{report.requests:,} HTTP, {report.retried} sent again on a new "
+                     "connection (the server had closed the idle one)"),
+        ("metrics frames / s", _per_viewer(report.metrics_frames_per_s)),
+        ("grid frames / s", _per_viewer(report.grid_frames_per_s)),
+        ("POST → first frame", _latency(report.first_frame_s)),
+        ("errors", ", ".join(f"{kind}: {n}" for kind, n in report.errors.most_common()) or "none"),
+    ]  # fmt: skip
+    if report.steps_per_s_peak is not None:
+        rows.append(("server steps / s", f"{report.steps_per_s_peak:,.0f} at the busiest"))
+    for name, memory in (
+        ("memory before", report.memory_before),
+        ("memory peak", report.memory_peak),
+        ("memory after", report.memory_after),
+    ):
+        if memory is not None:
+            rows.append((name, memory.describe()))
+    width = max(len(name) for name, _ in rows) + 2
+    return "\n".join(f"{name:<{width}}{text}" for name, text in rows)
+
+
+def _per_viewer(rates: list[float]) -> str:
+    if not rates:
+        return "no viewer"
+    return (
+        f"per viewer: p5 {percentile(rates, 0.05):.1f}, median {percentile(rates, 0.5):.1f} "
+        f"({len(rates)} viewers)"
+    )
+
+
+def _latency(seconds: list[float]) -> str:
+    if not seconds:
+        return "no run showed progress"
+    p50, p95 = percentile(seconds, 0.5) or 0.0, percentile(seconds, 0.95) or 0.0
+    return f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms ({len(seconds)} runs)"

@@ -1,0 +1,293 @@
+"""`layerlab load`: a classroom of simulated learners against a running LayerLab server.
+
+Each learner does what a pupil at the playground page does, through the public API only: it
+creates a run (moons, circles, XOR or a spiral; 1–3 hidden layers of 4–16 neurons), watches its
+stream, and every few seconds moves a slider, which cancels the run and starts another;
+sometimes it pauses and resumes, or changes the learning rate while the run trains.
+
+All learners share this machine's address, and the server counts its per-client limits by
+address: start the server with LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT and
+LAYERLAB_MAX_RUNS_PER_MINUTE raised (the test checks them first and names the values needed).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import ssl
+import time
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, InvalidHandshake
+
+from layerlab.loadreport import LoadReport, ServerMemory, memory_from_metrics, memory_from_proc
+
+DATASETS = ("moons", "circles", "xor", "spiral")
+SLIDER_S = (3.0, 6.0)  # how long a learner watches a run before it changes something
+PAUSE_CHANCE, RATE_CHANCE = 0.25, 0.2  # per run: pause and resume it; change its learning rate
+FINAL = ("done", "diverged", "failed", "cancelled", "interrupted")
+MAX_CLIENTS, MAX_SECONDS = 1000, 3600.0
+MEMORY_EVERY_S = 5.0
+
+
+class LoadTestError(Exception):
+    """The load test cannot run as asked; the message says what to change."""
+
+
+def learner_spec(rng: random.Random) -> dict[str, Any]:
+    """A run a pupil might ask for: long enough that a slider moves before it ends."""
+    depth = rng.randint(1, 3)
+    return {
+        "dataset": {"name": rng.choice(DATASETS), "samples": 500, "noise": rng.choice((0.1, 0.2))},
+        "hidden_widths": [rng.randint(4, 16) for _ in range(depth)],
+        "activation": rng.choice(("relu", "tanh")),
+        "learning_rate": rng.choice((0.003, 0.01, 0.03)),
+        "epochs": 500,
+    }
+
+
+def needed_limits(clients: int) -> dict[str, int]:
+    """Per-client limits that N learners sharing one address need, with a margin."""
+    return {
+        "max_active_runs_per_client": 2 * clients,  # a cancelled run may linger a moment
+        "max_runs_per_minute": clients * math.ceil(60 / SLIDER_S[0]) + 10,
+    }
+
+
+def check_limits(info: dict[str, Any], clients: int) -> None:
+    """LoadTestError unless the server's limits let `clients` learners on one address play."""
+    limits = info["limits"]
+    short = {
+        name: needed for name, needed in needed_limits(clients).items() if limits[name] < needed
+    }
+    if short:
+        has = ", ".join(f"LAYERLAB_{name.upper()}={limits[name]}" for name in short)
+        wants = " ".join(f"LAYERLAB_{name.upper()}={needed}" for name, needed in short.items())
+        raise LoadTestError(
+            f"the server allows {has} per client address, and all {clients} learners share "
+            f"this machine's: start it with {wants} (e.g. `{wants} layerlab serve`)"
+        )
+    places = info["workers"] * info["runs_per_worker"] + limits["max_queued_runs"]
+    if places < clients:
+        raise LoadTestError(
+            f"the server holds {places} runs at most (LAYERLAB_WORKERS={info['workers']} x "
+            f"LAYERLAB_RUNS_PER_WORKER={info['runs_per_worker']} + LAYERLAB_MAX_QUEUED_RUNS="
+            f"{limits['max_queued_runs']}), fewer than {clients} learners: raise one of them"
+        )
+
+
+class Learner:
+    """One simulated pupil: its own HTTP client, its own runs, its own viewer."""
+
+    def __init__(self, index: int, url: str, report: LoadReport, deadline: float) -> None:
+        self.index, self.url, self.report, self.deadline = index, url, report, deadline
+        self.rng = random.Random(index)
+        self.metric_frames = self.grid_frames = 0
+        self.watched_s = 0.0
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    async def play(self, tls: ssl.SSLContext) -> None:
+        agent = {"User-Agent": f"layerlab-load/{self.index}"}
+        async with httpx.AsyncClient(
+            base_url=self.url, headers=agent, timeout=30, verify=tls, trust_env=False
+        ) as http:
+            await asyncio.sleep(self.rng.uniform(0, min(5.0, self.left_s() / 4)))  # not in step
+            while self.left_s() > 1.0:
+                run, posted_at = await self._create(http)
+                if run is not None:
+                    await self._use(http, run, posted_at)
+        if self.watched_s > 0:
+            self.report.metrics_frames_per_s.append(self.metric_frames / self.watched_s)
+            self.report.grid_frames_per_s.append(self.grid_frames / self.watched_s)
+
+    async def _create(self, http: httpx.AsyncClient) -> tuple[dict[str, Any] | None, float]:
+        posted_at = time.perf_counter()
+        response = await self._request(http, "POST", "/api/runs", "create", learner_spec(self.rng))
+        if response is not None and response.status_code == 201:
+            self.report.runs_created += 1
+            return response.json(), posted_at
+        retry_s = float(response.headers.get("Retry-After", 1)) if response is not None else 1.0
+        await asyncio.sleep(max(0.0, min(retry_s, self.left_s() - 1.0)))
+        return None, posted_at
+
+    async def _use(self, http: httpx.AsyncClient, run: dict[str, Any], posted_at: float) -> None:
+        """Watch the run, maybe pause it or change its rate, then move on: cancel it."""
+        viewer = asyncio.create_task(self._watch(run, posted_at))
+        stay_s = min(self.rng.uniform(*SLIDER_S), max(0.0, self.left_s()))
+        await asyncio.wait({viewer}, timeout=stay_s / 2)
+        roll = self.rng.random()
+        control = f"/api/runs/{run['id']}"
+        token = {"X-Run-Token": run["token"]}
+        if not viewer.done() and roll < PAUSE_CHANCE:
+            await self._request(http, "POST", f"{control}/pause", "pause", headers=token)
+            await asyncio.sleep(min(1.0, stay_s / 4))
+            await self._request(http, "POST", f"{control}/resume", "resume", headers=token)
+        elif not viewer.done() and roll < PAUSE_CHANCE + RATE_CHANCE:
+            rate = {"learning_rate": self.rng.choice((0.001, 0.01, 0.1))}
+            await self._request(http, "PATCH", control, "rate", rate, headers=token)
+        await asyncio.wait({viewer}, timeout=stay_s / 2)
+        for _ in range(2):  # a second cancel if the first did not end the stream
+            if not viewer.done():
+                await self._request(http, "POST", f"{control}/cancel", "cancel", headers=token)
+                await asyncio.wait({viewer}, timeout=10.0)
+        if not viewer.done():
+            viewer.cancel()
+            self.report.errors["ws no final status"] += 1
+        elif (final := viewer.result()) is not None:
+            self.report.runs_ended[final] += 1
+
+    async def _request(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        path: str,
+        action: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response | None:
+        self.report.requests += 1
+        try:
+            try:
+                response = await http.request(method, path, json=body, headers=headers)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # the server closed this kept-alive connection as the request left: it read
+                # nothing, so send it again on a new one, as browsers do
+                self.report.retried += 1
+                response = await http.request(method, path, json=body, headers=headers)
+        except httpx.HTTPError as error:
+            self.report.errors[f"connection {type(error).__name__} {action}"] += 1
+            return None
+        if response.status_code >= 300:
+            self.report.errors[f"http {response.status_code} {action}"] += 1
+        return response
+
+    async def _watch(self, run: dict[str, Any], posted_at: float) -> str | None:
+        """Read the run's stream until it ends; its final status (None when it broke off)."""
+        url = self.url.replace("http", "ws", 1) + run["links"]["stream"]
+        opened = time.perf_counter()
+        final, progressed = None, False
+        try:
+            async with connect(
+                url, proxy=None, max_size=None, user_agent_header=f"layerlab-load/{self.index}"
+            ) as stream:
+                async for message in stream:
+                    frame = json.loads(message)
+                    if not progressed and shows_progress(frame):
+                        progressed = True
+                        self.report.first_frame_s.append(time.perf_counter() - posted_at)
+                    if frame["type"] == "metrics":
+                        self.metric_frames += 1
+                    elif frame["type"] == "grid":
+                        self.grid_frames += 1
+                    elif frame["type"] == "status" and frame["status"] in FINAL:
+                        final = frame["status"]
+        except ConnectionClosedError as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else 1006
+            self.report.errors[f"ws close {code}"] += 1
+        except (OSError, InvalidHandshake, TimeoutError) as error:
+            self.report.errors[f"connection ws {type(error).__name__}"] += 1
+        except (ValueError, KeyError):  # not JSON, or not a frame of the wire
+            self.report.errors["ws frame not understood"] += 1
+        finally:
+            self.watched_s += time.perf_counter() - opened
+        return final
+
+
+def shows_progress(frame: dict[str, Any]) -> bool:
+    """A frame that shows the network learning: a metric point past step 0, or a grid."""
+    if frame["type"] == "metrics":
+        return any(point["step"] > 0 for point in frame["points"])
+    if frame["type"] == "snapshot":
+        return frame["grid"] is not None or any(p["step"] > 0 for p in frame["history"])
+    return bool(frame["type"] == "grid")
+
+
+async def _look(
+    http: httpx.AsyncClient, pid: int | None, report: LoadReport
+) -> ServerMemory | None:
+    """The server's memory now (from /proc with a pid, else /metrics); notes its step rate."""
+    text = (await http.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("layerlab_steps_per_second "):
+            report.steps_per_s_peak = max(float(line.split()[1]), report.steps_per_s_peak or 0.0)
+    return memory_from_proc(pid) if pid is not None else memory_from_metrics(text)
+
+
+async def run_load_async(
+    url: str, clients: int, seconds: float, pid: int | None = None
+) -> LoadReport:
+    """`clients` learners for `seconds` against the server at `url` (http://host:port)."""
+    url = url.rstrip("/")
+    report = LoadReport(url=url, clients=clients, seconds=seconds)
+    async with httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as http:
+        try:
+            info = (await http.get("/api/info")).raise_for_status().json()
+        except httpx.HTTPError as error:
+            raise LoadTestError(f"cannot reach a LayerLab server at {url}: {error}") from None
+        check_limits(info, clients)
+        report.memory_before = report.memory_peak = await _look(http, pid, report)
+        deadline = time.monotonic() + seconds
+        tls = ssl.create_default_context()  # one for all: each costs milliseconds to make
+        learners = [Learner(index, url, report, deadline) for index in range(clients)]
+        playing = asyncio.gather(*(learner.play(tls) for learner in learners))
+        while not playing.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(playing), MEMORY_EVERY_S)
+            memory = await _look(http, pid, report)
+            peak = report.memory_peak
+            if memory and (peak is None or memory.total_bytes > peak.total_bytes):
+                report.memory_peak = memory
+        await playing
+        report.memory_after = await _look(http, pid, report)
+    return report
+
+
+def run_load(url: str, clients: int, seconds: float, pid: int | None = None) -> LoadReport:
+    """`run_load_async` for callers without an event loop."""
+    return asyncio.run(run_load_async(url, clients, seconds, pid))
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="The server (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--clients", type=int, default=20, help="Simulated learners (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=60.0, help="How long they play (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--pid", type=int, help="The server's process id: read memory from /proc, not /metrics."
+    )
+    parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+
+def command(args: argparse.Namespace) -> int:
+    from layerlab.flags import UsageError
+    from layerlab.loadreport import format_report
+
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        raise UsageError(f"--clients: from 1 to {MAX_CLIENTS} learners; got {args.clients}")
+    if not 1 <= args.seconds <= MAX_SECONDS:
+        raise UsageError(f"--seconds: from 1 to {MAX_SECONDS:g}; got {args.seconds:g}")
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"--url: expected http://HOST:PORT; got {args.url!r}")
+    try:
+        report = run_load(args.url, args.clients, args.seconds, args.pid)
+    except LoadTestError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(format_report(report))
+    return 1 if report.server_errors else 0

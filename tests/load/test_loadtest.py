@@ -1,0 +1,107 @@
+"""`layerlab load` in short: six learners for eight seconds against a real server and workers.
+
+It checks behaviour, not speed: no server error, every viewer gets metric and grid frames, every
+run ends, and the server is left with nothing running. Timing bounds are generous on purpose.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from layerlab.cli import main
+from layerlab.loadreport import format_report, memory_from_metrics, percentile
+from layerlab.loadtest import LoadTestError, check_limits, needed_limits, run_load
+from service import TEST_SETTINGS, LiveServer, serve_in_thread
+
+LEARNERS, SECONDS = 6, 8.0
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[LiveServer]:
+    """Per-client limits raised as a local load test needs: all learners share 127.0.0.1."""
+    raised = {"max_active_runs_per_client": 100, "max_runs_per_minute": 1000}
+    assert all(raised[name] >= needed for name, needed in needed_limits(LEARNERS).items())
+    with serve_in_thread({**TEST_SETTINGS, **raised}) as server:
+        yield server
+
+
+def test_a_short_classroom_trains_watches_and_leaves_nothing_behind(
+    live_server: LiveServer,
+) -> None:
+    report = run_load(live_server.url, LEARNERS, SECONDS)
+
+    assert report.server_errors == 0, report.errors
+    assert not [kind for kind in report.errors if kind.startswith("http 4")], report.errors
+    assert report.runs_created >= LEARNERS
+    assert sum(report.runs_ended.values()) == report.runs_created, report.runs_ended
+    assert report.runs_ended["cancelled"] >= 1  # sliders moved
+    assert len(report.metrics_frames_per_s) == LEARNERS
+    assert min(report.metrics_frames_per_s) > 0, "a viewer got no metric frame"
+    assert min(report.grid_frames_per_s) > 0, "a viewer got no grid"
+    assert len(report.first_frame_s) >= LEARNERS
+    p95 = percentile(report.first_frame_s, 0.95)
+    assert p95 is not None and p95 < 15.0
+    assert report.memory_before is not None and report.memory_after is not None
+    assert report.memory_before.workers == 2
+    assert report.memory_after.server_bytes > 10 * 2**20
+    assert live_server.on_loop(lambda: len(live_server.scheduler.live)) == 0
+
+    table = format_report(report)
+    for row in ("runs", "metrics frames / s", "POST → first frame", "errors", "memory after"):
+        assert row in table
+
+
+def test_the_command_prints_json_or_names_the_limits_to_raise(
+    live_server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = live_server.url
+    assert main(["load", "--url", url, "--clients", "2", "--seconds", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["clients"] == 2 and report["server_errors"] == 0
+    assert report["runs_created"] >= 2
+    assert report["metrics_frames_per_s"]["median"] > 0
+
+    assert main(["load", "--url", url, "--clients", "500", "--seconds", "3"]) == 2
+    error = capsys.readouterr().err
+    assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=100" in error
+    assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=1000" in error  # what 500 learners need
+
+
+def info(active: int, per_minute: int, workers: int = 2, queued: int = 200) -> dict[str, Any]:
+    limits = {
+        "max_active_runs_per_client": active,
+        "max_runs_per_minute": per_minute,
+        "max_queued_runs": queued,
+    }
+    return {"workers": workers, "runs_per_worker": 64, "limits": limits}
+
+
+def test_the_limits_check_names_each_setting_short_of_what_is_needed() -> None:
+    check_limits(info(120, 1210), 60)  # enough
+    with pytest.raises(LoadTestError) as short:
+        check_limits(info(4, 60), 60)
+    assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=4" in str(short.value)
+    assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=120 LAYERLAB_MAX_RUNS_PER_MINUTE=1210" in str(
+        short.value
+    )
+    with pytest.raises(LoadTestError, match="LAYERLAB_MAX_QUEUED_RUNS=0"):
+        check_limits(info(1000, 10_000, workers=1, queued=0), 100)
+
+
+def test_memory_is_read_from_the_servers_metrics() -> None:
+    text = (
+        "# TYPE process_resident_memory_bytes gauge\n"
+        'process_resident_memory_bytes{process="server"} 300000000\n'
+        'process_resident_memory_bytes{process="worker-0"} 400000000\n'
+        'process_resident_memory_bytes{process="worker-1"} 410000000\n'
+    )
+    memory = memory_from_metrics(text)
+    assert memory is not None
+    assert (memory.server_bytes, memory.worker_bytes, memory.workers) == (
+        300_000_000,
+        810_000_000,
+        2,
+    )
+    assert memory_from_metrics("layerlab_workers 2\n") is None
