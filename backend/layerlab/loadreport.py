@@ -160,6 +160,7 @@ class LoadReport:
 
 def _spread(per_viewer: list[float]) -> dict[str, Any]:
     return {
+        "min": min(per_viewer, default=None),
         "p5": percentile(per_viewer, 0.05),
         "median": percentile(per_viewer, 0.5),
         "per_viewer": [round(value, 3) for value in per_viewer],
@@ -199,7 +200,8 @@ def _per_viewer(rates: list[float]) -> str:
     if not rates:
         return "no viewer"
     return (
-        f"per viewer: p5 {percentile(rates, 0.05):.1f}, median {percentile(rates, 0.5):.1f} "
+        f"per viewer: min {min(rates):.1f}, p5 {percentile(rates, 0.05):.1f}, "
+        f"median {percentile(rates, 0.5):.1f} "
         f"({len(rates)} viewers)"
     )
 
