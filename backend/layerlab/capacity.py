@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from layerlab.config import Settings
 from layerlab.core.spec import RunSpec
-from layerlab.core.training import Trainer
+from layerlab.core.training import FINAL_STATUSES, Trainer
 from layerlab.engine.workers import WorkerConfig, WorkerPool, worker_devices
 
 DATASETS = ("moons", "circles", "xor", "spiral")
@@ -101,20 +101,45 @@ class Capacity:
         return asdict(self)
 
 
-class _Tally:
-    """What each run's viewers would have received, counted as the pool hands events over."""
+class _Learners:
+    """K learners, each training one run after another: when a run ends (a fast one may, while
+    it is measured), its learner starts the same run again. Counts what each learner's viewer
+    would have received: steps trained in all its runs, and grid frames."""
 
-    def __init__(self) -> None:
-        self.steps: dict[str, int] = {}
-        self.grids: dict[str, int] = {}
+    def __init__(self, specs: list[RunSpec]) -> None:
+        self.specs = specs
+        self.pool: WorkerPool | None = None  # the pool calls us: it comes after
+        self.learner_of: dict[str, int] = {}
+        self.finished_steps = [0] * len(specs)  # in the learner's ended runs
+        self.current_step = [0] * len(specs)
+        self.grids = [0] * len(specs)
+        self.runs = 0
+
+    def start(self, learner: int) -> None:
+        run_id = f"run-{self.runs}"
+        self.runs += 1
+        self.learner_of[run_id] = learner
+        self.current_step[learner] = 0
+        assert self.pool is not None
+        self.pool.submit(run_id, self.specs[learner].model_dump(mode="json"), None, False)
+
+    def steps(self) -> list[int]:
+        return [
+            done + now for done, now in zip(self.finished_steps, self.current_step, strict=True)
+        ]
 
     def __call__(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
-        if run_id is None:
+        learner = self.learner_of.get(run_id or "")
+        if learner is None:
             return
         if kind == "metrics":
-            self.steps[run_id] = payload["step"]
+            self.current_step[learner] = payload["step"]
         elif kind == "grid":
-            self.grids[run_id] = self.grids.get(run_id, 0) + 1
+            self.grids[learner] += 1
+        elif kind == "status" and payload.get("status") in FINAL_STATUSES:
+            self.finished_steps[learner] += self.current_step[learner]
+            del self.learner_of[run_id or ""]
+            self.start(learner)
 
 
 def engine_capacity(
@@ -126,25 +151,27 @@ def engine_capacity(
         grid_interval_s=1.0 / settings.grid_frames_per_s,
         time_slice_s=settings.time_slice_s,
     )
-    tally = _Tally()
     per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
-    pool = WorkerPool(worker_devices(settings.device, workers), per_worker, config, tally)
+    learners = _Learners(specs)
+    pool = learners.pool = WorkerPool(
+        worker_devices(settings.device, workers), per_worker, config, learners
+    )
     pool.start()
     try:
-        ids = [f"run-{i}" for i in range(len(specs))]
-        for run_id, spec in zip(ids, specs, strict=True):
-            pool.submit(run_id, spec.model_dump(mode="json"), None, False)
-        _wait_for(lambda: all(tally.steps.get(r, 0) > 0 for r in ids), 120.0)
+        for learner in range(len(specs)):
+            learners.start(learner)
+        _wait_for(lambda: min(learners.current_step) > 0, 120.0)
         time.sleep(1.0)  # every stack formed and its frame rates settled
-        steps_before, grids_before = dict(tally.steps), dict(tally.grids)
+        steps_before, grids_before = learners.steps(), list(learners.grids)
         started = time.perf_counter()
         time.sleep(seconds)
         elapsed = time.perf_counter() - started
-        steps = [(tally.steps[r] - steps_before[r]) / elapsed for r in ids]
-        grids = [(tally.grids.get(r, 0) - grids_before.get(r, 0)) / elapsed for r in ids]
+        steps_after, grids_after = learners.steps(), list(learners.grids)
         memory = sum(_resident_mib(pid) for pid in pool.pids() if pid)
     finally:
         pool.stop()
+    steps = [(a - b) / elapsed for a, b in zip(steps_after, steps_before, strict=True)]
+    grids = [(a - b) / elapsed for a, b in zip(grids_after, grids_before, strict=True)]
     return Capacity(
         runs=len(specs),
         workers=workers,

@@ -23,7 +23,7 @@ def spec_of(**fields: Any) -> RunSpec:
     return RunSpec.model_validate({"epochs": 1000, **fields})
 
 
-# One width class (8): widths [8, 8], [4], [8, 3, 5], [2, 2] in one stack of depth 3, with every
+# One width class (16): widths [8, 8], [4], [8, 3, 5], [2, 2] in one stack of depth 3, with every
 # optimizer, three datasets of three sizes, two batch sizes, L1 and L2, and one run with extra
 # input features (5 inputs where the others have 2).
 MIXED_STACK = [
@@ -69,7 +69,7 @@ def assert_same_path(
 def test_a_mixed_stack_follows_each_run_alone_in_float64() -> None:
     stacked = trainers(MIXED_STACK, torch.float64)
     stack = TrainerStack(stacked)
-    assert stack.geometry == Geometry(n_inputs=5, width=8, depth=3, n_outputs=1)
+    assert stack.geometry == Geometry(n_inputs=5, width=16, depth=3, n_outputs=1)
     lone = assert_same_path(stacked, stack, MIXED_STACK, torch.float64, rtol=1e-10)
     stack.leave(stacked)  # the Trainers get the weights back: the same as the lone ones'
     for mine, theirs in zip(stacked, lone, strict=True):
@@ -114,7 +114,7 @@ def test_padded_weights_stay_exactly_zero() -> None:
     stack = TrainerStack(trainers(MIXED_STACK, torch.float32))
     stack.train(STEPS)
     padding = stack.rows["params"][stack.rows["mask"] == 0]
-    assert padding.numel() > 500  # [2, 2] in a 3-deep stack of width 8 is mostly padding
+    assert padding.numel() > 500  # [2, 2] in a 3-deep stack of width 16 is mostly padding
     assert bool((padding == 0).all())
     for name in ("velocity", "exp_avg", "exp_avg_sq"):
         assert bool((stack.rows[name][stack.rows["mask"] == 0] == 0).all()), name

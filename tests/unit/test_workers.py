@@ -56,8 +56,8 @@ def test_a_full_worker_takes_no_more_runs() -> None:
 
 
 def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:
-    assert affinity(spec(widths=[5, 8])) == affinity(spec(widths=[8]))  # both width class 8
-    assert affinity(spec(widths=[9])) != affinity(spec(widths=[8]))
+    assert affinity(spec(widths=[5, 16])) == affinity(spec(widths=[8]))  # both width class 16
+    assert affinity(spec(widths=[17])) != affinity(spec(widths=[16]))
     assert affinity(spec("tanh")) != affinity(spec())
     blobs = {"dataset": {"name": "blobs", "classes": 3}, "hidden_widths": [8]}
     assert affinity(blobs) != affinity({**blobs, "dataset": {"name": "blobs", "classes": 4}})

@@ -22,28 +22,39 @@ Layer = tuple[torch.Tensor, torch.Tensor]  # (weight, bias)
 class Activation(NamedTuple):
     """f, and the gradient through it: dz = backward(g, z, a) with g = d(loss)/da, a = f(z).
 
-    The backward calls the kernels autograd itself calls for these modules, one op each.
+    The backward calls the kernels autograd itself calls for these modules, one op each;
+    `value_` overwrites z with f(z), for passes that keep nothing (grids are large: 64×64×K×H).
     """
 
     value: Callable[[torch.Tensor], torch.Tensor]
     backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    value_: Callable[[torch.Tensor], torch.Tensor]
 
 
 aten = torch.ops.aten
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation(torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0)),  # g·[a>0]
-    "tanh": Activation(torch.tanh, lambda g, z, a: aten.tanh_backward(g, a)),  # g·(1 − a²)
-    "sigmoid": Activation(torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a)),  # g·a(1−a)
-    "linear": Activation(lambda z: z, lambda g, z, a: g),
-    "leaky_relu": Activation(
+    "relu": Activation(  # g·[a > 0]
+        torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0), torch.relu_
+    ),
+    "tanh": Activation(
+        torch.tanh, lambda g, z, a: aten.tanh_backward(g, a), torch.tanh_
+    ),  # g·(1−a²)
+    "sigmoid": Activation(  # g·a(1 − a)
+        torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a), torch.sigmoid_
+    ),
+    "linear": Activation(lambda z: z, lambda g, z, a: g, lambda z: z),
+    "leaky_relu": Activation(  # g·(z > 0 ? 1 : 0.01)
         lambda z: F.leaky_relu(z, LEAKY_SLOPE),
-        lambda g, z, a: aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),  # g·(z>0 ? 1 : 0.01)
+        lambda g, z, a: aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),
+        lambda z: F.leaky_relu_(z, LEAKY_SLOPE),
     ),
-    "elu": Activation(  # g·(z>0 ? 1 : a + 1), from the result as nn.ELU's backward does
-        F.elu, lambda g, z, a: aten.elu_backward(g, 1.0, 1.0, 1.0, True, a)
+    "elu": Activation(  # g·(z > 0 ? 1 : a + 1), from the result as nn.ELU's backward does
+        F.elu, lambda g, z, a: aten.elu_backward(g, 1.0, 1.0, 1.0, True, a), F.elu_
     ),
-    "gelu": Activation(F.gelu, lambda g, z, a: aten.gelu_backward(g, z)),  # g·(Φ(z) + z·φ(z))
-    "silu": Activation(F.silu, lambda g, z, a: aten.silu_backward(g, z)),  # g·σ(z)(1 + z(1−σ(z)))
+    "gelu": Activation(F.gelu, lambda g, z, a: aten.gelu_backward(g, z), F.gelu),  # g·(Φ + zφ)
+    "silu": Activation(  # g·σ(z)(1 + z(1 − σ(z)))
+        F.silu, lambda g, z, a: aten.silu_backward(g, z), lambda z: F.silu(z, inplace=True)
+    ),
 }
 
 
@@ -218,7 +229,7 @@ class StackedMLP:
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
-            a = self.activation.value(
+            a = self.activation.value_(
                 torch.baddbmm(b[runs, :, :width], a, W[runs, :fan_in, :width])
             )
         W, b = self.layers[-1]
@@ -237,7 +248,7 @@ class StackedMLP:
             W_grad, b_grad = self.grad_layers[i]
             # bmm(out=) into a strided view would loop over the batch: compute, then copy in
             W_grad.copy_(torch.bmm(inputs[i].transpose(1, 2), dz))  # aᵀ δ
-            b_grad.copy_(dz.sum(dim=1, keepdim=True))
+            torch.sum(dz, dim=1, keepdim=True, out=b_grad)  # a reduction writes strided views well
             if i == 0:
                 return
             through = torch.bmm(dz, self.layers[i][0].transpose(1, 2))  # δ Wᵀ

@@ -14,8 +14,17 @@ from layerlab.core.stacked_model import Layer
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 
 
+SCHEDULE_STEPS = 128  # steps whose per-run step sizes are worked out at once
+
+
 class StackedOptimizer:
-    """Views of a stack's optimizer columns and state; `step` updates every run in place."""
+    """Views of a stack's optimizer columns and state; `step` updates every run in place.
+
+    What depends only on each run's step count and rate (Adam's bias corrections, the step
+    sizes) is worked out for SCHEDULE_STEPS steps at once, so a step is a few passes over the
+    flat buffers and none over small columns. Call `sync` before reading `adam_steps` or after
+    changing `learning_rates`.
+    """
 
     def __init__(
         self,
@@ -32,31 +41,50 @@ class StackedOptimizer:
         self.velocity, self.exp_avg, self.exp_avg_sq = velocity, exp_avg, exp_avg_sq
         self.has_adam = bool((is_adam == 1).any())
         self.has_sgd = bool((is_adam == 0).any())
+        # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny (~5e-31
+        # in float32) moves the result by < 1e-7 relative, float32's own rounding
+        self.tiny = torch.finfo(exp_avg_sq.dtype).tiny ** 0.8
+        self._step_sizes = self._inverse_corrections = learning_rates.new_empty(0, 1, 1)
+        self._taken = 0  # steps taken of the schedule
+
+    def _schedule(self) -> None:
+        """Each run's step size (lr, or lr / (1 − β₁ᵗ) for Adam) and 1 / √(1 − β₂ᵗ), for the
+        next SCHEDULE_STEPS values of its step count t: (S, K, 1) each."""
+        self.sync()
+        ahead = torch.arange(1, SCHEDULE_STEPS + 1, dtype=self.adam_steps.dtype)
+        t = self.adam_steps + ahead.to(self.adam_steps.device).view(-1, 1, 1)
+        adam_step_sizes = self.learning_rates / (1 - torch.pow(ADAM_BETA1, t))
+        sgd_step_sizes = self.learning_rates.expand_as(t)
+        self._step_sizes = torch.lerp(sgd_step_sizes, adam_step_sizes, self.is_adam)
+        self._inverse_corrections = (1 - torch.pow(ADAM_BETA2, t)).rsqrt()
+
+    def sync(self) -> None:
+        """Count the steps taken into `adam_steps`, and work the schedule out afresh."""
+        self.adam_steps.add_(self._taken)
+        self._taken = 0
+        self._step_sizes = self._step_sizes[:0]
 
     def step(self, params: torch.Tensor, grads: torch.Tensor) -> None:
         """params -= step_size · direction, with PyTorch's formulas for each run's optimizer."""
-        direction = step_size = None
+        if self._taken == len(self._step_sizes):
+            self._schedule()
+        step_size = self._step_sizes[self._taken]
+        inverse_correction = self._inverse_corrections[self._taken]
+        self._taken += 1
+        direction = None
         if self.has_sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
             direction = self.velocity.mul_(self.momentum).add_(grads)
-            step_size = self.learning_rates
         if self.has_adam:
-            self.adam_steps.add_(1)
             self.exp_avg.lerp_(grads, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
             self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(grads, grads, value=1 - ADAM_BETA2)
-            bias_correction1 = 1 - torch.pow(ADAM_BETA1, self.adam_steps)  # (K, 1)
-            bias_correction2_sqrt = (1 - torch.pow(ADAM_BETA2, self.adam_steps)).sqrt_()
-            # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny
-            # (1e-30 in float32) moves the result by < 1e-7 relative, float32's own rounding
-            tiny = torch.finfo(self.exp_avg_sq.dtype).tiny ** 0.8
-            denom = (self.exp_avg_sq + tiny).sqrt_().div_(bias_correction2_sqrt).add_(ADAM_EPS)
-            adam_direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/bias_correction1
-            adam_step_size = self.learning_rates / bias_correction1
-            if direction is None or step_size is None:
-                direction, step_size = adam_direction, adam_step_size
-            else:  # a mixed stack: each run its own optimizer's step (lerp by 0/1 is exact)
-                direction = torch.lerp(direction, adam_direction, self.is_adam)
-                step_size = torch.lerp(step_size, adam_step_size, self.is_adam)
-        assert direction is not None and step_size is not None
+            denom = (self.exp_avg_sq + self.tiny).sqrt_().mul_(inverse_correction).add_(ADAM_EPS)
+            adam_direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
+            direction = (
+                adam_direction
+                if direction is None  # else a mixed stack: each run its own (lerp by 0/1 exact)
+                else torch.lerp(direction, adam_direction, self.is_adam)
+            )
+        assert direction is not None
         params.addcmul_(step_size, direction, value=-1)
 
 
