@@ -208,31 +208,23 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("-o", "--output", metavar="FILE", help="Write the script to FILE.")
     code.set_defaults(handler=code_command)
 
-    bench_parser = commands.add_parser(
-        "bench",
-        help="measure training speed beside the tutorial loop",
-        description=bench.__doc__,
-    )
-    bench.add_arguments(bench_parser)
-    bench_parser.set_defaults(handler=bench.command)
-
-    serve_parser = commands.add_parser(
-        "serve",
-        help="run the web server: playground page, REST API, websockets",
-        description=serve.DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    serve.add_arguments(serve_parser)
-    serve_parser.set_defaults(handler=serve.command)
-
-    load_parser = commands.add_parser(
-        "load",
-        help="simulate a classroom of learners against a running server",
-        description=loadtest.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    loadtest.add_arguments(load_parser)
-    load_parser.set_defaults(handler=loadtest.command)
+    tools: list[tuple[str, str, Any, str | None]] = [
+        ("bench", "training speed and classroom capacity, beside the tutorial loop", bench,
+         bench.__doc__),
+        ("serve", "run the web server: playground page, REST API, websockets", serve,
+         serve.DESCRIPTION),
+        ("load", "simulate a classroom of learners against a running server", loadtest,
+         loadtest.__doc__),
+    ]  # fmt: skip
+    for name, summary, module, description in tools:
+        tool = commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(tool)
+        tool.set_defaults(handler=module.command)
     return parser
 
 
