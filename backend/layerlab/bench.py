@@ -12,37 +12,37 @@ import time
 from collections.abc import Callable
 
 import torch
+from pydantic import ValidationError
 
-from layerlab import loadtest
 from layerlab.capacity import Capacity, classroom_mix, engine_capacity, naive_total_steps_per_s
 from layerlab.config import get_settings
 from layerlab.core.batched import TrainerStack
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import Trainer, pick_device
+from layerlab.flags import UsageError
 
 MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
 
-LONE_SPEC = RunSpec.model_validate(
-    {
-        "dataset": {"name": "moons", "samples": 500},
-        "hidden_widths": [8, 8],
-        "batch_size": 10,
-        "optimizer": "sgd",
-        "learning_rate": 0.03,
-        "epochs": 1000,
-    }
-)
+# The lone run: built when measured, so that a server's tighter limits stop the bench alone.
+LONE_RUN = {
+    "dataset": {"name": "moons", "samples": 500},
+    "hidden_widths": [8, 8],
+    "batch_size": 10,
+    "optimizer": "sgd",
+    "learning_rate": 0.03,
+    "epochs": 1000,
+}
 
 
-def lone_run(steps: int, repeats: int, device: torch.device) -> dict[str, float]:
+def lone_run(spec: RunSpec, steps: int, repeats: int, device: torch.device) -> dict[str, float]:
     """Median steps/s of one run stepped by the stack and by the autograd loop, alternating."""
 
     def stacked() -> float:
-        stack = TrainerStack([Trainer(LONE_SPEC, device=device)])
+        stack = TrainerStack([Trainer(spec, device=device)])
         return _rate(lambda: stack.train(steps), steps, device)
 
     def autograd() -> float:
-        trainer = Trainer(LONE_SPEC, device=device)
+        trainer = Trainer(spec, device=device)
         return _rate(lambda: trainer.train_steps(steps), steps, device)
 
     loops: dict[str, Callable[[], float]] = {"stacked": stacked, "autograd": autograd}
@@ -99,14 +99,24 @@ def command(args: argparse.Namespace) -> int:
         args.clients = 20 if args.clients is None else args.clients
         args.url = args.url or "http://127.0.0.1:8000"
         args.seconds = args.seconds or 60.0
+        from layerlab import loadtest  # httpx and websockets: only the load test needs them
+
         return loadtest.command(args)
     args.seconds = args.seconds or 8.0
     runs = _runs(args.runs)
     device = pick_device(args.device)
     settings = get_settings().model_copy(update={"device": str(device)})
     workers = args.workers or settings.worker_count(torch.cuda.device_count())
-    lone = lone_run(3000, args.repeats, device)
-    mix = classroom_mix(max(runs))
+    try:  # the bench's runs are fixed; a server with tighter limits refuses them
+        lone_spec = RunSpec.model_validate(LONE_RUN)
+        mix = classroom_mix(max(runs))
+    except ValidationError as error:
+        problem = "; ".join(str(item["msg"]) for item in error.errors())
+        raise UsageError(
+            f"the benchmark's runs are outside this server's limits ({problem}): run "
+            "`layerlab bench` with the default LAYERLAB_MAX_* limits"
+        ) from None
+    lone = lone_run(lone_spec, 3000, args.repeats, device)
     naive = naive_total_steps_per_s(mix[:16], seconds_each=0.25)
     rows = [engine_capacity(mix[:k], settings, workers, args.seconds) for k in runs]
     holds = [row.runs for row in rows if _enough(row)]
@@ -115,7 +125,7 @@ def command(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "device": str(device),
-                    "lone_run": {"spec": LONE_SPEC.model_dump(mode="json"), **lone},
+                    "lone_run": {"spec": lone_spec.model_dump(mode="json"), **lone},
                     "naive_steps_per_s": naive,
                     "classroom": [
                         {**row.to_dict(), "ratio": row.total_steps_per_s / naive} for row in rows
@@ -127,7 +137,7 @@ def command(args: argparse.Namespace) -> int:
         return 0
     print(f"One run ([8, 8] ReLU, batch 10, 500 moons points, SGD) on {device}, median of "
           f"{args.repeats}:")  # fmt: skip
-    epochs_per_s = lone["stacked"] / Trainer(LONE_SPEC).steps_per_epoch
+    epochs_per_s = lone["stacked"] / Trainer(lone_spec).steps_per_epoch
     print(f"  stacked engine {lone['stacked']:>9,.0f} steps/s ({epochs_per_s:,.0f} epochs/s)")
     print(f"  autograd loop  {lone['autograd']:>9,.0f} steps/s   ratio {lone['ratio']:.2f}x")
     print()
@@ -137,6 +147,10 @@ def command(args: argparse.Namespace) -> int:
     print(_table(rows, naive))
     print()
     print(_verdict(holds, runs))
+    capacity = workers * settings.runs_per_worker
+    if max(runs) > capacity:
+        print(f"(K above {capacity} = {workers} workers x LAYERLAB_RUNS_PER_WORKER: measured with "
+              "that raised; the server itself would queue the rest)")  # fmt: skip
     return 0
 
 

@@ -47,7 +47,10 @@ class Settings(BaseSettings):
         description="Runs one worker holds at once; paused ones cost memory, not time.",
     )
     time_slice_s: float = Field(
-        0.02, gt=0, le=1, description="Training time a run gets per turn in its worker."
+        0.02,
+        gt=0,
+        le=1,
+        description="One training round of a worker's stacks: how soon a command is heard.",
     )
 
     # --- who may reach it, and through what ---------------------------------------------------

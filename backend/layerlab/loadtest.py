@@ -39,14 +39,16 @@ class LoadTestError(Exception):
 
 
 def learner_spec(rng: random.Random) -> dict[str, Any]:
-    """A run a pupil might ask for: long enough that a slider moves before it ends."""
+    """A run a pupil might ask for: long enough that a slider moves before it ends (50,000
+    steps: a stacked run alone trains ~10,000 a second, one of a busy class ~1,000)."""
     depth = rng.randint(1, 3)
     return {
-        "dataset": {"name": rng.choice(DATASETS), "samples": 500, "noise": rng.choice((0.1, 0.2))},
+        "dataset": {"name": rng.choice(DATASETS), "samples": 1000, "noise": rng.choice((0.1, 0.2))},
         "hidden_widths": [rng.randint(4, 16) for _ in range(depth)],
         "activation": rng.choice(("relu", "tanh")),
         "learning_rate": rng.choice((0.003, 0.01, 0.03)),
-        "epochs": 500,
+        "batch_size": 16,
+        "epochs": 1000,
     }
 
 

@@ -1,11 +1,12 @@
 """`layerlab bench` runs end to end on a smoke size and reports what it promises (no speeds)."""
 
 import json
+from collections.abc import Callable
 
 import pytest
 
 from layerlab import bench, capacity
-from layerlab.cli import build_parser
+from layerlab.cli import build_parser, main
 
 
 @pytest.mark.slow
@@ -38,3 +39,14 @@ def test_the_classroom_mix_is_varied_and_repeatable() -> None:
     assert max(max(spec.hidden_widths) for spec in mix) == 32
     assert len({spec.dataset.name for spec in mix}) == 4
     assert len({spec.learning_rate for spec in mix}) > 2
+
+
+def test_a_server_with_tighter_limits_still_starts_and_the_bench_says_why_it_cannot(
+    override_settings: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    override_settings(max_epochs=500, max_width=4)
+    assert main(["serve", "--help"]) == 0  # nothing checks a bench run at import
+    assert "usage: layerlab serve" in capsys.readouterr().out
+    assert main(["bench", "--runs", "1", "--seconds", "1", "--repeats", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "outside this server's limits" in error and "LAYERLAB_MAX_EPOCHS" in error

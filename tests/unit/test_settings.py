@@ -87,3 +87,5 @@ def test_the_env_example_names_real_settings_with_their_defaults() -> None:
             shown = getattr(Settings(**{name: value}), name)
             assert shown == getattr(defaults, name), f"LAYERLAB_{upper_name}: not the default"
     assert ("ADMIN_TOKEN", "") in named  # uncommented, empty: compose refuses to start without
+    missing = set(Settings.model_fields) - FIXED_BY_COMPOSE - {n.lower() for n, _ in named}
+    assert not missing, f"deploy/.env.example leaves out {sorted(missing)}"
