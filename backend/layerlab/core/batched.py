@@ -175,7 +175,7 @@ class TrainerStack:
             rows["learning_rate"], rows["momentum"], rows["is_adam"], rows["adam_steps"],
             rows["velocity"], rows["exp_avg"], rows["exp_avg_sq"],
         )  # fmt: skip
-        self.penalized = bool((rows["l1"] > 0).any() or (rows["l2"] > 0).any())
+        self._update_penalized()
         self.groups = _groups(self.trainers, self.device)
         self._batches = []
 
@@ -220,7 +220,11 @@ class TrainerStack:
             kind = trainer.spec.regularization
             for name in ("l1", "l2"):
                 self.rows[name][k] = regularization_rate if kind == name else 0.0
-            self.penalized = bool((self.rows["l1"] > 0).any() or (self.rows["l2"] > 0).any())
+            self._update_penalized()
+
+    def _update_penalized(self) -> None:
+        """Whether any member adds an L1 or L2 term now: the step skips the penalty if none."""
+        self.penalized = bool((self.rows["l1"] > 0).any() or (self.rows["l2"] > 0).any())
 
     # --- training -----------------------------------------------------------------------------
 
@@ -291,10 +295,9 @@ class TrainerStack:
                 if self.task != "regression":
                     accuracy = (correct * weights).sum(1)
                     columns[f"{split}_acc"].index_copy_(0, group.runs, accuracy)
-        params, weight_mask = rows["params"], rows["weight_mask"]
-        columns["regularization_loss"] = rows["l1"][:, 0] * (params.abs() * weight_mask).sum(
-            1
-        ) + rows["l2"][:, 0] * (params.square() * weight_mask).sum(1)
+        weights = rows["params"] * rows["weight_mask"]  # the penalized entries: weights alone
+        l1_norms, l2_norms = weights.abs().sum(1), weights.square().sum(1)
+        columns["regularization_loss"] = rows["l1"][:, 0] * l1_norms + rows["l2"][:, 0] * l2_norms
         values = dict(zip(columns, torch.stack(list(columns.values())).tolist(), strict=True))
         points = []
         for k, trainer in enumerate(self.trainers):
@@ -318,7 +321,7 @@ class TrainerStack:
                 continue
             cells = self.rows["grid_cells"][group.runs, : group.sizes["cells"]]
             outputs = self.model.outputs(cells, group.runs, group.depth, group.width)
-            for i, k in enumerate(group.runs.tolist()):
+            for i, k in enumerate(group.members):
                 trainer = self.trainers[k]
                 if trainer.dataset.is_2d:
                     resolution = trainer.spec.grid_resolution
@@ -333,7 +336,8 @@ class _Group:
 
     depth: int
     width: int
-    runs: torch.Tensor  # (k,) member indices
+    members: list[int]  # member indices
+    runs: torch.Tensor  # (k,) the same, as a tensor for indexing
     sizes: dict[str, int]  # the group's most train points, test points and grid cells
 
 
@@ -351,7 +355,7 @@ def _groups(trainers: Sequence[Trainer], device: torch.device) -> list[_Group]:
             "test": max(len(t.y_test) for t in chosen),
             "cells": max(t.spec.grid_resolution**2 if t.dataset.is_2d else 0 for t in chosen),
         }
-        groups.append(_Group(depth, width, torch.tensor(ks, device=device), sizes))
+        groups.append(_Group(depth, width, ks, torch.tensor(ks, device=device), sizes))
     return groups
 
 

@@ -127,9 +127,7 @@ class TrainingSession:
         rate = self._timed_steps * trainer.batch_size / self._timed_s if self._timed_s else 0.0
         self._timed_steps, self._timed_s = 0, 0.0
         now = time.perf_counter()
-        grid_due = trainer.dataset.is_2d and (
-            force_grid or trainer.finished or now >= self._next_grid
-        )
+        grid_due = trainer.dataset.is_2d and (force_grid or now >= self._next_grid)
         self.publish(trainer.evaluate(rate), trainer.grid() if grid_due else None)
 
     def publish(self, point: MetricPoint, grid: Grid | None) -> None:

@@ -9,9 +9,10 @@ than its share of the worker, frames come less often than the caps.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from layerlab.core.batched import StackKey, TrainerStack, stack_key
+from layerlab.core.grids import Grid
 from layerlab.core.training import RunStatus
 from layerlab.engine.session import TrainingSession
 
@@ -23,7 +24,7 @@ SMOOTHING = 0.2  # weight of the newest measurement in the running cost estimate
 @dataclass
 class _Stack:
     stack: TrainerStack
-    sessions: list[TrainingSession]
+    owners: dict[int, TrainingSession] = field(default_factory=dict)  # id(trainer) -> session
     step_s: float = 1e-3  # running estimate of one step's duration for the whole stack
     metrics_s: float = 0.0  # and of one evaluation, one grid pass
     grid_s: float = 0.0
@@ -48,7 +49,12 @@ class StackedSessions:
         return len(self._where)
 
     def stack_sizes(self) -> list[int]:
-        return [len(entry.sessions) for entry in self._stacks.values()]
+        return [len(entry.stack) for entry in self._stacks.values()]
+
+    @staticmethod
+    def _members(entry: _Stack) -> list[TrainingSession]:
+        """The stack's sessions, in the order of its runs (and of its metric points)."""
+        return [entry.owners[id(trainer)] for trainer in entry.stack.trainers]
 
     # --- membership ---------------------------------------------------------------------------
 
@@ -69,12 +75,12 @@ class StackedSessions:
             trainers = [session.trainer for _, session in group]
             entry = self._stacks.get(key)
             if entry is None:
-                entry = self._stacks[key] = _Stack(TrainerStack(trainers), [])
+                entry = self._stacks[key] = _Stack(TrainerStack(trainers))
             else:
                 entry.stack.join(trainers)
-            entry.sessions += [session for _, session in group]
             for run_id, session in group:
                 self._where[run_id], self._sessions[run_id] = key, session
+                entry.owners[id(session.trainer)] = session
 
     def release(self, *run_ids: str) -> None:
         """These runs leave their stacks; their Trainers hold their state again."""
@@ -84,13 +90,16 @@ class StackedSessions:
                 by_stack.setdefault(self._where[run_id], []).append(run_id)
         for key, ids in by_stack.items():
             entry = self._stacks[key]
-            leaving = [self._sessions[run_id] for run_id in ids]
-            entry.stack.leave([session.trainer for session in leaving])
-            entry.sessions = [s for s in entry.sessions if all(s is not x for x in leaving)]
-            if not entry.sessions:
-                del self._stacks[key]
-            for run_id in ids:
-                del self._where[run_id], self._sessions[run_id]
+            entry.stack.leave([self._sessions[run_id].trainer for run_id in ids])
+            self._forget(key, ids)
+
+    def _forget(self, key: StackKey, run_ids: list[str]) -> None:
+        """No longer track these runs; a stack left empty goes."""
+        entry = self._stacks[key]
+        for run_id in run_ids:
+            del entry.owners[id(self._sessions.pop(run_id).trainer)], self._where[run_id]
+        if not entry.owners:
+            del self._stacks[key]
 
     def write_back(self, run_id: str) -> None:
         """A member's Trainer brought up to date (for its weights), the run staying stacked."""
@@ -117,18 +126,19 @@ class StackedSessions:
 
         A stack that raises fails its own runs, which leave it; the other stacks go on.
         """
-        entries = list(self._stacks.values())
-        if not entries:
+        if not self._stacks:
             return
-        steps = max(1, int(self.round_s / sum(entry.step_s for entry in entries)))
-        for entry in entries:
+        steps = max(1, int(self.round_s / sum(entry.step_s for entry in self._stacks.values())))
+        for key, entry in list(self._stacks.items()):
             try:
                 self._train(entry, min(steps, entry.stack.steps_left))
                 self._report(entry)
             except Exception as error:  # a bug or out of memory: these runs' problem only
                 message = f"Training stopped with an error: {type(error).__name__}: {error}"
-                for session in list(entry.sessions):
+                for session in self._members(entry):
                     session.fail(message)
+                # dropped without writing back: a stack that raised may raise again
+                self._forget(key, [r for r, k in self._where.items() if k == key])
         self.release(*[run_id for run_id, session in self._sessions.items() if session.finished])
 
     def _train(self, entry: _Stack, steps: int) -> None:
@@ -154,14 +164,14 @@ class StackedSessions:
         points = stack.evaluate(rates)
         after_metrics = time.perf_counter()
         entry.metrics_s += SMOOTHING * (after_metrics - now - entry.metrics_s)
-        grids = [None] * len(stack)
+        grids: list[Grid | None] = [None] * len(stack)
         if after_metrics >= entry.next_grid or ending:
-            grids = stack.grids()  # type: ignore[assignment]
+            grids = stack.grids()
             entry.grid_s += SMOOTHING * (time.perf_counter() - after_metrics - entry.grid_s)
             entry.next_grid = now + self._interval(self.grid_interval_s, "grid_s", GRID_SHARE)
         metrics_interval_s = self._interval(self.metrics_interval_s, "metrics_s", METRICS_SHARE)
         entry.next_metrics = now + metrics_interval_s
-        for session, point, grid in zip(list(entry.sessions), points, grids, strict=True):
+        for session, point, grid in zip(self._members(entry), points, grids, strict=True):
             if session.trainer.finished:  # its final status carries its weights: bring them home
                 stack.write_back(session.trainer)
             session.publish(point, grid)
