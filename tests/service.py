@@ -76,6 +76,11 @@ def wait_for_status(
     return wait_for(reached, timeout_s, f"run {run_id} to be {' or '.join(statuses)}")
 
 
+def owner(run: dict[str, Any]) -> dict[str, str]:
+    """The headers that control `run`: its owner token, as `create` returned it."""
+    return {"X-Run-Token": run["token"]}
+
+
 def create(
     client: httpx.Client, spec: dict[str, Any] | None = None, **params: Any
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
+from service import LONG_SPEC, QUICK_SPEC, create, owner, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
@@ -47,9 +47,7 @@ def test_a_full_queue_answers_503_until_a_place_frees(learner: Callable[[], http
 
     error = refused(bob.post("/api/runs", json=QUICK_SPEC), 503, "LAYERLAB_MAX_QUEUED_RUNS=1")
     assert "1 runs are already waiting" in error
-    cancelled = bob.post(
-        f"/api/runs/{waiting['id']}/cancel", headers={"X-Run-Token": waiting["token"]}
-    )
+    cancelled = bob.post(f"/api/runs/{waiting['id']}/cancel", headers=owner(waiting))
     assert cancelled.json()["status"] == "cancelled"
     assert bob.post("/api/runs", json=QUICK_SPEC).status_code == 201
 
@@ -65,9 +63,7 @@ def test_a_client_with_3_active_runs_gets_429_until_one_ends(
     )
     assert "3 active runs" in error
     first = runs[0]
-    cancelled = carol.post(
-        f"/api/runs/{first['id']}/cancel", headers={"X-Run-Token": first["token"]}
-    )
+    cancelled = carol.post(f"/api/runs/{first['id']}/cancel", headers=owner(first))
     assert cancelled.json()["status"] == "cancelled"
     assert carol.post("/api/runs", json=QUICK_SPEC).status_code == 201
 

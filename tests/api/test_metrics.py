@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from layerlab.logs import JsonFormatter
-from service import LONG_SPEC, QUICK_SPEC, create, wait_for_status
+from service import LONG_SPEC, QUICK_SPEC, create, owner, wait_for_status
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -47,7 +47,7 @@ def test_metrics_move_as_a_run_trains_and_is_watched(client: TestClient) -> None
         watched = scrape(client)
         assert value(watched, "layerlab_websocket_viewers") == 1
         assert value(watched, "layerlab_runs_active", status="paused") == 1
-        client.post(f"/api/runs/{run['id']}/resume", headers={"X-Run-Token": run["token"]})
+        client.post(f"/api/runs/{run['id']}/resume", headers=owner(run))
         while not (
             (frame := socket.receive_json())["type"] == "status" and frame["status"] == "done"
         ):
@@ -87,7 +87,7 @@ def test_runs_are_counted_by_status_while_active_and_by_outcome_when_cancelled(
     wait_for_status(client, run["id"], "running")
     running = scrape(client)
     assert value(running, "layerlab_runs_active", status="running") == 1
-    cancelled = client.post(f"/api/runs/{run['id']}/cancel", headers={"X-Run-Token": run["token"]})
+    cancelled = client.post(f"/api/runs/{run['id']}/cancel", headers=owner(run))
     assert cancelled.json()["status"] == "cancelled"
     after = scrape(client)
     assert value(after, "layerlab_runs_active", status="running") == 0
@@ -136,7 +136,7 @@ def test_a_request_is_one_json_line_with_its_route_and_run(
     assert line["run_id"] == run["id"]
     assert line["client"] == "testclient"
     assert 0 <= line["duration_ms"] < 30_000
-    client.delete(f"/api/runs/{run['id']}", headers={"X-Run-Token": run["token"]})
+    client.delete(f"/api/runs/{run['id']}", headers=owner(run))
 
 
 def test_a_refusal_and_a_websocket_session_are_logged_when_they_end(

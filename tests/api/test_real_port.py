@@ -14,7 +14,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from layerlab.core.grids import decode_grid, grid_points
 from layerlab.core.training import FINAL_STATUSES
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, owner, wait_for
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
@@ -67,10 +67,6 @@ def is_final(frame: dict[str, Any]) -> bool:
 
 def metric_points(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [point for frame in frames if frame["type"] == "metrics" for point in frame["points"]]
-
-
-def owner(run: dict[str, Any]) -> dict[str, str]:
-    return {"X-Run-Token": run["token"]}
 
 
 def test_a_stream_shows_the_network_learning(

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for_status
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, owner, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
@@ -40,10 +40,6 @@ def done_run(http: httpx.Client) -> dict[str, Any]:
     run: dict[str, Any] = create(http, QUICK_SPEC, wait=True)
     assert run["status"] == "done", run
     return run
-
-
-def owner(run: dict[str, Any]) -> dict[str, str]:
-    return {"X-Run-Token": run["token"]}
 
 
 # --- tokens -------------------------------------------------------------------------------------

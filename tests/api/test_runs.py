@@ -9,11 +9,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from layerlab.core.grids import decode_grid, grid_points
-from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, wait_for, wait_for_status
-
-
-def owner(run: dict[str, Any]) -> dict[str, str]:
-    return {"X-Run-Token": run["token"]}
+from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, owner, wait_for, wait_for_status
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from layerlab.core.grids import decode_grid
-from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, wait_for_status
+from service import DIVERGING_SPEC, LONG_SPEC, QUICK_SPEC, create, owner, wait_for_status
 
 
 def read_to_the_end(socket: WebSocketTestSession) -> list[dict[str, Any]]:
@@ -105,7 +105,7 @@ def test_a_ping_gets_a_pong_and_anything_else_an_error(client: TestClient) -> No
         assert next_of_type(socket, "error")["error"] == (
             'expected {"type": "ping"}; got \'hello\''
         )
-    client.delete(f"/api/runs/{run['id']}", headers={"X-Run-Token": run["token"]})
+    client.delete(f"/api/runs/{run['id']}", headers=owner(run))
 
 
 def test_an_unknown_run_closes_the_socket(client: TestClient) -> None:
