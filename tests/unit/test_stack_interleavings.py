@@ -1,0 +1,156 @@
+"""Whatever happens to a stack between its steps, each run follows the path it follows alone.
+
+Hypothesis draws interleavings of join, leave, read, step, single steps while out of the stack
+(a paused run), and learning-rate changes over runs with 1, 2 and 3 batches per epoch: far fewer
+than the stack gathers ahead, so reads and departures land in epochs drawn long before. Lone
+Trainers take the same steps and rates in lockstep; every read and every departure must hand
+back a Trainer at the lone one's step, with its batch order, generator state and weights.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from layerlab.core.batched import STEPS_PER_REFILL, TrainerStack
+from layerlab.core.spec import RunSpec
+from layerlab.core.training import Trainer
+
+
+def spec_of(**fields: Any) -> RunSpec:
+    return RunSpec.model_validate({"epochs": 400, "grid_resolution": 8, **fields})
+
+
+# 32 training points each: batches of 32, 16 and 12 make 1, 2 and 3 steps per epoch.
+SPECS = [
+    spec_of(dataset={"name": "moons", "samples": 40}, hidden_widths=[8, 8], seed=1,
+            optimizer="adam", learning_rate=0.01, batch_size=32),
+    spec_of(dataset={"name": "circles", "samples": 40}, hidden_widths=[4], seed=2,
+            optimizer="sgd", learning_rate=0.3, batch_size=16),
+    spec_of(dataset={"name": "xor", "samples": 40}, hidden_widths=[8, 3], seed=3,
+            optimizer="momentum", learning_rate=0.05, batch_size=12, regularization="l2",
+            regularization_rate=0.01),
+]  # fmt: skip
+RUNS = range(len(SPECS))
+
+operations = st.one_of(
+    st.tuples(st.just("join"), st.sampled_from(RUNS)),
+    st.tuples(st.just("leave"), st.sampled_from(RUNS)),
+    st.tuples(st.just("read"), st.sampled_from(RUNS)),
+    st.tuples(st.just("step"), st.integers(1, 2 * STEPS_PER_REFILL)),
+    st.tuples(st.just("alone"), st.sampled_from(RUNS), st.integers(1, 5)),
+    st.tuples(st.just("rate"), st.sampled_from(RUNS), st.sampled_from([0.003, 0.02, 0.1])),
+)
+
+
+@dataclass
+class Playground:
+    """A stack, the Trainers it may hold, and their lone twins stepped in lockstep."""
+
+    stacked: list[Trainer]
+    lone: list[Trainer]
+    stack: TrainerStack | None = None
+    members: set[int] = field(default_factory=set)
+
+    def apply(self, operation: tuple[Any, ...]) -> None:
+        name, *args = operation
+        getattr(self, name)(*args)
+
+    def join(self, i: int) -> None:
+        if i in self.members or self.stacked[i].finished:
+            return
+        if self.stack is None:
+            self.stack = TrainerStack([self.stacked[i]])
+        else:
+            self.stack.join([self.stacked[i]])
+        self.members.add(i)
+
+    def leave(self, i: int) -> None:
+        if i in self.members:
+            assert self.stack is not None
+            self.stack.leave([self.stacked[i]])
+            self.members.discard(i)
+            if not self.members:
+                self.stack = None
+            self.assert_on_the_lone_path(i)
+
+    def read(self, i: int) -> None:
+        if i in self.members:
+            assert self.stack is not None
+            self.stack.write_back(self.stacked[i])
+            self.assert_on_the_lone_path(i)
+
+    def step(self, steps: int) -> None:
+        if self.stack is None:
+            return
+        steps = min(steps, self.stack.steps_left)
+        self.stack.train(steps)
+        for i in self.members:
+            self.lone[i].train_steps(steps)
+        for i in [i for i in self.members if self.stacked[i].finished]:
+            self.leave(i)  # as a worker does: a run at its end leaves its stack
+
+    def alone(self, i: int, steps: int) -> None:
+        if i not in self.members:
+            self.stacked[i].train_steps(steps)
+            self.lone[i].train_steps(steps)
+
+    def rate(self, i: int, learning_rate: float) -> None:
+        if i in self.members:
+            assert self.stack is not None
+            self.stack.set_rates(self.stacked[i], learning_rate, None)
+        else:
+            self.stacked[i].set_learning_rate(learning_rate)
+        self.lone[i].set_learning_rate(learning_rate)
+
+    def assert_on_the_lone_path(self, i: int) -> None:
+        mine, theirs = self.stacked[i], self.lone[i]
+        assert mine.step == theirs.step
+        assert torch.equal(mine.shuffle.get_state(), theirs.shuffle.get_state()), "generator"
+        if mine.step % mine.steps_per_epoch:  # mid-epoch: the epoch's order is in use
+            assert torch.equal(mine.epoch_order, theirs.epoch_order), "batch order"
+        torch.testing.assert_close(
+            mine.model.state_dict(), theirs.model.state_dict(), rtol=1e-9, atol=1e-12
+        )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operations, min_size=1, max_size=30))
+def test_any_interleaving_keeps_every_run_on_its_lone_path(
+    script: list[tuple[Any, ...]],
+) -> None:
+    playground = Playground(
+        [Trainer(spec, dtype=torch.float64) for spec in SPECS],
+        [Trainer(spec, dtype=torch.float64) for spec in SPECS],
+    )
+    for operation in script:
+        playground.apply(operation)
+    for i in list(playground.members):
+        playground.leave(i)
+    for i in RUNS:
+        playground.assert_on_the_lone_path(i)
+        # and alone from here on, they stay together
+        playground.alone(i, 7)
+        playground.assert_on_the_lone_path(i)
+
+
+@pytest.mark.parametrize("reads_every", [1, 3, 50])
+def test_reading_a_stacked_run_never_changes_its_path(reads_every: int) -> None:
+    """The same stack twice in float32, one read every few steps: bit for bit the same."""
+
+    def train(read: bool) -> list[dict[str, torch.Tensor]]:
+        trainers = [Trainer(spec) for spec in SPECS]
+        stack = TrainerStack(trainers)
+        for done in range(0, 600, reads_every):
+            stack.train(min(reads_every, stack.steps_left))
+            if read:
+                stack.write_back(trainers[done % len(trainers)])
+        stack.leave(trainers)
+        return [trainer.model.state_dict() for trainer in trainers]
+
+    for untouched, read in zip(train(read=False), train(read=True), strict=True):
+        for name in untouched:
+            assert torch.equal(untouched[name], read[name]), name
