@@ -1,6 +1,10 @@
-"""Suite-wide order: the browser tests run last."""
+"""Suite-wide: one PyTorch thread (tiny tensors; a second thread only waits on the other core,
+which the servers' workers use), and the browser tests last."""
 
 import pytest
+import torch
+
+torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/api", tags=["code"])
     "/code",
     response_model=Script,
     responses=WITH_BODY,
-    summary="The standalone PyTorch script that trains this spec as the server would",
+    summary="The standalone PyTorch script of this spec: on the CPU it ends exactly where "
+    "`layerlab train --device cpu` does",
 )
 async def code_for_spec(
     spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],

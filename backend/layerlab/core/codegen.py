@@ -1,12 +1,14 @@
 """The standalone PyTorch script for a spec: LayerLab's run, written as the course writes it.
 
-The script generates the same data, starts from the same initial weights and draws the same
-batches as `Trainer`, so it ends with the same numbers (within float tolerance). It is one plain
+The script generates the same data and features, starts from the same initial weights, draws
+the same batches and steps the same torch.optim optimizer as `Trainer`, so on the CPU it ends
+with exactly the weights and numbers of `layerlab train --device cpu`. It is one plain
 `string.Template` with small pieces chosen by the spec; the spec's values appear as literals.
 """
 
 import json
 import math
+import re
 import textwrap
 from itertools import pairwise
 from string import Template
@@ -25,6 +27,7 @@ from layerlab.core.spec import RunSpec, Task
 
 MAX_LINE = 100  # characters; the line length ruff checks
 PROGRESS_PRINTS = 10  # progress lines over the whole training
+NO_BREAK = "\N{NO-BREAK SPACE}"  # keeps a `command` on one line while the summary is wrapped
 
 _SCRIPT = Template('''\
 """A LayerLab run as a standalone PyTorch script.
@@ -166,8 +169,12 @@ def features(x):  # (N, 2) points -> (N, $n_inputs) model inputs
 $body
 
 
-X_train = features(torch.tensor(x_train, dtype=torch.float32))
-X_test = features(torch.tensor(x_test, dtype=torch.float32))"""
+# The float32 points' features, computed in numpy as LayerLab does: torch.sin rounds otherwise
+X_train = torch.tensor(features(x_train.astype(np.float32)))
+X_test = torch.tensor(features(x_test.astype(np.float32)))"""
+
+# numpy, as features.feature_matrix computes them: torch.sin differs from np.sin in float32
+_FEATURE_NUMPY = {name: code.replace("torch.", "np.") for name, code in FEATURE_TORCH.items()}
 
 _RAW_INPUTS = """
 X_train = torch.tensor(x_train, dtype=torch.float32)
@@ -210,19 +217,19 @@ _BATCH_OUTPUTS = {
 }
 
 _EVALUATION_NOTE = {
-    "binary": "loss and accuracy (class 1 where sigmoid(logit) > 0.5) on all points",
+    "binary": "loss and accuracy (class 1 where the logit > 0: sigmoid > 0.5) on all points",
     "multiclass": "loss and accuracy (the class of the highest logit) on all points",
     "regression": "mean squared error and its root (RMSE, in the targets' units) on all points",
 }
 
 _SCORES = {
     "binary": """\
-train_acc = ((torch.sigmoid(train_out) > 0.5).float() == y_train).float().mean().item()
-test_acc = ((torch.sigmoid(test_out) > 0.5).float() == y_test).float().mean().item()""",
+train_acc = ((train_out > 0).float() == y_train).float().mean().item()
+test_acc = ((test_out > 0).float() == y_test).float().mean().item()""",
     "multiclass": """\
 train_acc = (train_out.argmax(dim=1) == y_train).float().mean().item()
 test_acc = (test_out.argmax(dim=1) == y_test).float().mean().item()""",
-    "regression": "train_rmse, test_rmse = train_loss**0.5, test_loss**0.5",
+    "regression": "train_rmse, test_rmse = math.sqrt(train_loss), math.sqrt(test_loss)",
 }
 
 _FINAL_SCORES = {
@@ -242,11 +249,13 @@ print(f"learned weights {w1:.3f}, {w2:.3f} and bias {b:.3f}; true: $true")
 def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
     """A standalone PyTorch script (torch, numpy, scikit-learn) that trains the spec's run.
 
-    It generates the same data, initial weights and batches as `Trainer(spec)`, prints progress
-    about every tenth of the epochs and ends with one line `final train_loss=... test_loss=...`
-    then `train_acc=... test_acc=...` (classes) or `train_rmse=... test_rmse=...` (regression).
-    `dataset` spares making the data again (an uploaded CSV); by default it is made from the
-    spec. Raises DatasetError, as Trainer would, for data or features that cannot be used.
+    It generates the same data, features, initial weights and batches and steps the same
+    optimizer as `Trainer(spec)`, so on the CPU it ends with exactly its weights. It prints
+    progress about every tenth of the epochs and ends with one line `final train_loss=...
+    test_loss=...` then `train_acc=... test_acc=...` (classes) or `train_rmse=...
+    test_rmse=...` (regression). `dataset` spares making the data again (an uploaded CSV); by
+    default it is made from the spec. Raises DatasetError, as Trainer would, for data or
+    features that cannot be used.
     """
     data = dataset if dataset is not None else make_dataset(spec.dataset)
     task = data.task
@@ -256,7 +265,7 @@ def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
         penalty = _fill(_PENALTY[spec.regularization], rate=spec.regularization_rate)
     script = _SCRIPT.substitute(
         summary=_summary(spec),
-        imports=_imports(spec.dataset.name),
+        imports=_imports(spec.dataset.name, task),
         data=_data(spec, task),
         train_share=f"{spec.dataset.train_fraction:.0%}",
         stratify_note="" if task == "regression" else " (each class in the same share)",
@@ -307,17 +316,26 @@ def _summary(spec: RunSpec) -> str:
     text = (
         f"{dataset}, {layers}, optimizer {spec.optimizer} at learning rate "
         f"{spec.learning_rate:g}, batches of {spec.batch_size}, {spec.epochs} epochs{penalty}, "
-        f"seed {spec.seed}. Same data, initial weights and batches as LayerLab's run, so the same "
-        "final numbers. Needs torch, numpy and scikit-learn: run it with `python script.py`."
+        f"seed {spec.seed}. Same data, initial weights, batches and optimizer as LayerLab's run: "
+        "on the CPU, with the same library versions, it ends with exactly the numbers of "
+        "`layerlab train --device cpu`. Needs torch, numpy and scikit-learn: run it with "
+        "`python script.py`."
     )
-    return textwrap.fill(text, width=MAX_LINE - 4, break_on_hyphens=False)
+    unbroken = re.sub(r"`[^`]+`", lambda code: code[0].replace(" ", NO_BREAK), text)
+    wrapped = textwrap.fill(unbroken, width=MAX_LINE - 4, break_on_hyphens=False)
+    return wrapped.replace(NO_BREAK, " ")
 
 
-def _imports(dataset_name: str) -> str:
+def _imports(dataset_name: str, task: Task) -> str:
     from_sklearn = dataset_name in ("moons", "circles")
+    stdlib = [
+        *(["csv"] if dataset_name == "csv" else []),
+        *(["math"] if task == "regression" else []),
+    ]
     lines = [
-        *(["import csv", ""] if dataset_name == "csv" else []),
-        *([] if from_sklearn else ["import numpy as np"]),
+        *(f"import {module}" for module in stdlib),
+        *([""] if stdlib else []),
+        "import numpy as np",
         "import torch",
         *([f"from sklearn.datasets import make_{dataset_name}"] if from_sklearn else []),
         "from sklearn.model_selection import train_test_split",
@@ -363,12 +381,12 @@ def _split(spec: RunSpec, task: Task) -> str:
 
 
 def _inputs(spec: RunSpec) -> str:
-    """The spec's features of the 2-D points, as torch expressions."""
-    columns = [FEATURE_TORCH[name] for name in spec.features]
-    body = f"    return torch.stack([{', '.join(columns)}], dim=1)"
+    """The spec's features of the 2-D points, as numpy expressions."""
+    columns = [_FEATURE_NUMPY[name] for name in spec.features]
+    body = f"    return np.stack([{', '.join(columns)}], axis=1)"
     if len(body) > MAX_LINE:
         listed = "".join(f"        {column},\n" for column in columns)
-        body = f"    columns = [\n{listed}    ]\n    return torch.stack(columns, dim=1)"
+        body = f"    columns = [\n{listed}    ]\n    return np.stack(columns, axis=1)"
     return _fill(_FEATURES, n_inputs=len(columns), body=body)
 
 

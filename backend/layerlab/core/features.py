@@ -14,7 +14,7 @@ FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "sin_x2": lambda x1, x2: np.sin(x2),
 }
 
-# How each feature reads in formulas and in the generated PyTorch code (`x` is an (N, 2) tensor).
+# How each feature reads in formulas and, as numpy, in the generated script (`x`: (N, 2) array).
 FEATURE_LABELS = {
     "x1": "x₁",
     "x2": "x₂",

@@ -129,9 +129,9 @@ def write_state(
                         memory_format=torch.contiguous_format
                     )
                 }
-            elif kind == "adam":  # fused Adam keeps its step as a float32 scalar beside each tensor
+            elif kind == "adam":  # as Adam keeps it unfused: its step a float32 scalar on the CPU
                 optimizer.state[p] = {
-                    "step": torch.tensor(adam_steps, dtype=torch.float32, device=p.device),
+                    "step": torch.tensor(adam_steps, dtype=torch.float32),
                     "exp_avg": buffers["exp_avg"][i][j].clone(
                         memory_format=torch.contiguous_format
                     ),
