@@ -24,14 +24,14 @@ def spec_of(**fields: Any) -> RunSpec:
     return RunSpec.model_validate({"epochs": 400, "grid_resolution": 8, **fields})
 
 
-# 32 training points each: batches of 32, 16 and 12 make 1, 2 and 3 steps per epoch.
+# Batches of 16 over 16, 32 and 48 training points: 1, 2 and 3 steps per epoch.
 SPECS = [
-    spec_of(dataset={"name": "moons", "samples": 40}, hidden_widths=[8, 8], seed=1,
-            optimizer="adam", learning_rate=0.01, batch_size=32),
+    spec_of(dataset={"name": "moons", "samples": 20}, hidden_widths=[8, 8], seed=1,
+            optimizer="adam", learning_rate=0.01, batch_size=16),
     spec_of(dataset={"name": "circles", "samples": 40}, hidden_widths=[4], seed=2,
             optimizer="sgd", learning_rate=0.3, batch_size=16),
-    spec_of(dataset={"name": "xor", "samples": 40}, hidden_widths=[8, 3], seed=3,
-            optimizer="momentum", learning_rate=0.05, batch_size=12, regularization="l2",
+    spec_of(dataset={"name": "xor", "samples": 60}, hidden_widths=[8, 3], seed=3,
+            optimizer="momentum", learning_rate=0.05, batch_size=16, regularization="l2",
             regularization_rate=0.01),
 ]  # fmt: skip
 RUNS = range(len(SPECS))
@@ -154,3 +154,42 @@ def test_reading_a_stacked_run_never_changes_its_path(reads_every: int) -> None:
     for untouched, read in zip(train(read=False), train(read=True), strict=True):
         for name in untouched:
             assert torch.equal(untouched[name], read[name]), name
+
+
+# Stack mates of every kind that shares the run's stack key: same shape, deeper, wider (in its
+# width class), more data, other optimizers and rates.
+MATES = [
+    {"seed": 9},
+    {"seed": 8, "hidden_widths": [5, 5, 5, 5], "optimizer": "momentum", "learning_rate": 0.1},
+    {"seed": 7, "hidden_widths": [16], "optimizer": "sgd", "regularization": "l2"},
+    {"seed": 6, "hidden_widths": [3]},
+]
+
+
+@pytest.mark.parametrize(
+    ("activation", "dataset"),
+    [(activation, "moons") for activation in ("relu", "tanh", "sigmoid", "gelu", "silu", "elu")]
+    + [("tanh", "blobs"), ("relu", "multigauss")],  # softmax and cross-entropy; regression
+)
+def test_a_runs_numbers_never_depend_on_who_shares_its_stack(activation: str, dataset: str) -> None:
+    """float32, bit for bit: alone, or first, or last among runs of every shape. (The metric
+    frames a stack sends on the way may differ in their last bits: their sums run over the
+    largest data set of the stack.)"""
+    base = {"dataset": {"name": dataset, "samples": 60}, "hidden_widths": [8, 8],
+            "activation": activation, "batch_size": 10, "optimizer": "adam"}  # fmt: skip
+    run = spec_of(**base)
+    mates = [spec_of(**{**base, **mate}) for mate in MATES]
+    mates.append(spec_of(**{**base, "seed": 5, "dataset": {"name": dataset, "samples": 200}}))
+
+    def trained(specs: list[RunSpec], index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        trainers = [Trainer(spec) for spec in specs]
+        stack = TrainerStack(trainers)
+        stack.train(300)
+        stack.leave(trainers)
+        return trainers[index].final_metrics(), trainers[index].model.state_dict()
+
+    alone = trained([run], 0)
+    for together in (trained([run, *mates], 0), trained([*mates, run], len(mates))):
+        assert together[0] == alone[0]  # what the learner reads at the end
+        for name, tensor in alone[1].items():
+            assert torch.equal(together[1][name], tensor), name

@@ -33,7 +33,7 @@ from layerlab.core.training import MetricPoint, Trainer
 STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none
 FLAT = ("params", "grads", "mask", "weight_mask", "velocity", "exp_avg", "exp_avg_sq")
 
-StackKey = tuple[str, int, str, int, torch.dtype, str]
+StackKey = tuple[str, int, str, int, int, int, torch.dtype, str]
 
 
 def width_class(width: int) -> int:
@@ -43,14 +43,16 @@ def width_class(width: int) -> int:
 
 
 def stack_key(trainer: Trainer) -> StackKey:
-    """Trainers with one key can share a stack: task, outputs, activation, width class, dtype,
-    device. Runs with no hidden layer stack apart: they have no activation to share."""
+    """Trainers with one key can share a stack: task, outputs, activation, width class, inputs,
+    batch size, dtype, device. Runs with no hidden layer stack apart: they have no activation
+    to share. Inputs and batches are never padded: a sum over padded zeros can round otherwise
+    than the same sum unpadded, and a run's numbers must not depend on its stack mates."""
     spec, dataset = trainer.spec, trainer.dataset
-    if not spec.hidden_widths:
-        return (dataset.task, dataset.n_outputs, "none", 0, trainer.dtype, str(trainer.device))
-    width = width_class(max(spec.hidden_widths))
-    return (dataset.task, dataset.n_outputs, spec.activation, width, trainer.dtype,
-            str(trainer.device))  # fmt: skip
+    activation, width = "none", 0
+    if spec.hidden_widths:
+        activation, width = spec.activation, width_class(max(spec.hidden_widths))
+    return (dataset.task, dataset.n_outputs, activation, width, trainer.n_inputs,
+            trainer.batch_size, trainer.dtype, str(trainer.device))  # fmt: skip
 
 
 def _padded_cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:

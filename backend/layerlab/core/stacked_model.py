@@ -14,8 +14,27 @@ import torch
 import torch.nn.functional as F
 
 LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default
+# Elements per step of PyTorch's widest CPU vector loop (2 × 16 float32 lanes on AVX-512), doubled
+# to cover float64 and narrower CPUs too: see `lanewise`.
+VECTOR_LOOP = 64
 
 Layer = tuple[torch.Tensor, torch.Tensor]  # (weight, bias)
+
+
+def lanewise(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
+    """`op` over same-shaped tensors, element by element, every element on the vector path.
+
+    PyTorch's CPU kernels run a tensor's last (numel mod VECTOR_LOOP) elements through scalar
+    code, whose exp, tanh or erf can round differently from the vector code: which of a run's
+    elements fall there would depend on how many runs share its stack, and so would its path.
+    A tensor padded to a whole number of vector steps has no such tail.
+    """
+    first = tensors[0]
+    missing = -first.numel() % VECTOR_LOOP
+    if missing == 0 or first.device.type != "cpu":
+        return op(*tensors)
+    padded = [torch.cat([t.reshape(-1), t.new_zeros(missing)]) for t in tensors]
+    return op(*padded)[: first.numel()].view(first.shape)
 
 
 # --- activations: a = f(z), and the backward dz = g · f'(z) -------------------------------------
@@ -62,7 +81,11 @@ ACTIVATIONS: dict[str, Activation] = {
 def sample_losses(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """(K, n, n_out) outputs, (K, n) targets -> (K, n) loss of each sample."""
     if task == "binary":
-        return F.binary_cross_entropy_with_logits(outputs[..., 0], targets, reduction="none")
+        return lanewise(
+            lambda o, t: F.binary_cross_entropy_with_logits(o, t, reduction="none"),
+            outputs[..., 0].contiguous(),
+            targets,
+        )
     if task == "multiclass":
         flat = F.cross_entropy(outputs.flatten(0, 1), targets.flatten(), reduction="none")
         return flat.view(targets.shape)
@@ -75,7 +98,7 @@ def loss_gradient(
     """d/d(outputs) of Σ_i w_i · loss_i, for each run at once: (K, batch, n_out)."""
     w = sample_weights.unsqueeze(-1)  # (K, batch, 1): 1/batch for real samples, 0 for padding
     if task == "binary":
-        return (torch.sigmoid(outputs) - targets.unsqueeze(-1)) * w
+        return (lanewise(torch.sigmoid, outputs) - targets.unsqueeze(-1)) * w
     if task == "multiclass":
         one_hot = F.one_hot(targets, outputs.shape[-1]).to(outputs.dtype)
         return (torch.softmax(outputs, dim=-1) - one_hot) * w
@@ -174,6 +197,19 @@ class Saved(NamedTuple):
 
 
 # --- the stacked model ------------------------------------------------------------------------
+def batched(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
+    """`op` (bmm, baddbmm) over (K, …) tensors, computed as if K were at least 2.
+
+    For a batch of one, PyTorch multiplies a matrix by a vector on another path than for a batch
+    of several, and rounds differently: a run alone in its stack would drift from the same run
+    stacked with others. Computed as one of two identical runs, a run's numbers never depend on
+    how many share its stack (the lone run pays the second copy; stacks of several pay nothing).
+    """
+    if tensors[0].shape[0] != 1:
+        return op(*tensors)
+    return op(*(t.expand(2, *t.shape[1:]) for t in tensors))[:1]
+
+
 class StackedMLP:
     """K MLPs of one activation over views into flat `(K, P)` parameter and gradient buffers.
 
@@ -208,15 +244,15 @@ class StackedMLP:
         a = x
         for j, (W, b) in enumerate(self.layers[:-1]):
             inputs.append(a)
-            z = torch.baddbmm(b, a, W)  # b + a @ W
-            out = self.activation.value(z)
+            z = batched(torch.baddbmm, b, a, W)  # b + a @ W
+            out = lanewise(self.activation.value, z)
             on = self.on[j]
             a = out if on is None else torch.lerp(a, out, on)
             zs.append(z)
             outs.append(out)
         inputs.append(a)
         W, b = self.layers[-1]
-        return torch.baddbmm(b, a, W), Saved(inputs, zs, outs)
+        return batched(torch.baddbmm, b, a, W), Saved(inputs, zs, outs)
 
     def outputs(self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int) -> torch.Tensor:
         """(k, n, I) inputs of the runs `runs`, all `depth` deep and at most `width` wide ->
@@ -229,11 +265,10 @@ class StackedMLP:
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
-            a = self.activation.value_(
-                torch.baddbmm(b[runs, :, :width], a, W[runs, :fan_in, :width])
-            )
+            z = batched(torch.baddbmm, b[runs, :, :width], a, W[runs, :fan_in, :width])
+            a = lanewise(self.activation.value_, z)
         W, b = self.layers[-1]
-        return torch.baddbmm(b[runs], a, W[runs, : a.shape[-1]])
+        return batched(torch.baddbmm, b[runs], a, W[runs, : a.shape[-1]])
 
     def backward(self, saved: Saved, delta: torch.Tensor) -> None:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).
@@ -244,13 +279,13 @@ class StackedMLP:
         dz, g = delta, delta  # d(loss)/dz of the layer at hand; d(loss)/d(its output)
         for i in range(top, -1, -1):
             if i < top:  # hidden layer i, whose output's gradient is g
-                dz = self.activation.backward(g, saved.zs[i], saved.outs[i])
+                dz = lanewise(self.activation.backward, g, saved.zs[i], saved.outs[i])
             W_grad, b_grad = self.grad_layers[i]
             # bmm(out=) into a strided view would loop over the batch: compute, then copy in
-            W_grad.copy_(torch.bmm(inputs[i].transpose(1, 2), dz))  # aᵀ δ
+            W_grad.copy_(batched(torch.bmm, inputs[i].transpose(1, 2), dz))  # aᵀ δ
             torch.sum(dz, dim=1, keepdim=True, out=b_grad)  # a reduction writes strided views well
             if i == 0:
                 return
-            through = torch.bmm(dz, self.layers[i][0].transpose(1, 2))  # δ Wᵀ
+            through = batched(torch.bmm, dz, self.layers[i][0].transpose(1, 2))  # δ Wᵀ
             on = self.on[i] if i < top else None
             g = through if on is None else torch.lerp(g, through, on)  # lacked: passed through

@@ -5,11 +5,11 @@ one pass over memory per step, and each run's update is the one its `torch.optim
 A run's state moves between its own optimizer and the stack with `read_state` / `write_state`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
-from layerlab.core.stacked_model import Layer
+from layerlab.core.stacked_model import Layer, lanewise
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 
@@ -53,10 +53,11 @@ class StackedOptimizer:
         self.sync()
         ahead = torch.arange(1, SCHEDULE_STEPS + 1, dtype=self.adam_steps.dtype)
         t = self.adam_steps + ahead.to(self.adam_steps.device).view(-1, 1, 1)
-        adam_step_sizes = self.learning_rates / (1 - torch.pow(ADAM_BETA1, t))
+        # lanewise: a run's pow and rsqrt round alike wherever it sits in the stack
+        adam_step_sizes = self.learning_rates / (1 - lanewise(_pow_of(ADAM_BETA1), t))
         sgd_step_sizes = self.learning_rates.expand_as(t)
         self._step_sizes = torch.lerp(sgd_step_sizes, adam_step_sizes, self.is_adam)
-        self._inverse_corrections = (1 - torch.pow(ADAM_BETA2, t)).rsqrt()
+        self._inverse_corrections = lanewise(torch.rsqrt, 1 - lanewise(_pow_of(ADAM_BETA2), t))
 
     def sync(self) -> None:
         """Count the steps taken into `adam_steps`, and work the schedule out afresh."""
@@ -86,6 +87,10 @@ class StackedOptimizer:
             )
         assert direction is not None
         params.addcmul_(step_size, direction, value=-1)
+
+
+def _pow_of(base: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda exponent: torch.pow(base, exponent)
 
 
 # The stack's state buffers, by the name torch.optim gives the same state.

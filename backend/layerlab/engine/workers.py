@@ -58,10 +58,12 @@ def affinity(spec_json: dict[str, Any]) -> Hashable:
     dataset = spec_json.get("dataset", {})
     info = DATASETS.get(dataset.get("name", ""))
     task = (info.task if info else None) or "csv"
+    shape = (task, dataset.get("classes"), tuple(spec_json.get("features") or ()),
+             spec_json.get("batch_size"))  # fmt: skip
     widths = spec_json.get("hidden_widths") or []
     if not widths:
-        return (task, dataset.get("classes"), "none")
-    return (task, dataset.get("classes"), spec_json.get("activation"), width_class(max(widths)))
+        return (*shape, "none")
+    return (*shape, spec_json.get("activation"), width_class(max(widths)))
 
 
 def worker_devices(device: str, count: int) -> list[str]:
