@@ -1,4 +1,5 @@
-"""What a load test saw: runs, frames per viewer, time to the first frame, errors, memory."""
+"""What a load test saw: runs, frames per viewer, time to the first frame, the page's reads of
+each run (model, neurons, predict), errors, memory."""
 
 import collections
 import math
@@ -11,6 +12,8 @@ from typing import Any
 MIB = 2**20
 # websocket close codes that mean the server or the network failed, not a run that ended
 ABNORMAL_CLOSES = ("1006", "1011", "1012", "1013", "1014")
+# final statuses of runs the server lost: training raised, or its worker died (or the server)
+LOST_RUNS = ("failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,32 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
 
 
+READ_KINDS = ("model", "neurons", "predict")  # what the page asks for while a run trains
+
+
+@dataclass
+class ReadStats:
+    """One kind of read the page makes of its run (frontend/js/live-polls.js)."""
+
+    sent: int = 0
+    latency_s: list[float] = field(default_factory=list)  # one per answer with the data
+    # reads that failed, by HTTP status ("409", "500") or "connection <error>": each one a read
+    # of a live run the page needed and did not get
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    # 409s for a run that ended, or that its learner left, while the read was on its way: the
+    # page expects these
+    refused_after_end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.sent,
+            "p50_s": percentile(self.latency_s, 0.5),
+            "p95_s": percentile(self.latency_s, 0.95),
+            "errors": dict(self.errors),
+            "refused_after_end": self.refused_after_end,
+        }
+
+
 @dataclass
 class LoadReport:
     """Filled in by the learners as they go; read once they have all stopped."""
@@ -108,6 +137,9 @@ class LoadReport:
     grid_frames_per_s: list[float] = field(default_factory=list)
     first_frame_s: list[float] = field(default_factory=list)  # one per run that showed progress
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    reads: dict[str, ReadStats] = field(
+        default_factory=lambda: {kind: ReadStats() for kind in READ_KINDS}
+    )
     requests: int = 0
     retried: int = 0  # requests sent again after the server closed a kept-alive connection
     memory_before: ServerMemory | None = None
@@ -118,14 +150,21 @@ class LoadReport:
     @property
     def server_errors(self) -> int:
         """Answers that mean the server failed: a 5xx, no connection, an abnormal websocket
-        close, or a stream that did not end after its run was cancelled."""
+        close, a stream that did not end after its run was cancelled, a run the server lost
+        (failed or interrupted), or a failed read of a live run (a 409 there means its worker
+        no longer holds it)."""
         failed = (
             "http 5",
             "connection",
             "ws no final",
             *(f"ws close {c}" for c in ABNORMAL_CLOSES),
         )
-        return sum(count for kind, count in self.errors.items() if kind.startswith(failed))
+        failed_reads = sum(read.errors.total() for read in self.reads.values())
+        return (
+            sum(self.runs_ended[status] for status in LOST_RUNS)
+            + failed_reads
+            + sum(count for kind, count in self.errors.items() if kind.startswith(failed))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values: the counts, and each distribution with its percentiles."""
@@ -151,6 +190,7 @@ class LoadReport:
                 "p95": percentile(self.first_frame_s, 0.95),
                 "runs": len(self.first_frame_s),
             },
+            "reads": {kind: read.to_dict() for kind, read in self.reads.items()},
             "errors": dict(self.errors),
             "server_errors": self.server_errors,
             "steps_per_s_peak": self.steps_per_s_peak,
@@ -181,6 +221,7 @@ def format_report(report: LoadReport) -> str:
         ("metrics frames / s", _per_viewer(report.metrics_frames_per_s)),
         ("grid frames / s", _per_viewer(report.grid_frames_per_s)),
         ("POST → first frame", _latency(report.first_frame_s)),
+        *((f"{kind} reads", _reads(read)) for kind, read in report.reads.items()),
         ("errors", ", ".join(f"{kind}: {n}" for kind, n in report.errors.most_common()) or "none"),
     ]  # fmt: skip
     if report.steps_per_s_peak is not None:
@@ -204,6 +245,16 @@ def _per_viewer(rates: list[float]) -> str:
         f"median {percentile(rates, 0.5):.1f} "
         f"({len(rates)} viewers)"
     )
+
+
+def _reads(read: ReadStats) -> str:
+    if not read.sent:
+        return "none"
+    p50, p95 = percentile(read.latency_s, 0.5) or 0.0, percentile(read.latency_s, 0.95) or 0.0
+    timing = f"p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms" if read.latency_s else "no data"
+    failed = ", ".join(f"{status}: {n}" for status, n in sorted(read.errors.items())) or "none"
+    ended = f", {read.refused_after_end} refused as the run ended" if read.refused_after_end else ""
+    return f"{read.sent:,} sent, {timing}, failed {failed}{ended}"
 
 
 def _latency(seconds: list[float]) -> str:

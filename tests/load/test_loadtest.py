@@ -1,19 +1,21 @@
 """`layerlab load` in short: six learners for eight seconds against a real server and workers.
 
-It checks behaviour, not speed: no server error, every viewer gets metric and grid frames, every
-run ends, and the server is left with nothing running. Timing bounds are generous on purpose.
+It checks behaviour, not speed: no server error, every viewer gets metric and grid frames, the
+page's reads of a training run (model, neuron maps, predictions) are answered, every run ends,
+and the server is left with nothing running. Timing bounds are generous on purpose.
 """
 
 import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from layerlab.cli import main
-from layerlab.loadreport import format_report, memory_from_metrics, percentile
+from layerlab.loadreport import LoadReport, format_report, memory_from_metrics, percentile
 from layerlab.loadtest import LoadTestError, check_limits, needed_limits, run_load
-from service import TEST_SETTINGS, LiveServer, serve_in_thread
+from service import TEST_SETTINGS, LiveServer, create, serve_in_thread, wait_for_status
 
 LEARNERS, SECONDS = 6, 8.0
 
@@ -24,6 +26,10 @@ def live_server() -> Iterator[LiveServer]:
     raised = {"max_active_runs_per_client": 100, "max_runs_per_minute": 1000}
     assert all(raised[name] >= needed for name, needed in needed_limits(LEARNERS).items())
     with serve_in_thread({**TEST_SETTINGS, **raised}) as server:
+        # workers take seconds to spawn: a run trained to its end first means the classroom's
+        # runs train (and are read) from the start, not sit queued for most of it
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            wait_for_status(client, create(client, wait=True)["id"], "done")
         yield server
 
 
@@ -47,9 +53,13 @@ def test_a_short_classroom_trains_watches_and_leaves_nothing_behind(
     assert report.memory_before.workers == 2
     assert report.memory_after.server_bytes > 10 * 2**20
     assert live_server.on_loop(lambda: len(live_server.scheduler.live)) == 0
+    for kind, read in report.reads.items():  # while the runs trained, as the page reads them
+        assert read.latency_s, f"{kind}: {read.sent} sent, none answered with its data"
+        assert not read.errors, (kind, read.errors)
 
     table = format_report(report)
-    for row in ("runs", "metrics frames / s", "POST → first frame", "errors", "memory after"):
+    rows = ("runs", "metrics frames / s", "POST → first frame", "errors", "memory after")
+    for row in (*rows, "model reads", "neurons reads", "predict reads"):
         assert row in table
 
 
@@ -62,11 +72,25 @@ def test_the_command_prints_json_or_names_the_limits_to_raise(
     assert report["clients"] == 2 and report["server_errors"] == 0
     assert report["runs_created"] >= 2
     assert report["metrics_frames_per_s"]["median"] > 0
+    assert report["reads"]["predict"]["count"] > 0 and report["reads"]["predict"]["p95_s"] > 0
 
     assert main(["load", "--url", url, "--clients", "500", "--seconds", "3"]) == 2
     error = capsys.readouterr().err
     assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=100" in error
     assert "LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT=1000" in error  # what 500 learners need
+
+
+def test_a_failed_read_of_a_live_run_is_a_server_error() -> None:
+    report = LoadReport(url="http://127.0.0.1:1", clients=1, seconds=1)
+    report.reads["model"].sent, report.reads["neurons"].sent = 1, 1
+    report.reads["model"].refused_after_end += 1  # the run had ended: expected
+    assert report.server_errors == 0
+    report.reads["neurons"].errors["409"] += 1  # its worker lost it while it trained
+    assert report.server_errors == 1
+    assert report.to_dict()["reads"]["neurons"]["errors"] == {"409": 1}
+    assert "failed 409: 1" in format_report(report)
+    report.runs_ended["interrupted"] += 1  # its worker died
+    assert report.server_errors == 2
 
 
 def info(active: int, per_minute: int, workers: int = 2, queued: int = 200) -> dict[str, Any]:
