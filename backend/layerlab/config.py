@@ -52,6 +52,20 @@ class Settings(BaseSettings):
         le=1,
         description="One training round of a worker's stacks: how soon a command is heard.",
     )
+    checkpoint_interval_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="How often a training run's weights, state and history reach the database: "
+        "what a crash can lose at most.",
+    )
+    park_paused_after_s: float = Field(
+        30.0,
+        ge=0,
+        le=86_400,
+        description="A run paused this long leaves its worker (its state kept in the database) "
+        "and comes back on resume; at once when a queued run needs its place.",
+    )
 
     # --- who may reach it, and through what ---------------------------------------------------
     # NoDecode: comma-separated in the environment, which is easier to write than a JSON list

@@ -36,6 +36,9 @@ export class RunController {
   togglePlay() {
     return this.serial(async () => {
       const run = this.store.state.run;
+      if (this.current && run?.status === "interrupted" && (await this.resumeInterrupted())) {
+        return;
+      }
       if (!this.current || !run || FINAL_STATUSES.has(run.status)) {
         await this.create(true);
       } else if (run.playing) {
@@ -140,6 +143,22 @@ export class RunController {
       previous.stream?.close();
       api.deleteRun(previous.id, previous.token).catch(() => {});
     }
+  }
+
+  /** An interrupted run goes on from its last checkpoint, on a stream opened anew; false when
+   * the server would not take it back (the caller starts a new run instead). */
+  async resumeInterrupted() {
+    const current = this.current;
+    try {
+      await api.control(current.id, current.token, "resume");
+    } catch (error) {
+      if (error.status === 409) return false;
+      throw error;
+    }
+    this.patchRun({ playing: true, primed: false, status: "queued", error: null, finalMetrics: null });
+    current.stream?.close();
+    current.stream = new RunStream(current.id, this.streamHandlers(current.id));
+    return true;
   }
 
   async control(action) {

@@ -21,7 +21,7 @@ import torch
 
 from layerlab.engine.scheduler import INTERRUPTED_ERROR
 from layerlab.engine.store import Store
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, wait_for, wait_for_status
+from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, owner, wait_for, wait_for_status
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
@@ -36,6 +36,7 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
         "slow_viewer_timeout_s": 1,
         "metrics_frames_per_s": 50,
         "grid_frames_per_s": 50,
+        "checkpoint_interval_s": 0.3,
     }
 
 
@@ -47,7 +48,7 @@ def last_step(http: httpx.Client, run_id: str) -> int:
 # --- a worker killed mid-run ------------------------------------------------------------------
 
 
-def test_a_killed_worker_fails_only_its_run_and_is_replaced(
+def test_a_killed_worker_loses_only_its_runs_which_keep_their_checkpoints(
     http: httpx.Client, live_server: LiveServer
 ) -> None:
     pool = live_server.scheduler.pool
@@ -60,10 +61,19 @@ def test_a_killed_worker_fails_only_its_run_and_is_replaced(
     assert victim_pid is not None and survivor_pid is not None
     assert victim_pid != survivor_pid, "runs of two stacks on an idle pool go to two workers"
 
+    wait_for(lambda: live_server.scheduler.store.load_checkpoint(victim["id"]), 10, "a checkpoint")
     os.kill(victim_pid, signal.SIGKILL)
-    failed = wait_for_status(http, victim["id"], "failed", timeout_s=10)
-    assert "process training this run stopped" in failed["error"]
-    assert "signal 9" in failed["error"]
+    lost = wait_for_status(http, victim["id"], "interrupted", timeout_s=10)
+    assert "process training this run stopped" in lost["error"]
+    assert "signal 9" in lost["error"]
+    checkpoint = live_server.scheduler.store.load_checkpoint(victim["id"])
+    assert checkpoint is not None
+    saved_step = checkpoint[0]
+    assert f"resume it to go on from its checkpoint at step {saved_step}" in lost["error"]
+    assert "other run" not in lost["error"], "it was the only run on its worker"
+    assert lost["has_weights"] is True
+    assert last_step(http, victim["id"]) > 0  # its history up to the checkpoint
+    assert http.get(f"/api/runs/{victim['id']}/model").status_code == 200
 
     step_after_kill = last_step(http, survivor["id"])
     wait_for(
@@ -77,9 +87,18 @@ def test_a_killed_worker_fails_only_its_run_and_is_replaced(
     wait_for(lambda: victim_pid not in pool.pids(), 10, "the pool to replace the worker")
     metrics = http.get("/metrics").text
     assert "\nlayerlab_worker_restarts_total 1\n" in metrics
-    assert '\nlayerlab_runs_finished_total{status="failed"} 1\n' in metrics
+    assert '\nlayerlab_runs_finished_total{status="interrupted"} 1\n' in metrics
     replacement = create(http, QUICK_SPEC, wait=True)
     assert replacement["status"] == "done", replacement
+
+    # resumed, the lost run goes on from its checkpoint, not from the start
+    resumed = http.post(f"/api/runs/{victim['id']}/resume", headers=owner(victim))
+    assert resumed.status_code == 200, resumed.text
+    wait_for_status(http, victim["id"], "running")
+    points = http.get(f"/api/runs/{victim['id']}/metrics").json()["points"]
+    steps = [point["step"] for point in points]
+    assert steps == sorted(steps) and saved_step in steps, "the curve goes on where it was"
+    http.post(f"/api/runs/{victim['id']}/cancel", headers=owner(victim))
     health = http.get("/api/health")
     assert health.status_code == 200
     assert health.json()["workers"] == 2
@@ -222,7 +241,11 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[Path, int], ServerProcess
 
     def start(database: Path, port: int) -> ServerProcess:
         env = {key: value for key, value in os.environ.items() if not key.startswith("LAYERLAB_")}
-        env |= {"LAYERLAB_DATABASE": str(database), "LAYERLAB_WORKERS": "1"}
+        env |= {
+            "LAYERLAB_DATABASE": str(database),
+            "LAYERLAB_WORKERS": "1",
+            "LAYERLAB_CHECKPOINT_INTERVAL_S": "0.3",
+        }
         log = tmp_path / f"server-{len(started)}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
@@ -276,6 +299,8 @@ def test_a_crashed_server_restarts_on_its_database(
         assert len(predicted["probabilities"]) == len(POINTS), predicted
         active = create(http, LONG_SPEC)
         wait_for_status(http, active["id"], "running")
+        wait_for(lambda: last_step(http, active["id"]) > 500, 20, "the run to train a while")
+        time.sleep(0.5)  # more than a checkpoint interval: one has been written
     workers = child_pids(server.process.pid)
     assert workers, "the server should have started a worker process"
 
@@ -298,6 +323,16 @@ def test_a_crashed_server_restarts_on_its_database(
         assert listed[done["id"]]["has_weights"] is True
         assert listed[active["id"]]["status"] == "interrupted"
         assert listed[active["id"]]["error"] == INTERRUPTED_ERROR
+        # the crash lost at most a checkpoint's interval: history and weights were kept
+        kept = http.get(f"/api/runs/{active['id']}/metrics").json()["points"]
+        assert kept and kept[-1]["step"] > 0, kept
+        assert listed[active["id"]]["has_weights"] is True
+        resumed = http.post(f"/api/runs/{active['id']}/resume", headers=owner(active))
+        assert resumed.status_code == 200, resumed.text
+        wait_for_status(http, active["id"], "running")
+        wait_for(lambda: last_step(http, active["id"]) > kept[-1]["step"], 20, "training on")
+        steps = [p["step"] for p in http.get(f"/api/runs/{active['id']}/metrics").json()["points"]]
+        assert steps == sorted(steps), "it went on from its checkpoint, not from step 0"
 
         again = http.post(f"/api/runs/{done['id']}/predict", json={"points": POINTS})
         assert again.status_code == 200, again.text

@@ -16,6 +16,7 @@ E2E_SETTINGS = {
     **TEST_SETTINGS,
     "workers": 1,
     "max_samples": 2000,  # a bound a test can exceed, to see the server's refusal on the page
+    "checkpoint_interval_s": 0.5,  # a run killed mid-run has one to go on from
 }
 
 

@@ -1,12 +1,14 @@
 """The playground in Chromium: train, change the network, switch language, share, see refusals."""
 
 import itertools
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from service import LiveServer
+from service import LiveServer, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +117,37 @@ def test_screenshots_mid_training(page: Page, server: LiveServer, screenshots: P
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 50_000  # a drawn page, not a blank one
         page.click("#play")  # pause before the next case
+
+
+def test_the_plane_trains_to_the_end_while_the_page_reads_it(
+    page: Page, server: LiveServer
+) -> None:
+    """The report's case: the page's regression, read every second as it trains, never fails."""
+    open_page(page, server, "dataset=plane&epochs=100&lang=es")
+    page.click("#play")
+    status = page.locator("#run-status")
+    expect(status).to_have_attribute("data-status", "done", timeout=60_000)
+    assert page.evaluate("window.layerlab.store.state.model") is not None, "the page read /model"
+
+
+def test_an_interrupted_run_goes_on_from_its_checkpoint_with_play(
+    page: Page, server: LiveServer
+) -> None:
+    """Its worker killed mid-run, the run is interrupted; play takes it on from its checkpoint."""
+    open_page(page, server, f"{LONG_MOONS}&lang=en")
+    page.click("#play")
+    status = page.locator("#run-status")
+    expect(status).to_have_attribute("data-status", "running")
+    run_id = page.evaluate("window.layerlab.store.state.run.id")
+    scheduler = server.scheduler
+    wait_for(lambda: scheduler.store.load_checkpoint(run_id), 20, "a checkpoint")
+    pid = scheduler.pool.pid_of(run_id)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    expect(status).to_have_attribute("data-status", "interrupted", timeout=20_000)
+    step = page.evaluate("window.layerlab.store.state.metrics.step")
+    page.click("#play")
+    expect(status).to_have_attribute("data-status", "running", timeout=30_000)
+    page.wait_for_function(f"window.layerlab.store.state.metrics.step > {step}")
+    assert page.evaluate("window.layerlab.store.state.run.id") == run_id, "the same run went on"
+    page.click("#play")  # pause: the next test's runs need the worker

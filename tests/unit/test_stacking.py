@@ -9,7 +9,7 @@ import torch
 
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import RunStatus, Trainer
-from layerlab.engine.session import TrainingSession
+from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
 from layerlab.engine.stacking import StackedSessions
 
 
@@ -151,8 +151,49 @@ def test_a_stack_that_raises_fails_its_own_runs_only(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(tanh_stack, "train", broken)
     stacks.train_round()
     assert sessions["c"].status is RunStatus.FAILED
-    assert "RuntimeError: out of memory" in events.final("c")["error"]
+    assert events.final("c")["error"] == INTERNAL_ERROR  # the details go to the log
     for run_id in ("a", "b", "d"):
         assert sessions[run_id].status is RunStatus.RUNNING
     run_to_the_end(stacks, {k: v for k, v in sessions.items() if k != "c"})
     assert all(events.final(run_id)["status"] == "done" for run_id in ("a", "b", "d"))
+
+
+@pytest.mark.parametrize("command", ["read", "rates", "leave"])
+def test_a_command_that_raises_fails_its_own_run_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, command: str
+) -> None:
+    """ "a" and "b" share a stack: "a"'s broken read, rate change or departure fails "a" alone,
+    with a sentence for the learner and the traceback in the log; "b" trains on, on its path."""
+    events = Events()
+    specs = {"a": SPECS["a"], "b": spec_of(hidden_widths=[8], seed=7)}
+    sessions = sessions_of(specs, events)
+    stacks = StackedSessions(1.0, 1.0, 0.01)
+    stacks.sync(sessions)
+    stacks.train_round()
+    stack = next(iter(stacks._stacks.values())).stack
+    assert len(stack) == 2
+    victim = sessions["a"].trainer
+    method = {"read": "write_back", "rates": "set_rates", "leave": "leave"}[command]
+    original = getattr(stack, method)
+
+    def broken(trainer: Any, *args: Any, **kwargs: Any) -> None:
+        touches_victim = trainer is victim or (isinstance(trainer, list) and victim in trainer)
+        if touches_victim and kwargs.get("write_back") is not False:
+            raise KeyError(3)
+        original(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(stack, method, broken)
+    if command == "read":
+        stacks.write_back("a")
+    elif command == "rates":
+        stacks.set_rates(sessions["a"], "a", learning_rate=0.1)
+    else:
+        sessions["a"].pause()
+        stacks.sync(sessions)
+    assert sessions["a"].status is RunStatus.FAILED
+    assert events.final("a") == {"status": "failed", "error": INTERNAL_ERROR}
+    assert "KeyError" in caplog.text
+    assert len(stacks) == 1 and sessions["b"].status is RunStatus.RUNNING
+    run_to_the_end(stacks, {"b": sessions["b"]})
+    assert events.final("b")["status"] == "done"
+    torch.testing.assert_close(saved_weights(events.final("b")), lone_weights(specs["b"]))

@@ -72,6 +72,10 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
             "slow_viewer_timeout_s": settings.slow_viewer_timeout_s,
             "time_slice_s": settings.time_slice_s,
         },
+        "checkpoints": {
+            "checkpoint_interval_s": settings.checkpoint_interval_s,
+            "park_paused_after_s": settings.park_paused_after_s,
+        },
         "choices": {
             "datasets": list(DATASET_NAMES),
             "features": list(FEATURES),

@@ -110,12 +110,13 @@ class TrainerStack:
         self.orders += [BatchOrder(trainer) for trainer in joining]
         self._rebuild()
 
-    def leave(self, trainers: Iterable[Trainer]) -> None:
-        """Hand these Trainers back, holding their current weights, optimizer state and order."""
+    def leave(self, trainers: Iterable[Trainer], write_back: bool = True) -> None:
+        """Hand these Trainers back, holding their current weights, optimizer state and order
+        (unless `write_back` is False: runs dropped after an error keep what they had)."""
         leaving = {id(trainer) for trainer in trainers}
         self.optimizer.sync()
         for trainer in self.trainers:
-            if id(trainer) in leaving:
+            if write_back and id(trainer) in leaving:
                 self.write_back(trainer)
         keep = [k for k, trainer in enumerate(self.trainers) if id(trainer) not in leaving]
         index = torch.tensor(keep, dtype=torch.long, device=self.device)

@@ -1,6 +1,7 @@
 """One run: a Trainer that steps a model on in-memory tensors, and a loop that callers control."""
 
 import enum
+import io
 import math
 import threading
 import time
@@ -113,6 +114,36 @@ class Trainer:
         self.shuffle = torch.Generator().manual_seed(self.spec.seed)
         self.epoch_order = torch.empty(0, dtype=torch.long)
         self.step = 0
+
+    def checkpoint(self) -> bytes:
+        """Everything the run's path depends on, as `torch.save` bytes: weights, optimizer
+        state, batch order, generator, step and rates. `restore` takes it back."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "shuffle": self.shuffle.get_state(),
+            "epoch_order": self.epoch_order.cpu(),
+            "step": self.step,
+            "learning_rate": self.learning_rate,
+            "regularization_rate": self.regularization_rate,
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    def restore(self, checkpoint: bytes) -> None:
+        """Back to the state a `checkpoint` of this spec's Trainer saved: it goes on from there
+        on the path it was on."""
+        # on the CPU first: the optimizer moves its state to the parameters' device itself, and
+        # keeps Adam's step count on the CPU, where torch.optim wants it
+        state = torch.load(io.BytesIO(checkpoint), map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.set_learning_rate(state["learning_rate"])
+        self.set_regularization_rate(state["regularization_rate"])
+        self.shuffle.set_state(state["shuffle"].cpu())
+        self.epoch_order = state["epoch_order"].to(self.device)
+        self.step = int(state["step"])
 
     @property
     def epoch(self) -> float:

@@ -118,8 +118,15 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.counts = StreamCounts()
 
-    def open(self, run_id: str, run: dict[str, Any]) -> None:
-        self.channels[run_id] = Channel(run=dict(run))
+    def open(
+        self,
+        run_id: str,
+        run: dict[str, Any],
+        history: list[dict[str, Any]] | None = None,
+        grid: dict[str, Any] | None = None,
+    ) -> None:
+        """A channel for the run; one that goes on (resumed) keeps its history and grid."""
+        self.channels[run_id] = Channel(run=dict(run), history=list(history or []), grid=grid)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Change what snapshots say of the run (its status, model, queue position…)."""

@@ -23,11 +23,21 @@ from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.activity import Activity
 from layerlab.engine.hub import Hub
 from layerlab.engine.store import RunRecord, Store
-from layerlab.engine.workers import LOST, WorkerConfig, WorkerPool, worker_devices
+from layerlab.engine.workers import (
+    CHECKPOINT,
+    LOST,
+    PARKED,
+    WorkerConfig,
+    WorkerPool,
+    worker_devices,
+)
 
 logger = logging.getLogger("layerlab.scheduler")
 
-INTERRUPTED_ERROR = "The server stopped while this run was training. Start it again."
+INTERRUPTED_ERROR = (
+    "The server stopped while this run was training. Resume it to go on from its last "
+    "checkpoint, or start it again."
+)
 CALL_TIMEOUT_S = 5.0
 
 
@@ -57,8 +67,15 @@ class LiveRun:
     created_at: float
     last_seen: float
     start_paused: bool = False
-    submitted: bool = False
+    submitted: bool = False  # held by a worker (or on its way to one)
     status: str = "queued"
+    paused_at: float | None = None  # when it last became paused
+    parking: bool = False  # asked to leave its worker while paused; not yet gone
+    parked: bool = False  # paused with its state in the store, holding no worker's place
+    resume_when_parked: bool | None = None  # a control that came while parking: paused or not
+    from_checkpoint: bool = False  # its next start goes on from its checkpoint
+    pending_steps: int = 0  # single steps asked for before its worker had it
+    pending_rates: dict[str, float] = field(default_factory=dict)
     deleted: bool = False
     stop_reason: str | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -97,6 +114,7 @@ class Scheduler:
             metrics_interval_s=1.0 / settings.metrics_frames_per_s,
             grid_interval_s=1.0 / settings.grid_frames_per_s,
             time_slice_s=settings.time_slice_s,
+            checkpoint_interval_s=settings.checkpoint_interval_s,
         )
         self.pool = WorkerPool(
             worker_devices(settings.device, count),
@@ -159,15 +177,7 @@ class Scheduler:
 
     def _admit(self, client: str) -> None:
         settings = self.settings
-        active = sum(1 for run in self.live.values() if run.client == client)
-        if active >= settings.max_active_runs_per_client:
-            raise AdmissionError(
-                429,
-                f"this client already has {active} active runs, the most it may have at once "
-                f"(LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT={settings.max_active_runs_per_client}); "
-                "cancel one or wait for one to finish",
-                retry_after_s=5,
-            )
+        self._admit_active(client)
         recent = self._created.get(client, collections.deque())
         while recent and time.monotonic() - recent[0] > 60.0:
             recent.popleft()
@@ -180,29 +190,85 @@ class Scheduler:
                 f"try again in {wait_s} s",
                 retry_after_s=max(1, wait_s),
             )
-        if self.pool.free_slots() <= len(self.queue) - settings.max_queued_runs:
+        self._admit_queued()
+
+    def _admit_active(self, client: str) -> None:
+        limit = self.settings.max_active_runs_per_client
+        active = sum(1 for run in self.live.values() if run.client == client)
+        if active >= limit:
+            raise AdmissionError(
+                429,
+                f"this client already has {active} active runs, the most it may have at once "
+                f"(LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT={limit}); "
+                "cancel one or wait for one to finish",
+                retry_after_s=5,
+            )
+
+    def _admit_queued(self) -> None:
+        limit = self.settings.max_queued_runs
+        if self.pool.free_slots() <= len(self.queue) - limit:
             raise AdmissionError(
                 503,
                 f"the server is full: {len(self.queue)} runs are already waiting for a worker "
-                f"(LAYERLAB_MAX_QUEUED_RUNS={settings.max_queued_runs}); try again shortly",
+                f"(LAYERLAB_MAX_QUEUED_RUNS={limit}); try again shortly",
                 retry_after_s=10,
             )
 
     def _dispatch(self) -> None:
-        """Hand queued runs to free workers, the least-served client first, then oldest first."""
+        """Hand queued runs to free workers, the least-served client first, then oldest first;
+        paused runs leave their workers when queued runs need their places."""
         while self.queue and self.pool.free_slots() > 0:
             training = collections.Counter(r.client for r in self.live.values() if r.submitted)
             run = min(self.queue, key=lambda r: (training[r.client], r.created_at))
             self.queue.remove(run)
-            run.submitted = True
-            self.hub.update_run(run.id, queue_position=None)
-            self.pool.submit(
-                run.id, run.spec.model_dump(mode="json"), run.csv_text, run.start_paused
-            )
+            self._submit(run)
+        parking = sum(run.parking for run in self.live.values())
+        paused = sorted(
+            (
+                r
+                for r in self.live.values()
+                if r.submitted and r.status == "paused" and not r.parking
+            ),
+            key=lambda r: r.paused_at or 0.0,
+        )
+        for run in paused[: max(0, len(self.queue) - self.pool.free_slots() - parking)]:
+            self._park(run)
         for position, run in enumerate(self.queue, start=1):
             channel = self.hub.channels.get(run.id)
             if channel is not None and channel.run.get("queue_position") != position:
                 self.hub.publish_status(run.id, {"status": "queued", "queue_position": position})
+
+    def _submit(self, run: LiveRun) -> None:
+        """To a worker, from its checkpoint if it has one, with what was asked meanwhile."""
+        run.submitted, run.parked = True, False
+        self.hub.update_run(run.id, queue_position=None)
+        saved = self.store.load_checkpoint(run.id) if run.from_checkpoint else None
+        checkpoint = saved[1] if saved else None
+        spec = run.spec.model_dump(mode="json")
+        self.pool.submit(run.id, spec, run.csv_text, run.start_paused, checkpoint)
+        if run.pending_rates:  # a checkpoint holds the rates it had: newer ones follow it
+            self.pool.control(run.id, "rates", run.pending_rates)
+        for _ in range(run.pending_steps):
+            self.pool.control(run.id, "step")
+        run.pending_rates, run.pending_steps = {}, 0
+
+    def _park(self, run: LiveRun) -> None:
+        """A paused run leaves its worker; its state comes back in a `parked` event."""
+        run.parking = True
+        if not self.pool.control(run.id, "park"):
+            run.parking = False
+
+    def _requeue(self, run: LiveRun, paused: bool) -> None:
+        """A parked run asked to move again: back in the queue, to go on from its checkpoint."""
+        if run.parking:  # its state is on its way: act once it has come
+            run.resume_when_parked = paused
+            return
+        run.start_paused, run.from_checkpoint = paused, True
+        run.status = "queued"
+        self.queue.append(run)
+        self.store.update_run(run.id, status="queued")
+        self.hub.publish_status(run.id, {"status": "queued"})
+        self._dispatch()
 
     # --- reading runs -------------------------------------------------------------------------
 
@@ -284,11 +350,19 @@ class Scheduler:
     async def control(self, run_id: str, action: str, wait_s: float = 2.0) -> None:
         """pause, resume, step or cancel; returns once the worker has acted (or `wait_s`)."""
         run = self.live.get(run_id)
+        if run is None and action == "resume":
+            run = self._revive(run_id)
         if run is None:
             status = (self.describe(run_id) or {}).get("status", "gone")
             raise ControlError(f"the run has ended ({status}): there is nothing to {action}")
         if action == "cancel":
             self.stop_run(run, None)
+        elif run.parked or run.parking:  # paused, its state in the store: back to a worker
+            if action == "pause":
+                return
+            if action == "step":
+                run.pending_steps += 1
+            self._requeue(run, paused=action == "step")
         elif not run.submitted:  # queued: remember how it should start
             if action == "step":
                 raise ControlError("the run is still queued: it can take a step once it starts")
@@ -304,6 +378,35 @@ class Scheduler:
         elif action == "cancel":
             await self._await(run, lambda: run.id not in self.live, wait_s)
 
+    def _revive(self, run_id: str) -> LiveRun | None:
+        """An interrupted run back in the queue, to go on from its last checkpoint (or from
+        the start, if it had none). None when the run is not interrupted."""
+        record = self.store.get_run(run_id)
+        if record is None or record.status != "interrupted":
+            return None
+        try:
+            self._admit_active(record.client)
+            self._admit_queued()
+        except AdmissionError as error:
+            raise ControlError(f"the run cannot resume now: {error.message}") from None
+        spec = RunSpec.model_validate(record.spec)
+        csv_text = None
+        if spec.dataset.source:
+            dataset = self.store.get_dataset(spec.dataset.source)
+            if dataset is None:
+                raise ControlError("the run cannot resume: its uploaded data has been deleted")
+            csv_text = dataset[1]
+        now = time.time()
+        run = LiveRun(record.id, record.client, record.token_hash, spec, csv_text, now, now)
+        run.from_checkpoint = True
+        self.live[run.id] = run
+        self.queue.append(run)
+        self.store.update_run(run.id, status="queued", error=None, finished_at=None)
+        view = public_run(record) | {"status": "queued", "error": None, "finished_at": None}
+        self.hub.open(run.id, view, history=record.history, grid=record.grid)
+        self._dispatch()
+        return run
+
     async def _await(self, run: LiveRun, done: Callable[[], bool], timeout_s: float) -> None:
         """Wait (at most `timeout_s`) until a status change makes `done()` true."""
         deadline = time.monotonic() + timeout_s
@@ -318,8 +421,9 @@ class Scheduler:
             raise ControlError("the run has ended: its rates can no longer change")
         if run.submitted:
             self.pool.control(run_id, "rates", rates)
-        else:
+        else:  # sent after its start, since a checkpoint holds the rates it had then
             run.spec = run.spec.model_copy(update=rates)
+            run.pending_rates.update(rates)
         self.hub.update_run(
             run_id, rates={**self.hub.channels[run_id].run.get("rates", {}), **rates}
         )
@@ -327,7 +431,8 @@ class Scheduler:
     def stop_run(self, run: LiveRun, reason: str | None) -> None:
         """Cancel a run: at once while queued, through its worker once it trains."""
         run.stop_reason = reason
-        if run.submitted and self.pool.control(run.id, "cancel"):
+        # a parking run has no session left to cancel: it ends here, and its state is ignored
+        if run.submitted and not run.parking and self.pool.control(run.id, "cancel"):
             return
         self._finish(run, {"status": "cancelled", "error": reason})
 
@@ -351,7 +456,7 @@ class Scheduler:
     def _on_event(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         run = self.live.get(run_id or "")
         if run is None:  # it ended here first (deleted, or cancelled while queued)
-            if kind == LOST or (kind == "status" and payload["status"] in FINAL_STATUSES):
+            if kind in (LOST, PARKED) or (kind == "status" and payload["status"] in FINAL_STATUSES):
                 self._dispatch()  # its worker has let go of it only now
             return
         if kind == "metrics":
@@ -361,12 +466,39 @@ class Scheduler:
             self.hub.publish_grid(run.id, payload)
         elif kind == "status":
             self._on_status(run, payload)
+        elif kind == CHECKPOINT:
+            self._save_checkpoint(run, payload)
+        elif kind == PARKED:
+            self._save_checkpoint(run, payload)
+            run.submitted, run.parking, run.parked = False, False, True
+            wanted, run.resume_when_parked = run.resume_when_parked, None
+            if wanted is not None:
+                self._requeue(run, paused=wanted)
+            self._dispatch()
         elif kind == LOST:
-            error = (
-                f"The process training this run stopped ({payload['reason']}), so the run "
-                "ended here; other runs were not affected. Start it again."
-            )
-            self._finish(run, {"status": "failed", "error": error})
+            self._finish(run, {"status": "interrupted", "error": self._lost_error(run, payload)})
+
+    def _save_checkpoint(self, run: LiveRun, payload: dict[str, Any]) -> None:
+        """The run's state, weights and history so far: what a crash can no longer take."""
+        if run.deleted:
+            return
+        self.store.save_checkpoint(run.id, payload["step"], payload["state"], payload["weights"])
+        self.hub.update_run(run.id, has_weights=True)
+        channel = self.hub.channels.get(run.id)
+        if channel is not None:
+            self.store.update_run(run.id, history=channel.history, grid=channel.grid)
+        run.from_checkpoint = True
+
+    def _lost_error(self, run: LiveRun, payload: dict[str, Any]) -> str:
+        others = payload.get("runs_lost", 1) - 1
+        with_it = f" and with it {others} other run{'s' * (others != 1)}" if others else ""
+        saved = self.store.load_checkpoint(run.id)
+        then = (
+            f"resume it to go on from its checkpoint at step {saved[0]}"
+            if saved
+            else "resume it to start it again"
+        )
+        return f"The process training this run stopped ({payload['reason']}){with_it}: {then}."
 
     def _on_status(self, run: LiveRun, payload: dict[str, Any]) -> None:
         if payload["status"] in FINAL_STATUSES:
@@ -374,11 +506,13 @@ class Scheduler:
             return
         frame: dict[str, Any] = {"status": payload["status"], "queue_position": None}
         stored: dict[str, Any] = {"status": payload["status"]}
-        if "model_info" in payload:  # the first report: the worker has built the run
+        if "model_info" in payload:  # the worker has built the run
             stored["model_info"] = frame["model_info"] = payload["model_info"]
-            stored["started_at"] = frame["started_at"] = time.time()
+            if self.hub.channels[run.id].run.get("started_at") is None:  # not a resume
+                stored["started_at"] = frame["started_at"] = time.time()
         self.store.update_run(run.id, **stored)
         run.status = payload["status"]
+        run.paused_at = time.time() if run.status == "paused" else None
         run.status_changed.set()
         self.hub.publish_status(run.id, frame)
 
@@ -408,7 +542,9 @@ class Scheduler:
             )
             if payload.get("weights"):
                 self.store.save_weights(run.id, payload["weights"])
-        frame["has_weights"] = bool(payload.get("weights"))
+            if status != "interrupted":  # nothing left to go on from
+                self.store.delete_checkpoint(run.id)
+        frame["has_weights"] = not run.deleted and self.store.has_weights(run.id)
         run.status = status
         self.activity.run_finished(run.id, status)
         self.hub.publish_status(run.id, frame)
@@ -420,7 +556,10 @@ class Scheduler:
     # --- clean-up -----------------------------------------------------------------------------
 
     async def _clean_up_forever(self) -> None:
-        period_s = max(0.5, min(30.0, self.settings.idle_run_timeout_s / 4))
+        settings = self.settings
+        period_s = max(
+            0.5, min(30.0, settings.idle_run_timeout_s / 4, settings.park_paused_after_s / 2)
+        )
         while True:
             await asyncio.sleep(period_s)
             try:
@@ -435,6 +574,13 @@ class Scheduler:
         for run in list(self.live.values()):
             if self.hub.viewers(run.id) == 0 and now - run.last_seen > idle_s:
                 self.stop_run(run, f"stopped after {idle_s:g} s with nobody watching or polling it")
+            elif (
+                run.submitted
+                and run.status == "paused"
+                and not run.parking
+                and now - (run.paused_at or now) >= self.settings.park_paused_after_s
+            ):
+                self._park(run)
         for client in [
             c
             for c, times in self._created.items()

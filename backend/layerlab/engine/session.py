@@ -21,6 +21,9 @@ from layerlab.core.training import MetricPoint, RunStatus, Trainer, divergence_m
 
 Emit = Callable[[str, dict[str, Any]], None]
 
+# What a learner reads when LayerLab itself failed on their run (the details go to the log).
+INTERNAL_ERROR = "LayerLab hit an internal error on this run; it has been logged. Start it again."
+
 STEPS_PER_CHUNK = 4  # steps between two looks at the clock (a look costs well under 1%)
 
 
@@ -38,9 +41,12 @@ class TrainingSession:
         metrics_interval_s: float = 0.05,
         grid_interval_s: float = 0.1,
         paused: bool = False,
+        checkpoint: bytes | None = None,
     ) -> None:
         self.emit = emit
         self.trainer = Trainer(spec, dataset, device, dtype)
+        if checkpoint is not None:  # a run that left a worker, or a server, goes on
+            self.trainer.restore(checkpoint)
         self.metrics_interval_s = metrics_interval_s
         self.grid_interval_s = grid_interval_s
         self.status = RunStatus.PAUSED if paused else RunStatus.RUNNING
@@ -147,13 +153,14 @@ class TrainingSession:
     def _finish(
         self, status: RunStatus, error: str | None, metrics: dict[str, Any] | None = None
     ) -> None:
-        """The last event: final metrics and, unless the weights blew up, the weights."""
-        self.status = status
+        """The last event: final metrics and, unless the weights blew up, the weights. The
+        status changes once the event is made, so a run whose end raised can still `fail`."""
         final: dict[str, Any] = {"status": status.value, "error": error}
         final["final_metrics"] = metrics if metrics is not None else self.trainer.final_metrics()
         if status is not RunStatus.DIVERGED:
             final["weights"] = self.weights_bytes()
             final["learned"] = self._learned()
+        self.status = status
         self.emit("status", final)
 
     # --- what the run is made of --------------------------------------------------------------

@@ -8,13 +8,18 @@ running run advances at the same pace whatever stack it sits in; a round lasts a
 than its share of the worker, frames come less often than the caps.
 """
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from layerlab.core.batched import StackKey, TrainerStack, stack_key
 from layerlab.core.grids import Grid
 from layerlab.core.training import RunStatus
-from layerlab.engine.session import TrainingSession
+from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
+
+logger = logging.getLogger("layerlab.workers")
 
 METRICS_SHARE = 0.15  # of the worker's time, at most, for metric frames (when above the cap)
 GRID_SHARE = 0.35  # and for decision-boundary grids
@@ -72,15 +77,16 @@ class StackedSessions:
             if session.status is RunStatus.RUNNING and run_id not in self._where:
                 joining.setdefault(stack_key(session.trainer), []).append((run_id, session))
         for key, group in joining.items():
-            trainers = [session.trainer for _, session in group]
-            entry = self._stacks.get(key)
-            if entry is None:
-                entry = self._stacks[key] = _Stack(TrainerStack(trainers))
-            else:
-                entry.stack.join(trainers)
-            for run_id, session in group:
-                self._where[run_id], self._sessions[run_id] = key, session
-                entry.owners[id(session.trainer)] = session
+            with self._failing(key, [run_id for run_id, _ in group], "joining a stack"):
+                trainers = [session.trainer for _, session in group]
+                entry = self._stacks.get(key)
+                if entry is None:
+                    entry = self._stacks[key] = _Stack(TrainerStack(trainers))
+                else:
+                    entry.stack.join(trainers)
+                for run_id, session in group:
+                    self._where[run_id], self._sessions[run_id] = key, session
+                    entry.owners[id(session.trainer)] = session
 
     def release(self, *run_ids: str) -> None:
         """These runs leave their stacks; their Trainers hold their state again."""
@@ -89,9 +95,9 @@ class StackedSessions:
             if run_id in self._where:
                 by_stack.setdefault(self._where[run_id], []).append(run_id)
         for key, ids in by_stack.items():
-            entry = self._stacks[key]
-            entry.stack.leave([self._sessions[run_id].trainer for run_id in ids])
-            self._forget(key, ids)
+            with self._failing(key, ids, "leaving a stack"):
+                self._stacks[key].stack.leave([self._sessions[run_id].trainer for run_id in ids])
+                self._forget(key, ids)
 
     def _forget(self, key: StackKey, run_ids: list[str]) -> None:
         """No longer track these runs; a stack left empty goes."""
@@ -101,10 +107,38 @@ class StackedSessions:
         if not entry.owners:
             del self._stacks[key]
 
+    @contextlib.contextmanager
+    def _failing(self, key: StackKey, run_ids: list[str], doing: str) -> Iterator[None]:
+        """If the block raises, these runs fail with a sentence (the error goes to the log), and
+        leave their stack without writing back; the worker and every other run go on. Should
+        the stack not let them go, it is dropped whole: a stack that raised may raise again."""
+        try:
+            yield
+        except Exception:
+            logger.exception("internal error %s (runs %s)", doing, ", ".join(run_ids))
+            for run_id in run_ids:
+                if run_id in self._sessions:
+                    self._sessions[run_id].fail(INTERNAL_ERROR)
+            if key not in self._stacks:
+                return
+            entry = self._stacks[key]
+            stacked = [run_id for run_id in run_ids if self._where.get(run_id) == key]
+            try:
+                entry.stack.leave([self._sessions[r].trainer for r in stacked], write_back=False)
+                self._forget(key, stacked)
+            except Exception:
+                logger.exception("dropping the whole stack of runs %s", ", ".join(run_ids))
+                members = [r for r, k in self._where.items() if k == key]
+                for session in self._members(entry):
+                    session.fail(INTERNAL_ERROR)
+                self._forget(key, members)
+
     def write_back(self, run_id: str) -> None:
         """A member's Trainer brought up to date (for its weights), the run staying stacked."""
         if run_id in self._where:
-            self._stacks[self._where[run_id]].stack.write_back(self._sessions[run_id].trainer)
+            key = self._where[run_id]
+            with self._failing(key, [run_id], "reading a stacked run"):
+                self._stacks[key].stack.write_back(self._sessions[run_id].trainer)
 
     def set_rates(
         self,
@@ -114,8 +148,11 @@ class StackedSessions:
         regularization_rate: float | None = None,
     ) -> None:
         if run_id in self._where:
-            stack = self._stacks[self._where[run_id]].stack
-            stack.set_rates(session.trainer, learning_rate, regularization_rate)
+            key = self._where[run_id]
+            with self._failing(key, [run_id], "changing a stacked run's rates"):
+                self._stacks[key].stack.set_rates(
+                    session.trainer, learning_rate, regularization_rate
+                )
         else:
             session.set_rates(learning_rate, regularization_rate)
 
@@ -130,15 +167,10 @@ class StackedSessions:
             return
         steps = max(1, int(self.round_s / sum(entry.step_s for entry in self._stacks.values())))
         for key, entry in list(self._stacks.items()):
-            try:
+            members = [r for r, k in self._where.items() if k == key]
+            with self._failing(key, members, "training a stack"):
                 self._train(entry, min(steps, entry.stack.steps_left))
                 self._report(entry)
-            except Exception as error:  # a bug or out of memory: these runs' problem only
-                message = f"Training stopped with an error: {type(error).__name__}: {error}"
-                for session in self._members(entry):
-                    session.fail(message)
-                # dropped without writing back: a stack that raised may raise again
-                self._forget(key, [r for r, k in self._where.items() if k == key])
         self.release(*[run_id for run_id, session in self._sessions.items() if session.finished])
 
     def _train(self, entry: _Stack, steps: int) -> None:

@@ -1,4 +1,4 @@
-"""The SQLite store of runs, their final weights and uploaded CSV datasets."""
+"""The SQLite store of runs, their weights and checkpoints, and uploaded CSV datasets."""
 
 import json
 import os
@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
 CREATE TABLE IF NOT EXISTS weights (run_id TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT PRIMARY KEY, step INTEGER NOT NULL, state BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, text TEXT NOT NULL, info TEXT NOT NULL,
     created_at REAL NOT NULL
@@ -230,9 +233,10 @@ class Store:
         return int(rows[0][0])
 
     def delete_run(self, run_id: str) -> bool:
-        """Remove the run and its weights; True when it existed."""
+        """Remove the run, its weights and checkpoint; True when it existed."""
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM weights WHERE run_id = ?", (run_id,))
+            self._conn.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
             return self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
 
     def mark_interrupted(self, error: str, now: float) -> list[str]:
@@ -268,6 +272,32 @@ class Store:
     def load_weights(self, run_id: str) -> bytes | None:
         rows = self._read("SELECT blob FROM weights WHERE run_id = ?", (run_id,))
         return bytes(rows[0]["blob"]) if rows else None
+
+    def has_weights(self, run_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM weights WHERE run_id = ?", (run_id,)))
+
+    # checkpoints: an active run's whole state, to go on from after a crash or a park
+
+    def save_checkpoint(self, run_id: str, step: int, state: bytes, weights: bytes) -> None:
+        """Store or replace the run's checkpoint and its weights, in one transaction."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (run_id, step, state) "
+                "SELECT id, ?, ? FROM runs WHERE id = ?",
+                (step, state, run_id),
+            )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO weights (run_id, blob) SELECT id, ? FROM runs WHERE id = ?",
+                (weights, run_id),
+            )
+
+    def load_checkpoint(self, run_id: str) -> tuple[int, bytes] | None:
+        """(step, state) of the run's last checkpoint."""
+        rows = self._read("SELECT step, state FROM checkpoints WHERE run_id = ?", (run_id,))
+        return (int(rows[0]["step"]), bytes(rows[0]["state"])) if rows else None
+
+    def delete_checkpoint(self, run_id: str) -> None:
+        self._write("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
 
     # uploaded datasets
 

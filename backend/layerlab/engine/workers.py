@@ -32,7 +32,9 @@ logger = logging.getLogger("layerlab.workers")
 
 # Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`; BATCH carries
 # many events in one message (a stack's frames), so the pipe and the reader see one, not K.
+# CHECKPOINT carries a run's state now and then; PARKED its state as it leaves the worker.
 READY, REPLY, LOST, BATCH = "ready", "reply", "lost", "batch"
+CHECKPOINT, PARKED = "checkpoint", "parked"
 
 WORKER_NICENESS = 5  # below the server process, which only waits on sockets and pipes
 
@@ -48,6 +50,7 @@ class WorkerConfig:
     metrics_interval_s: float = 0.05
     grid_interval_s: float = 0.1
     time_slice_s: float = 0.02  # one training round of all stacks: how soon a command is heard
+    checkpoint_interval_s: float = 10.0  # how often each run's state goes to the server
 
 
 def affinity(spec_json: dict[str, Any]) -> Hashable:
@@ -83,9 +86,9 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
     """A worker's life: take commands, give every runnable session a turn, send events."""
     import torch
 
-    from layerlab.core.datasets import load_csv
+    from layerlab.core.datasets import DatasetError, load_csv
     from layerlab.core.spec import RunSpec
-    from layerlab.engine.session import TrainingSession
+    from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
     from layerlab.engine.stacking import StackedSessions
 
     torch.set_num_threads(1)  # many small runs: one thread each is fastest, and fair to others
@@ -108,10 +111,18 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
             conn.send((None, BATCH, {"events": list(outbox)}))
         outbox.clear()
 
-    def start(run_id: str, spec_json: dict[str, Any], csv_text: str | None, paused: bool) -> None:
+    last_checkpoint: dict[str, tuple[float, int]] = {}  # run id -> (when, at which step)
+
+    def start(
+        run_id: str,
+        spec_json: dict[str, Any],
+        csv_text: str | None,
+        paused: bool,
+        checkpoint: bytes | None = None,
+    ) -> None:
         spec = RunSpec.model_validate(spec_json)
         dataset = load_csv(csv_text, spec.dataset) if csv_text is not None else None
-        sessions[run_id] = TrainingSession(
+        sessions[run_id] = session = TrainingSession(
             spec,
             lambda kind, payload: send(run_id, kind, payload),
             dataset=dataset,
@@ -119,32 +130,73 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
             metrics_interval_s=config.metrics_interval_s,
             grid_interval_s=config.grid_interval_s,
             paused=paused,
+            checkpoint=checkpoint,
         )
+        last_checkpoint[run_id] = (time.monotonic(), session.trainer.step)
+
+    def state_of(run_id: str) -> dict[str, Any]:
+        """A run's checkpoint: its whole state, its weights alone (for reads) and its step."""
+        session = sessions[run_id]
+        stacks.write_back(run_id)
+        last_checkpoint[run_id] = (time.monotonic(), session.trainer.step)
+        return {
+            "step": session.trainer.step,
+            "state": session.trainer.checkpoint(),
+            "weights": session.weights_bytes(),
+        }
+
+    def checkpoint_due(everything: bool = False) -> None:
+        """Every run that moved since its last checkpoint, if that was long enough ago."""
+        now = time.monotonic()
+        for run_id, session in list(sessions.items()):
+            when, step = last_checkpoint.get(run_id, (now, -1))
+            due = everything or now - when >= config.checkpoint_interval_s
+            if due and not session.finished and session.trainer.step != step:
+                guarded(run_id, functools.partial(send_checkpoint, run_id))
+
+    def send_checkpoint(run_id: str) -> None:
+        send(run_id, CHECKPOINT, state_of(run_id))
+
+    def park(run_id: str) -> None:
+        """The run leaves this worker with its state (the server keeps it until resume)."""
+        stacks.release(run_id)
+        send(run_id, PARKED, state_of(run_id))
+        del sessions[run_id], last_checkpoint[run_id]
 
     def handle(command: tuple[Any, ...]) -> bool:
         name, run_id, *args = command
-        if name == "stop":
+        if name == "stop":  # the server is stopping: what each run has reached goes with it
+            checkpoint_due(everything=True)
             return False
+        guarded(run_id, lambda: act(name, run_id, *args))
+        return True
+
+    def act(name: str, run_id: str, *args: Any) -> None:
         if name == "start":
-            guarded(run_id, lambda: start(run_id, *args))
-            return True
+            start(run_id, *args)
+            return
         session = sessions.get(run_id)
+        if name == "park":
+            if session is not None and not session.finished:
+                park(run_id)
+            return
         if name == "call":
             call_id = args[0]
             if session is None:
                 send(run_id, REPLY, {"call_id": call_id, "error": "the run is not training here"})
-            else:
+                return
+            try:
                 stacks.write_back(run_id)
-                send(
-                    run_id,
-                    REPLY,
-                    {
-                        "call_id": call_id,
-                        "weights": session.weights_bytes(),
-                        "gradient_norms": session.gradient_norms(),
-                        "step": session.trainer.step,
-                    },
-                )
+                reply = {
+                    "call_id": call_id,
+                    "weights": session.weights_bytes(),
+                    "gradient_norms": session.gradient_norms(),
+                    "step": session.trainer.step,
+                }
+            except Exception:
+                send(run_id, REPLY, {"call_id": call_id, "error": "the run failed"})
+                raise
+            send(run_id, REPLY, reply)
         elif session is not None:
             if name == "rates":
                 stacks.set_rates(session, run_id, **args[0])
@@ -152,7 +204,6 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                 if name in ("pause", "cancel"):
                     stacks.release(run_id)
                 getattr(session, name)()
-        return True
 
     def guarded(run_id: str, action: Callable[[], None]) -> None:
         """Run an action of one session; if it raises, that run fails and the others go on."""
@@ -161,8 +212,11 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
         except (EOFError, OSError):
             raise  # the pipe to the server broke: the worker ends, below
         except Exception as error:  # a bad CSV, out of memory, a bug: one run's problem only
-            logger.exception("run %s failed", run_id)
-            message = f"Training stopped with an error: {type(error).__name__}: {error}"
+            if isinstance(error, DatasetError):
+                message = f"The data could not be used: {error}"
+            else:
+                logger.exception("internal error on run %s", run_id)
+                message = INTERNAL_ERROR
             session = sessions.get(run_id)
             if session is not None:
                 session.fail(message)
@@ -189,12 +243,28 @@ def worker_main(index: int, device_name: str, conn: Connection, config: WorkerCo
                     guarded(run_id, functools.partial(session.advance, 0.0))
             stacks.sync(sessions)
             stacks.train_round()
+            checkpoint_due()
             flush()
-            for run_id in [r for r, s in sessions.items() if s.finished]:
+            ended = [r for r, s in sessions.items() if s.finished]
+            for run_id in ended:
                 stacks.release(run_id)
                 del sessions[run_id]  # ended by its last step, a cancel or a failure
+                last_checkpoint.pop(run_id, None)
+            if ended and not sessions:
+                give_memory_back()
     except (EOFError, OSError, KeyboardInterrupt):
         pass  # the server has gone (its pipe is closed or reset): nothing left to report to
+
+
+def give_memory_back() -> None:
+    """An idle worker hands the memory its runs' freed tensors left in the C heap back to the
+    system: glibc keeps freed blocks for reuse, so a busy hour would stay counted forever."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_up(device: "torch.device", config: WorkerConfig) -> None:
@@ -281,6 +351,7 @@ class WorkerPool:
         if self._reader is not None:
             self._reader.join(2.0)
         for worker in self._workers:
+            self._receive(worker)  # their last checkpoints, sent as they stopped
             worker.conn.close()
         for _, future in self._calls.values():
             future.cancel()
@@ -318,13 +389,19 @@ class WorkerPool:
             return worker.process.pid if worker else None
 
     def submit(
-        self, run_id: str, spec_json: dict[str, Any], csv_text: str | None, paused: bool
+        self,
+        run_id: str,
+        spec_json: dict[str, Any],
+        csv_text: str | None,
+        paused: bool,
+        checkpoint: bytes | None = None,
     ) -> int:
-        """Start a run on the least busy worker; returns that worker's index."""
+        """Start a run (from a checkpoint, if given) on the least busy worker; returns that
+        worker's index."""
         with self._lock:
             worker = self._placement(affinity(spec_json))
             worker.runs[run_id] = affinity(spec_json)
-            self._send(worker, ("start", run_id, spec_json, csv_text, paused))
+            self._send(worker, ("start", run_id, spec_json, csv_text, paused, checkpoint))
             return worker.index
 
     def control(self, run_id: str, action: str, *args: Any) -> bool:
@@ -408,7 +485,7 @@ class WorkerPool:
         if kind == READY:
             logger.info("worker %d ready (pid %s)", worker.index, payload["pid"])
             return
-        if kind == "status" and payload.get("status") in FINAL_STATUSES and run_id:
+        if run_id and (kind == PARKED or payload.get("status") in FINAL_STATUSES):
             with self._lock:
                 worker.runs.pop(run_id, None)
         self.on_event(run_id, kind, payload)
@@ -432,4 +509,4 @@ class WorkerPool:
                 if not future.done():
                     future.set_result({"error": "the worker stopped"})
         for run_id in lost:
-            self.on_event(run_id, LOST, {"reason": how})
+            self.on_event(run_id, LOST, {"reason": how, "runs_lost": len(lost)})
