@@ -1,6 +1,7 @@
 """Runs that never break: reading a run while it trains neither fails it nor changes its numbers,
 and paused runs give their worker places to newcomers, coming back exactly where they were."""
 
+import concurrent.futures
 import io
 import time
 from typing import Any
@@ -122,3 +123,27 @@ def test_a_parked_run_steps_and_takes_new_rates(
     assert http.get(f"/api/runs/{run['id']}").json()["status"] == "paused"
     points = http.get(f"/api/runs/{run['id']}/metrics").json()["points"]
     assert points[-1]["step"] == before + 1
+
+
+def test_reads_that_come_together_share_one_answer_of_the_worker(
+    http: httpx.Client, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page asks for the model, the neuron maps and predictions at once: one worker call."""
+    pool = live_server.scheduler.pool
+    run = create(http, FEW_BATCHES)
+    wait_for_status(http, run["id"], "running")
+    http.post(f"/api/runs/{run['id']}/pause", headers=owner(run))
+    wait_for_status(http, run["id"], "paused")
+    calls: list[str] = []
+    original = pool.call
+
+    def counted(run_id: str) -> Any:
+        calls.append(run_id)
+        time.sleep(0.2)  # holds the server a moment: the other reads come in behind this one
+        return original(run_id)
+
+    monkeypatch.setattr(pool, "call", counted)
+    with concurrent.futures.ThreadPoolExecutor(3) as threads:
+        answers = list(threads.map(lambda _: every_read(http, run["id"]), range(3)))
+    assert all(set(codes) == {200} for codes in answers), answers
+    assert 1 <= len(calls) <= 3, f"{len(calls)} worker calls for 9 reads"

@@ -1,5 +1,7 @@
 """REST routes of runs: create, read, control, predict, export."""
 
+import functools
+import json
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -202,11 +204,19 @@ async def _trained_model(
             "diverged": "its weights blew up (NaN); there is nothing to use",
         }.get(view["status"], f"it is {view['status']} and kept no weights")
         raise ApiError(409, f"run {run_id!r} has no trained model: {why}")
-    spec = _spec_of(view["spec"])
+    spec_json = json.dumps(view["spec"], sort_keys=True)
     model = await run_in_threadpool(
-        load_model, spec, info["n_inputs"], info["n_outputs"], reply["weights"]
+        _loaded_model, spec_json, info["n_inputs"], info["n_outputs"], reply["weights"]
     )
     return model, view, reply
+
+
+@functools.lru_cache(maxsize=128)
+def _loaded_model(spec_json: str, n_inputs: int, n_outputs: int, weights: bytes) -> nn.Sequential:
+    """The network with these weights, loaded once for the reads that ask for the same ones: the
+    page asks for the model, the neuron maps and predictions together, and a paused run's weights
+    stay the same. Callers only read it (a forward pass, a summary, an export)."""
+    return load_model(_spec_of(json.loads(spec_json)), n_inputs, n_outputs, weights)
 
 
 def _spec_of(data: dict[str, Any]) -> RunSpec:

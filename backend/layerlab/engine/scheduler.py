@@ -126,6 +126,7 @@ class Scheduler:
         self.queue: list[LiveRun] = []
         self._created: dict[str, collections.deque[float]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._weights_asked: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._janitor: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -307,7 +308,18 @@ class Scheduler:
             run.last_seen = time.time()
 
     async def current_weights(self, run_id: str) -> dict[str, Any] | None:
-        """{'weights': bytes, 'gradient_norms', 'step'} now, from the worker or else the store."""
+        """{'weights': bytes, 'gradient_norms', 'step'} now, from the worker or else the store.
+
+        Reads of one run that come together (the page asks for three things at once) share
+        one answer of its worker."""
+        asking = self._weights_asked.get(run_id)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask_weights(run_id))
+            self._weights_asked[run_id] = asking
+            asking.add_done_callback(lambda _: self._weights_asked.pop(run_id, None))
+        return await asyncio.shield(asking)
+
+    async def _ask_weights(self, run_id: str) -> dict[str, Any] | None:
         run = self.live.get(run_id)
         if run is not None and run.submitted:
             future = self.pool.call(run_id)
