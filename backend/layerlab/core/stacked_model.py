@@ -37,6 +37,10 @@ def lanewise(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.T
     return op(*padded)[: first.numel()].view(first.shape)
 
 
+def _as_is(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
+    return op(*tensors)
+
+
 # --- activations: a = f(z), and the backward dz = g · f'(z) -------------------------------------
 class Activation(NamedTuple):
     """f, and the gradient through it: dz = backward(g, z, a) with g = d(loss)/da, a = f(z).
@@ -48,12 +52,13 @@ class Activation(NamedTuple):
     value: Callable[[torch.Tensor], torch.Tensor]
     backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
     value_: Callable[[torch.Tensor], torch.Tensor]
+    exact: bool = False  # comparisons and products only: the scalar code rounds as the vector's
 
 
 aten = torch.ops.aten
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation(  # g·[a > 0]
-        torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0), torch.relu_
+        torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0), torch.relu_, exact=True
     ),
     "tanh": Activation(
         torch.tanh, lambda g, z, a: aten.tanh_backward(g, a), torch.tanh_
@@ -61,11 +66,12 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(  # g·a(1 − a)
         torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a), torch.sigmoid_
     ),
-    "linear": Activation(lambda z: z, lambda g, z, a: g, lambda z: z),
+    "linear": Activation(lambda z: z, lambda g, z, a: g, lambda z: z, exact=True),
     "leaky_relu": Activation(  # g·(z > 0 ? 1 : 0.01)
         lambda z: F.leaky_relu(z, LEAKY_SLOPE),
         lambda g, z, a: aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),
         lambda z: F.leaky_relu_(z, LEAKY_SLOPE),
+        exact=True,
     ),
     "elu": Activation(  # g·(z > 0 ? 1 : a + 1), from the result as nn.ELU's backward does
         F.elu, lambda g, z, a: aten.elu_backward(g, 1.0, 1.0, 1.0, True, a), F.elu_
@@ -205,8 +211,8 @@ def batched(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Te
     stacked with others. Computed as one of two identical runs, a run's numbers never depend on
     how many share its stack (the lone run pays the second copy; stacks of several pay nothing).
     """
-    if tensors[0].shape[0] != 1:
-        return op(*tensors)
+    if tensors[0].shape[0] != 1 or all(1 not in t.shape[1:] for t in tensors[-2:]):
+        return op(*tensors)  # the other path is taken for matrix-vector products alone
     return op(*(t.expand(2, *t.shape[1:]) for t in tensors))[:1]
 
 
@@ -227,6 +233,8 @@ class StackedMLP:
     ) -> None:
         self.geometry = geometry
         self.activation = ACTIVATIONS[activation]
+        # what computes the activation and its gradient: as is where it rounds alike anywhere
+        self.elementwise = _as_is if self.activation.exact else lanewise
         self.layers = layer_views(params, geometry)
         self.grad_layers = layer_views(grads, geometry)
         # on[j]: (K, 1, 1), 1 where a run has hidden layer j, else 0; None where every run has
@@ -245,7 +253,7 @@ class StackedMLP:
         for j, (W, b) in enumerate(self.layers[:-1]):
             inputs.append(a)
             z = batched(torch.baddbmm, b, a, W)  # b + a @ W
-            out = lanewise(self.activation.value, z)
+            out = self.elementwise(self.activation.value, z)
             on = self.on[j]
             a = out if on is None else torch.lerp(a, out, on)
             zs.append(z)
@@ -266,7 +274,7 @@ class StackedMLP:
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
             z = batched(torch.baddbmm, b[runs, :, :width], a, W[runs, :fan_in, :width])
-            a = lanewise(self.activation.value_, z)
+            a = self.elementwise(self.activation.value_, z)
         W, b = self.layers[-1]
         return batched(torch.baddbmm, b[runs], a, W[runs, : a.shape[-1]])
 
@@ -279,7 +287,7 @@ class StackedMLP:
         dz, g = delta, delta  # d(loss)/dz of the layer at hand; d(loss)/d(its output)
         for i in range(top, -1, -1):
             if i < top:  # hidden layer i, whose output's gradient is g
-                dz = lanewise(self.activation.backward, g, saved.zs[i], saved.outs[i])
+                dz = self.elementwise(self.activation.backward, g, saved.zs[i], saved.outs[i])
             W_grad, b_grad = self.grad_layers[i]
             # bmm(out=) into a strided view would loop over the batch: compute, then copy in
             W_grad.copy_(batched(torch.bmm, inputs[i].transpose(1, 2), dz))  # aᵀ δ
