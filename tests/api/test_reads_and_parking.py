@@ -3,6 +3,7 @@ and paused runs give their worker places to newcomers, coming back exactly where
 
 import concurrent.futures
 import io
+import threading
 import time
 from typing import Any
 
@@ -132,18 +133,24 @@ def test_reads_that_come_together_share_one_answer_of_the_worker(
     pool = live_server.scheduler.pool
     run = create(http, FEW_BATCHES)
     wait_for_status(http, run["id"], "running")
-    http.post(f"/api/runs/{run['id']}/pause", headers=owner(run))
-    wait_for_status(http, run["id"], "paused")
     calls: list[str] = []
     original = pool.call
 
-    def counted(run_id: str) -> Any:
+    def slow(run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
+        """The worker's answer, a second late: the other reads come while it is awaited."""
         calls.append(run_id)
-        time.sleep(0.2)  # holds the server a moment: the other reads come in behind this one
-        return original(run_id)
+        answer, late = original(run_id), concurrent.futures.Future[dict[str, Any]]()
+        threading.Timer(1.0, lambda: late.set_result(answer.result())).start()
+        return late
 
-    monkeypatch.setattr(pool, "call", counted)
-    with concurrent.futures.ThreadPoolExecutor(3) as threads:
-        answers = list(threads.map(lambda _: every_read(http, run["id"]), range(3)))
-    assert all(set(codes) == {200} for codes in answers), answers
-    assert 1 <= len(calls) <= 3, f"{len(calls)} worker calls for 9 reads"
+    monkeypatch.setattr(pool, "call", slow)
+    reads = [
+        lambda: http.get(f"/api/runs/{run['id']}/model"),
+        lambda: http.get(f"/api/runs/{run['id']}/neurons", params={"resolution": 8}),
+        lambda: http.post(f"/api/runs/{run['id']}/predict", json={"points": POINTS}),
+    ]
+    with concurrent.futures.ThreadPoolExecutor(len(reads)) as threads:
+        answers = [future.result() for future in [threads.submit(read) for read in reads]]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len({answer.json()["step"] for answer in answers}) == 1, "the same weights"
+    assert calls == [run["id"]], f"{len(calls)} worker calls for 3 reads"
