@@ -3,6 +3,7 @@
 // test points; the p = 0.5 line for two classes.
 
 import { CLASS_COLORS, classBandScale, cssVar, divergingScale } from "./colors.js";
+import { escapeHtml } from "./html.js";
 import { t, formatNumber } from "./i18n.js";
 import { inputLabel } from "./notation.js";
 import { stats } from "./stream.js";
@@ -251,8 +252,4 @@ export function createBoundaryChart(store) {
     }
   });
   return { redraw: schedule };
-}
-
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }

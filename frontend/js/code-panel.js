@@ -2,6 +2,7 @@
 // pasted into a notebook it trains the same network on the same data.
 
 import { api } from "./api.js";
+import { escapeHtml } from "./html.js";
 import { t } from "./i18n.js";
 import { specFromState } from "./state.js";
 
@@ -69,14 +70,13 @@ export function createCodePanel(store) {
 }
 
 function highlight(code) {
-  const escape = (text) => text.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
   let html = "";
   let last = 0;
   for (const match of code.matchAll(PYTHON)) {
-    html += escape(code.slice(last, match.index));
+    html += escapeHtml(code.slice(last, match.index));
     const kind = match[1] ? "comment" : match[2] ? "string" : match[3] ? "keyword" : "number";
-    html += `<span class="tok-${kind}">${escape(match[0])}</span>`;
+    html += `<span class="tok-${kind}">${escapeHtml(match[0])}</span>`;
     last = match.index + match[0].length;
   }
-  return html + escape(code.slice(last));
+  return html + escapeHtml(code.slice(last));
 }

@@ -3,6 +3,7 @@
 
 import { paintOutput, paintSigned } from "./canvas-map.js";
 import { BLUE, ORANGE } from "./colors.js";
+import { escapeHtml } from "./html.js";
 import { t, formatNumber } from "./i18n.js";
 import { applyActivation, hiddenLabel, inputLabel, linearTerm, subscript } from "./notation.js";
 
@@ -47,7 +48,7 @@ export function createNeuronDetail(store) {
     const bar = (label, value) => {
       const width = (Math.abs(value) / largest) * 50;
       const left = value < 0 ? 50 - width : 50;
-      return `<div class="weight-row"><span class="weight-name">${label}</span>
+      return `<div class="weight-row"><span class="weight-name">${escapeHtml(label)}</span>
         <span class="weight-bar"><span style="left:${left}%;width:${width}%;background:${value < 0 ? ORANGE : BLUE}"></span></span>
         <span class="weight-value">${formatNumber(value, 3)}</span></div>`;
     };
@@ -57,13 +58,13 @@ export function createNeuronDetail(store) {
 
     box.innerHTML = `
       <div class="detail-head">
-        <h3>${title}</h3>
+        <h3>${escapeHtml(title)}</h3>
         <button type="button" class="detail-close" aria-label="${t("control.close")}" title="${t("control.close")}">×</button>
       </div>
       <div class="detail-body">
         <figure class="detail-map"><canvas width="24" height="24"></canvas><figcaption>${t(isOutput ? "neuron.map_output" : "neuron.map")}</figcaption></figure>
         <div class="detail-numbers">
-          <pre class="formula">${formula}</pre>
+          <pre class="formula">${escapeHtml(formula)}</pre>
           <div class="weights">${weightRows}</div>
         </div>
       </div>`;

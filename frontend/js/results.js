@@ -3,6 +3,7 @@
 // beside the true ones (when the network is affine and the data has a known rule).
 
 import { CLASS_COLORS, BLUE, ORANGE, cssVar } from "./colors.js";
+import { escapeHtml } from "./html.js";
 import { t, formatNumber, formatPercent, formatInteger } from "./i18n.js";
 import { FEATURE_LABELS } from "./notation.js";
 import { FINAL_STATUSES } from "./run.js";
@@ -39,7 +40,7 @@ export function createResults(store) {
     }
     const total = matrix.flat().reduce((a, b) => a + b, 0);
     const correct = matrix.reduce((sum, row, i) => sum + (row[i] ?? 0), 0);
-    const head = names.map((name, c) => `<th scope="col"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escape(name)}</th>`).join("");
+    const head = names.map((name, c) => `<th scope="col"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escapeHtml(name)}</th>`).join("");
     const rows = matrix.map((row, i) => {
       const rowTotal = row.reduce((a, b) => a + b, 0) || 1;
       const cells = row.map((count, j) => {
@@ -48,7 +49,7 @@ export function createResults(store) {
         const alpha = Math.round(Math.min(1, share) * (i === j ? 0.55 : 0.8) * 255).toString(16).padStart(2, "0");
         return `<td style="background:${colour}${alpha}" title="${formatPercent(share)}">${formatInteger(count)}</td>`;
       }).join("");
-      return `<tr><th scope="row"><span class="swatch" style="background:${CLASS_COLORS[i % CLASS_COLORS.length]}"></span>${escape(names[i] ?? i)}</th>${cells}</tr>`;
+      return `<tr><th scope="row"><span class="swatch" style="background:${CLASS_COLORS[i % CLASS_COLORS.length]}"></span>${escapeHtml(names[i] ?? i)}</th>${cells}</tr>`;
     }).join("");
     matrixBox.innerHTML = `
       <table class="confusion-table" data-total="${total}">
@@ -137,14 +138,14 @@ export function createResults(store) {
   function renderLearned(state) {
     const truth = state.run?.modelInfo?.truth;
     const { rows, why } = learnedRows(state);
-    const formula = truth ? `<p class="formula">${escape(truth.formula)}</p>` : "";
+    const formula = truth ? `<p class="formula">${escapeHtml(truth.formula)}</p>` : "";
     if (!rows) {
       learnedBox.innerHTML = `${formula}<p class="placeholder">${t(why)}</p>`;
       return;
     }
     const body = rows.map((row) => {
       const gap = row.learned - row.true;
-      return `<tr><th scope="row">${escape(row.parameter === "bias" ? t("results.bias") : row.parameter)}</th><td>${formatNumber(row.learned, 3)}</td><td>${formatNumber(row.true, 3)}</td><td class="${Math.abs(gap) < 0.05 * Math.max(1, Math.abs(row.true)) ? "close" : ""}">${formatNumber(gap, 3)}</td></tr>`;
+      return `<tr><th scope="row">${escapeHtml(row.parameter === "bias" ? t("results.bias") : row.parameter)}</th><td>${formatNumber(row.learned, 3)}</td><td>${formatNumber(row.true, 3)}</td><td class="${Math.abs(gap) < 0.05 * Math.max(1, Math.abs(row.true)) ? "close" : ""}">${formatNumber(gap, 3)}</td></tr>`;
     }).join("");
     learnedBox.innerHTML = `${formula}
       <table class="data-table compact">
@@ -165,8 +166,4 @@ export function createResults(store) {
 
   store.on(["predictions", "run", "model", "view", "preview"], render);
   render(store.state);
-}
-
-function escape(text) {
-  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }

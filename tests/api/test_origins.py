@@ -71,6 +71,28 @@ def test_a_page_from_elsewhere_gets_no_cors_and_a_sentence(http: httpx.Client) -
     assert "Access-Control-Allow-Origin" not in health.headers
 
 
+def test_a_simple_cross_site_write_is_refused_and_changes_nothing(http: httpx.Client) -> None:
+    """A form or a text/plain POST needs no preflight: a page elsewhere could plant an upload."""
+    before = http.get("/api/datasets").json()
+    planted = http.post(
+        "/api/datasets?name=planted.csv",
+        content=b"a,b,label\n1,2,x\n3,4,y\n",
+        headers={"Origin": ELSEWHERE, "Content-Type": "text/plain"},
+    )
+    assert planted.status_code == 403
+    assert f"Origin {ELSEWHERE!r}" in planted.json()["error"]
+    assert http.get("/api/datasets").json() == before
+    for method, path in [
+        ("POST", "/api/runs"),
+        ("DELETE", "/api/runs/x"),
+        ("PATCH", "/api/runs/x"),
+    ]:
+        answer = http.request(method, path, content=b"{}", headers={"Origin": ELSEWHERE})
+        assert answer.status_code == 403, (method, path)
+    own = http.post("/api/runs", json=QUICK_SPEC, headers={"Origin": ALLOWED})
+    assert own.status_code == 201, own.text  # an allowed page still may
+
+
 @pytest.mark.parametrize("origin", [ALLOWED, "own", None], ids=["allowed", "own", "none"])
 def test_a_stream_opens_for_allowed_own_and_originless_clients(
     http: httpx.Client, live_server: LiveServer, origin: str | None

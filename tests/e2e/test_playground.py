@@ -1,7 +1,10 @@
 """The playground in Chromium: train, change the network, switch language, share, see refusals."""
 
+import csv
+import io
 import itertools
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -32,7 +35,7 @@ def test_moons_trains_to_090_test_accuracy_on_the_page(page: Page, server: LiveS
     page.click("#play")
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
     page.wait_for_function(
-        "Number(document.querySelector('#test-accuracy').dataset.value) >= 0.9",
+        "() => Number(document.querySelector('#test-accuracy').dataset.value) >= 0.9",
         timeout=60_000,
     )
     assert page.evaluate("window.layerlab.stats.gridsDrawn") > 0
@@ -111,7 +114,7 @@ def test_screenshots_mid_training(page: Page, server: LiveServer, screenshots: P
     for name, fragment in cases.items():
         open_page(page, server, fragment)
         page.click("#play")
-        page.wait_for_function("window.layerlab.stats.gridsDrawn >= 5", timeout=30_000)
+        page.wait_for_function("() => window.layerlab.stats.gridsDrawn >= 5", timeout=30_000)
         page.wait_for_timeout(1000)  # a second more of training, mid-run rather than at start
         path = screenshots / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
@@ -148,6 +151,58 @@ def test_an_interrupted_run_goes_on_from_its_checkpoint_with_play(
     step = page.evaluate("window.layerlab.store.state.metrics.step")
     page.click("#play")
     expect(status).to_have_attribute("data-status", "running", timeout=30_000)
-    page.wait_for_function(f"window.layerlab.store.state.metrics.step > {step}")
+    page.wait_for_function(f"() => window.layerlab.store.state.metrics.step > {step}")
     assert page.evaluate("window.layerlab.store.state.run.id") == run_id, "the same run went on"
     page.click("#play")  # pause: the next test's runs need the worker
+
+
+MARKUP = [
+    "<img src=x onerror=alert(1)>",
+    "<svg/onload=alert(2)>",
+    "</script><script>alert(3)</script>",
+    '"><b id=injected>4</b>',
+]
+
+
+def test_markup_in_a_csvs_names_stays_text_under_the_pages_policy(
+    page: Page, server: LiveServer
+) -> None:
+    """Column names and class labels that are markup: trained, every neuron opened, no script
+    runs and no element is injected; the page's Content-Security-Policy refuses inline script
+    and the page itself breaks none of it."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    answer = page.goto(f"{server.url}/#{MOONS}&lang=en")
+    assert answer is not None
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+    expect(page.locator("#play")).to_be_enabled()
+    table = io.StringIO()  # markup in both feature names, the label's name and every class
+    writer = csv.writer(table)
+    writer.writerow([MARKUP[0], MARKUP[1], MARKUP[3]])
+    writer.writerows([(i % 7) / 7, (i % 5) / 5, MARKUP[i % 3]] for i in range(60))
+    page.set_input_files(
+        "#csv-file",
+        files=[{"name": "<b>pets</b>.csv", "mimeType": "text/csv",
+                "buffer": table.getvalue().encode()}],
+    )  # fmt: skip
+    expect(page.locator("#dataset")).to_have_value(re.compile("^csv-"), timeout=15_000)
+    page.click("#play")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    page.wait_for_function("() => window.layerlab.store.state.model !== null", timeout=20_000)
+    neurons = page.locator(".neuron")
+    for k in range(neurons.count()):
+        neurons.nth(k).click()
+        page.wait_for_timeout(150)  # the detail re-renders as the model updates
+    page.wait_for_timeout(1500)
+    assert dialogs == []
+    assert page.locator("#injected").count() == 0
+    assert page.locator("body img[src='x'], body svg[onload]").count() == 0
+    detail = page.locator("#neuron-detail").inner_text()
+    assert MARKUP[0] in detail or MARKUP[1] in detail or "softmax" in detail or "σ" in detail
+    assert page.evaluate("window.__violations") == []

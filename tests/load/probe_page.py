@@ -30,7 +30,7 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{args.url}/#{args.fragment}")
         page.click("#play")
-        page.wait_for_function("window.layerlab.stats.gridsDrawn >= 2", timeout=30_000)
+        page.wait_for_function("() => window.layerlab.stats.gridsDrawn >= 2", timeout=30_000)
         start = page.evaluate(COUNTERS)
         page.wait_for_timeout(args.seconds * 1000)
         end = page.evaluate(COUNTERS)

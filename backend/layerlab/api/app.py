@@ -17,6 +17,7 @@ from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
 from layerlab.api.limits import BodySizeLimit
 from layerlab.api.origins import OriginPolicy
+from layerlab.api.page_headers import PageHeaders
 from layerlab.api.schemas import Health, Info
 from layerlab.config import Settings, get_settings
 from layerlab.core.inference import EXPORT_FORMATS, onnx_available
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(OriginPolicy, allowed_origins=settings.allowed_origins)
+    app.add_middleware(PageHeaders)
     app.state.requests = metrics.RequestCounts()
     app.add_middleware(AccessLog, counts=app.state.requests)  # outermost: sees every refusal
     app.include_router(service)

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 API_PREFIX = "/api"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # the methods that change something
 
 
 class OriginPolicy:
@@ -47,7 +48,9 @@ class OriginPolicy:
         path: str = scope["path"]
         if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
             await self.app(scope, receive, send)  # the page and its files: same origin only
-        elif not permitted and _is_preflight(scope, headers):
+        elif not permitted and (_is_preflight(scope, headers) or scope["method"] in WRITES):
+            # a "simple" cross-site POST (a form, text/plain) needs no preflight, and a browser
+            # would send it and only hide the answer: refused here, it changes nothing
             await self._refusal(origin or "", headers.get("host"))(scope, receive, send)
         else:
             await self.cors(scope, receive, send)
