@@ -209,6 +209,14 @@ BAD_REQUESTS = {
         content=b'{"epochs": "\xff"}',
         content_type="application/json",
     ),
+    "body nested too deeply": BadRequest(
+        "POST",
+        "/api/runs",
+        422,
+        ("body", "not valid JSON", "nested too deeply"),
+        content=b"[" * 10_000 + b"]" * 10_000,
+        content_type="application/json",
+    ),
     "list offset past its bound": BadRequest(
         "GET", "/api/runs?offset=" + "9" * 30, 422, ("offset", "1000000000", "9" * 30)
     ),
@@ -308,3 +316,32 @@ def test_a_websocket_message_other_than_ping_gets_an_error_frame(
     assert replies[0]["type"] == "error"
     assert "ping" in replies[0]["error"] and "train faster" in replies[0]["error"]
     assert replies[1] == {"type": "pong"}
+
+
+def test_a_binary_websocket_frame_closes_with_1003_and_a_reason(
+    live_server: LiveServer, paused_run: dict[str, Any]
+) -> None:
+    with connect(f"{live_server.ws_url}/ws/runs/{paused_run['id']}", proxy=None) as websocket:
+        assert json.loads(websocket.recv(timeout=5))["type"] == "snapshot"
+        websocket.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                websocket.recv(timeout=5)
+    assert closed.value.rcvd is not None, "closed with a close frame, not dropped"
+    assert closed.value.rcvd.code == 1003
+    assert "binary" in closed.value.rcvd.reason
+
+
+def test_a_flood_of_pings_closes_with_1008_and_leaves_the_run_alone(
+    http: httpx.Client, live_server: LiveServer, paused_run: dict[str, Any]
+) -> None:
+    with connect(f"{live_server.ws_url}/ws/runs/{paused_run['id']}", proxy=None) as websocket:
+        assert json.loads(websocket.recv(timeout=5))["type"] == "snapshot"
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(1000):
+                websocket.send('{"type": "ping"}')
+            while True:
+                websocket.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "messages a second" in closed.value.rcvd.reason
+    assert http.get(f"/api/runs/{paused_run['id']}").json()["status"] == "paused"

@@ -68,6 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
             where = f"byte {undecodable.start}: {undecodable.object[undecodable.start :][:1]!r}"
             message = f"body: not valid JSON (not UTF-8 text at {where})"
             return JSONResponse({"error": message}, status_code=422)
+        if error.status_code == 400 and isinstance(undecodable, RecursionError):
+            # FastAPI's 400 for JSON nested past what Python's parser takes: a bad body, as others
+            message = "body: not valid JSON (nested too deeply; a run's spec is a few levels deep)"
+            return JSONResponse({"error": message}, status_code=422)
         message = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 404 and message == "Not Found":
             message = f"no such route: {request.method} {request.url.path}"

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
@@ -14,6 +15,8 @@ from layerlab.engine.hub import Mailbox
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter()
+
+MESSAGES_PER_S = 10  # a viewer pings every few seconds; more is a client gone wrong
 
 
 @router.websocket("/ws/runs/{run_id}")
@@ -90,13 +93,35 @@ async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings)
 
 
 async def _read_messages(websocket: WebSocket, settings: Settings) -> None:
-    """Answer pings; anything else gets an `error` frame, an oversized message close 1009."""
+    """Answer pings; anything else gets an `error` frame. A binary frame closes with 1003, an
+    oversized message with 1009, more than MESSAGES_PER_S messages a second with 1008: a
+    viewer's messages cost its run's worker nothing, and the server little."""
     limit = settings.max_ws_message_bytes
+    window_start, in_window = time.monotonic(), 0
     while websocket.client_state is WebSocketState.CONNECTED:
         try:
-            message = await websocket.receive_text()
-        except (WebSocketDisconnect, RuntimeError, KeyError):
-            return  # the viewer left (or sent bytes, which this socket does not take)
+            received = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the viewer left
+        if received["type"] == "websocket.disconnect":
+            return
+        message = received.get("text")
+        if message is None:
+            await websocket.close(
+                code=status.WS_1003_UNSUPPORTED_DATA,
+                reason='binary frames are not taken: send JSON text, {"type": "ping"}',
+            )
+            return
+        now = time.monotonic()
+        if now - window_start >= 1.0:
+            window_start, in_window = now, 0
+        in_window += 1
+        if in_window > MESSAGES_PER_S:
+            await websocket.close(
+                code=status.WS_1008_POLICY_VIOLATION,
+                reason=f"at most {MESSAGES_PER_S} messages a second (a ping every few is enough)",
+            )
+            return
         if len(message.encode()) > limit:
             await websocket.close(
                 code=status.WS_1009_MESSAGE_TOO_BIG,
