@@ -238,6 +238,10 @@ BAD_REQUESTS = {
     "CSV with one class": bad_csv(
         ("label", "single class"), csv_rows(*(row[:-1] + "0" for row in GOOD_ROWS))
     ),
+    "CSV with a value past float32": bad_csv(
+        ("row 5", "column 'y'", "overflows float32"),
+        csv_rows(*GOOD_ROWS[:3], "0.3,1e308,1", *GOOD_ROWS[4:]),
+    ),
     "CSV not in UTF-8": bad_csv(
         ("UTF-8",), csv_rows(*GOOD_ROWS).replace(b"label", b"\xe9tiquette")
     ),

@@ -21,6 +21,7 @@ Generator = Callable[[int, float, int, int], tuple[np.ndarray, np.ndarray]]
 MAX_CSV_COLUMNS = 64
 MAX_CSV_CLASSES = 10
 MIN_CSV_ROWS = 10
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # what a value may reach before training overflows
 
 
 class DatasetError(ValueError):
@@ -403,11 +404,21 @@ def load_csv(text: str, spec: DatasetSpec) -> Dataset:
 
 
 def _read_table(text: str) -> tuple[list[str], list[list[str]]]:
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    try:  # the delimiter alone: quotes are read as spreadsheets write them ("" inside "…")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
-    table = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    table, row_start = [], 1
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                table.append(row)
+            row_start = reader.line_num + 1
+    except csv.Error as error:  # a cell past the field size limit, a quote left open, a NUL
+        raise DatasetError(
+            "dataset.source", f"line {row_start} cannot be read as CSV: {error}"
+        ) from None
     if not table:
         raise DatasetError("dataset.source", "the CSV is empty")
     header = [name.strip() for name in table[0]]
@@ -454,6 +465,12 @@ def _number(cell: str, row_number: int, column: str) -> float:
             "dataset.source",
             f"row {row_number}, column {column!r}: {cell!r} is not a finite number",
         )
+    if abs(value) > FLOAT32_MAX:
+        raise DatasetError(
+            "dataset.source",
+            f"row {row_number}, column {column!r}: {cell!r} overflows float32, the numbers the "
+            f"network computes with (at most about ±{FLOAT32_MAX:.1e}); scale the column down",
+        )
     return value
 
 
@@ -471,6 +488,12 @@ def _labels(raw: list[str], column: str) -> tuple[Task, np.ndarray, tuple[str, .
         if not np.all(np.isfinite(numbers)):
             raise DatasetError(
                 "dataset.source", f"the label column {column!r} has non-finite values"
+            )
+        if np.abs(numbers).max() > FLOAT32_MAX:
+            raise DatasetError(
+                "dataset.source",
+                f"the label column {column!r} has values that overflow float32, the numbers "
+                f"the network computes with (at most about ±{FLOAT32_MAX:.1e}); scale it down",
             )
         integral = bool(np.all(numbers == np.round(numbers)))
         if not integral or len(np.unique(numbers)) > MAX_CSV_CLASSES:
