@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     max_runs_per_minute: int = Field(
         60, ge=1, le=100_000, description="Runs one client may create per minute."
     )
+    max_uploads_per_hour: int = Field(
+        20, ge=1, le=100_000, description="CSV files one client may upload per hour."
+    )
+    max_upload_bytes_per_hour: int = Field(
+        20 * 1_048_576,
+        ge=1024,
+        le=1 << 40,
+        description="Bytes of CSV one client may upload per hour (uploads are kept for days).",
+    )
     max_queued_runs: int = Field(
         200, ge=0, le=100_000, description="Runs waiting for a worker before new ones get 503."
     )

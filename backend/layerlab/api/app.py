@@ -54,6 +54,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
     limit_names = (
         "max_hidden_layers", "max_width", "max_samples", "max_epochs", "max_grid_resolution",
         "max_active_runs_per_client", "max_runs_per_minute", "max_queued_runs",
+        "max_uploads_per_hour", "max_upload_bytes_per_hour",
         "max_request_bytes", "max_predict_points", "max_ws_message_bytes", "max_wait_s",
         "idle_run_timeout_s", "retention_s",
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """REST routes of datasets: the built-in generators, previews of their points, CSV uploads."""
 
+import csv
 import secrets
 import time
 from typing import Annotated, Any
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from layerlab.api.deps import SchedulerDep
+from layerlab.api.deps import ClientDep, SchedulerDep
 from layerlab.api.errors import ApiError
 from layerlab.api.schemas import (
     WITH_BODY,
@@ -19,6 +20,7 @@ from layerlab.api.schemas import (
 )
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
+from layerlab.engine.scheduler import AdmissionError
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
@@ -94,7 +96,10 @@ def _preview(dataset: Dataset) -> dict[str, Any]:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadedDataset,
-    responses=WITH_BODY,
+    responses={
+        **WITH_BODY,
+        **refusals(429, reasons={429: "This client uploaded too much this hour; see Retry-After."}),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -106,6 +111,7 @@ def _preview(dataset: Dataset) -> dict[str, Any]:
 async def upload_dataset(
     request: Request,
     scheduler: SchedulerDep,
+    client: ClientDep,
     name: Annotated[str, Query(max_length=200, description="A name to show.")] = "upload.csv",
     label_column: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
@@ -123,11 +129,15 @@ async def upload_dataset(
     except DatasetError as error:  # name what the uploader sent: the body or a query parameter
         where = {"dataset.source": "body", "dataset.label_column": "label_column"}
         raise ApiError(422, f"{where.get(error.field, error.field)}: {error.message}") from None
+    try:  # counted once it is a CSV that will be kept: a refused file costs its uploader nothing
+        scheduler.admit_upload(client, len(body))
+    except AdmissionError as refusal:
+        raise ApiError(429, refusal.message, {"Retry-After": str(refusal.retry_after_s)}) from None
     info = {
         "task": dataset.task,
         "rows": len(dataset.y_train) + len(dataset.y_test),
         "input_names": list(dataset.input_names),
-        "label_column": label_column or text.splitlines()[0].split(_delimiter(text))[-1].strip(),
+        "label_column": label_column or _header(text)[-1],
         "class_names": list(dataset.class_names),
     }
     created_at = time.time()
@@ -135,6 +145,8 @@ async def upload_dataset(
     return {"id": dataset_id, "name": name, "created_at": created_at, **info}
 
 
-def _delimiter(text: str) -> str:
-    header = text.splitlines()[0]
-    return max(",;\t", key=header.count)
+def _header(text: str) -> list[str]:
+    """The CSV's column names, unquoted as the table is read (`"label"` is `label`)."""
+    first = text.splitlines()[0]
+    delimiter = max(",;\t", key=first.count)
+    return [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]

@@ -125,6 +125,7 @@ class Scheduler:
         self.live: dict[str, LiveRun] = {}
         self.queue: list[LiveRun] = []
         self._created: dict[str, collections.deque[float]] = {}
+        self._uploaded: dict[str, collections.deque[tuple[float, int]]] = {}  # (when, bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._weights_asked: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._janitor: asyncio.Task[None] | None = None
@@ -192,6 +193,32 @@ class Scheduler:
                 retry_after_s=max(1, wait_s),
             )
         self._admit_queued()
+
+    def admit_upload(self, client: str, size_bytes: int) -> None:
+        """Count an upload against the client's hourly quota; AdmissionError (429) beyond it."""
+        settings, now = self.settings, time.monotonic()
+        recent = self._uploaded.setdefault(client, collections.deque())
+        while recent and now - recent[0][0] > 3600.0:
+            recent.popleft()
+        count, sent = len(recent), sum(size for _, size in recent)
+        wait_s = max(1, math.ceil(3600.0 - (now - recent[0][0]))) if recent else 1
+        if count >= settings.max_uploads_per_hour:
+            raise AdmissionError(
+                429,
+                f"this client uploaded {count} files in the last hour, the most allowed "
+                f"(LAYERLAB_MAX_UPLOADS_PER_HOUR={settings.max_uploads_per_hour}); "
+                f"try again in {wait_s} s, or train on a file uploaded before",
+                retry_after_s=wait_s,
+            )
+        if sent + size_bytes > settings.max_upload_bytes_per_hour:
+            raise AdmissionError(
+                429,
+                f"this upload of {size_bytes} bytes would bring this client's last hour to "
+                f"{sent + size_bytes} bytes, more than allowed (LAYERLAB_MAX_UPLOAD_BYTES_PER_HOUR="
+                f"{settings.max_upload_bytes_per_hour}); try again in {wait_s} s",
+                retry_after_s=wait_s,
+            )
+        recent.append((now, size_bytes))
 
     def _admit_active(self, client: str) -> None:
         limit = self.settings.max_active_runs_per_client
@@ -599,6 +626,12 @@ class Scheduler:
             if not times or time.monotonic() - times[-1] > 60
         ]:
             del self._created[client]
+        for client in [
+            c
+            for c, sent in self._uploaded.items()
+            if not sent or time.monotonic() - sent[-1][0] > 3600
+        ]:
+            del self._uploaded[client]
         if self.settings.retention_s > 0:
             cutoff = now - self.settings.retention_s
             for run_id in self.store.finished_before(cutoff):
