@@ -442,7 +442,11 @@ class Scheduler:
         self.queue.append(run)
         self.store.update_run(run.id, status="queued", error=None, finished_at=None)
         view = public_run(record) | {"status": "queued", "error": None, "finished_at": None}
-        self.hub.open(run.id, view, history=record.history, grid=record.grid)
+        # the curve goes on from the checkpoint: points past it were lost with the process
+        saved = self.store.load_checkpoint(run.id)
+        last_step = saved[0] if saved else 0
+        history = [point for point in record.history if point["step"] <= last_step]
+        self.hub.open(run.id, view, history=history, grid=record.grid)
         self._dispatch()
         return run
 
