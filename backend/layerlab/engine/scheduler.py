@@ -73,7 +73,6 @@ class LiveRun:
     parking: bool = False  # asked to leave its worker while paused; not yet gone
     parked: bool = False  # paused with its state in the store, holding no worker's place
     resume_when_parked: bool | None = None  # a control that came while parking: paused or not
-    from_checkpoint: bool = False  # its next start goes on from its checkpoint
     pending_steps: int = 0  # single steps asked for before its worker had it
     pending_rates: dict[str, float] = field(default_factory=dict)
     deleted: bool = False
@@ -270,7 +269,7 @@ class Scheduler:
         """To a worker, from its checkpoint if it has one, with what was asked meanwhile."""
         run.submitted, run.parked = True, False
         self.hub.update_run(run.id, queue_position=None)
-        saved = self.store.load_checkpoint(run.id) if run.from_checkpoint else None
+        saved = self.store.load_checkpoint(run.id)  # a run that has one goes on from it
         checkpoint = saved[1] if saved else None
         spec = run.spec.model_dump(mode="json")
         self.pool.submit(run.id, spec, run.csv_text, run.start_paused, checkpoint)
@@ -291,7 +290,7 @@ class Scheduler:
         if run.parking:  # its state is on its way: act once it has come
             run.resume_when_parked = paused
             return
-        run.start_paused, run.from_checkpoint = paused, True
+        run.start_paused = paused
         run.status = "queued"
         self.queue.append(run)
         self.store.update_run(run.id, status="queued")
@@ -437,14 +436,12 @@ class Scheduler:
             csv_text = dataset[1]
         now = time.time()
         run = LiveRun(record.id, record.client, record.token_hash, spec, csv_text, now, now)
-        run.from_checkpoint = True
         self.live[run.id] = run
         self.queue.append(run)
         self.store.update_run(run.id, status="queued", error=None, finished_at=None)
         view = public_run(record) | {"status": "queued", "error": None, "finished_at": None}
         # the curve goes on from the checkpoint: points past it were lost with the process
-        saved = self.store.load_checkpoint(run.id)
-        last_step = saved[0] if saved else 0
+        last_step = self.store.checkpoint_step(run.id) or 0
         history = [point for point in record.history if point["step"] <= last_step]
         self.hub.open(run.id, view, history=history, grid=record.grid)
         self._dispatch()
@@ -530,15 +527,14 @@ class Scheduler:
         channel = self.hub.channels.get(run.id)
         if channel is not None:
             self.store.update_run(run.id, history=channel.history, grid=channel.grid)
-        run.from_checkpoint = True
 
     def _lost_error(self, run: LiveRun, payload: dict[str, Any]) -> str:
         others = payload.get("runs_lost", 1) - 1
         with_it = f" and with it {others} other run{'s' * (others != 1)}" if others else ""
-        saved = self.store.load_checkpoint(run.id)
+        step = self.store.checkpoint_step(run.id)
         then = (
-            f"resume it to go on from its checkpoint at step {saved[0]}"
-            if saved
+            f"resume it to go on from its checkpoint at step {step}"
+            if step is not None
             else "resume it to start it again"
         )
         return f"The process training this run stopped ({payload['reason']}){with_it}: {then}."

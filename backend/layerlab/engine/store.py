@@ -296,6 +296,11 @@ class Store:
         rows = self._read("SELECT step, state FROM checkpoints WHERE run_id = ?", (run_id,))
         return (int(rows[0]["step"]), bytes(rows[0]["state"])) if rows else None
 
+    def checkpoint_step(self, run_id: str) -> int | None:
+        """The step of the run's last checkpoint, without reading its state."""
+        rows = self._read("SELECT step FROM checkpoints WHERE run_id = ?", (run_id,))
+        return int(rows[0]["step"]) if rows else None
+
     def delete_checkpoint(self, run_id: str) -> None:
         self._write("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
 
