@@ -89,3 +89,64 @@ def test_a_csv_run_needs_a_known_upload(client: TestClient) -> None:
     assert response.json()["error"].startswith(
         "dataset.source: no uploaded dataset with id '/etc/passwd'"
     )
+
+
+def test_a_form_upload_is_taken_under_its_file_name(client: TestClient) -> None:
+    """`curl -F file=@fruit.csv` and `httpx.post(files=...)`: the usual way to send a file."""
+    response = client.post("/api/datasets", files={"file": ("fruit.csv", TABLE, "text/csv")})
+    assert response.status_code == 201, response.text
+    upload = response.json()
+    assert upload["name"] == "fruit.csv" and upload["rows"] == 120
+    assert upload["input_names"] == ["size", "weight"]
+    renamed = client.post(
+        "/api/datasets", params={"name": "shown.csv"}, files={"file": ("fruit.csv", TABLE)}
+    )
+    assert renamed.json()["name"] == "shown.csv"  # the query's name wins over the form's
+
+
+def test_a_form_without_exactly_one_file_is_refused_with_a_sentence(client: TestClient) -> None:
+    no_file = client.post("/api/datasets", data={"note": "hello"}, files={})
+    assert no_file.status_code == 422
+    two = client.post("/api/datasets", files=[("a", ("a.csv", TABLE)), ("b", ("b.csv", TABLE))])
+    assert two.status_code == 422 and two.json()["error"].startswith("body: not a readable")
+    broken = client.post(
+        "/api/datasets", content=b"garbage", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"] == (
+        "body: not a readable multipart form (Missing boundary in multipart.)"
+    )
+
+
+def test_uploads_are_listed_a_page_at_a_time_newest_first(client: TestClient) -> None:
+    ids = [
+        client.post("/api/datasets", content=TABLE, params={"name": f"{k}.csv"}).json()["id"]
+        for k in range(3)
+    ]
+    first = client.get("/api/datasets", params={"limit": 2}).json()
+    assert first["limit"] == 2 and first["offset"] == 0 and first["uploads_total"] >= 3
+    assert [u["id"] for u in first["uploads"]] == ids[::-1][:2]
+    second = client.get("/api/datasets", params={"limit": 2, "offset": 2}).json()
+    assert second["uploads"][0]["id"] == ids[0]
+    assert "text" not in second["uploads"][0]  # a listing never carries the tables
+    too_many = client.get("/api/datasets", params={"limit": 10_000})
+    assert too_many.status_code == 422
+    assert too_many.json()["error"].startswith("query.limit: Input should be less than or equal")
+
+
+def test_an_upload_is_found_by_id_and_given_back_as_it_was_sent(client: TestClient) -> None:
+    sent = "\ufeff" + TABLE  # a byte-order mark, as spreadsheets write one
+    name = '<b>fruit</b> "ripe"\u00e9.csv'
+    upload = client.post("/api/datasets", content=sent.encode(), params={"name": name}).json()
+    info = client.get(f"/api/datasets/{upload['id']}/info")
+    assert info.status_code == 200 and info.json() == upload
+    file = client.get(f"/api/datasets/{upload['id']}/file")
+    assert file.status_code == 200 and file.headers["content-type"] == "text/csv; charset=utf-8"
+    assert file.text == TABLE  # what was stored: the text, without the byte-order mark
+    disposition = file.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="_b_fruit__b_ _ripe__.csv";')
+    assert disposition.endswith("filename*=UTF-8''%3Cb%3Efruit%3C%2Fb%3E%20%22ripe%22%C3%A9.csv")
+    for route in ("info", "file"):
+        missing = client.get(f"/api/datasets/csv-000000000000/{route}")
+        assert missing.status_code == 404
+        assert missing.json()["error"].startswith("no upload 'csv-000000000000'")

@@ -1,13 +1,18 @@
 """REST routes of datasets: the built-in generators, previews of their points, CSV uploads."""
 
 import csv
+import re
 import secrets
 import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from layerlab.api.deps import ClientDep, SchedulerDep
 from layerlab.api.errors import ApiError
@@ -20,13 +25,18 @@ from layerlab.api.schemas import (
 )
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
-from layerlab.engine.scheduler import AdmissionError
+from layerlab.engine.scheduler import AdmissionError, Scheduler
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+MAX_PAGE = 200  # uploads in one listing: a class's uploads of a week can run to thousands
 
 
-@router.get("", summary="The built-in datasets and the uploaded CSV files")
-async def list_datasets(scheduler: SchedulerDep) -> dict[str, list[dict[str, Any]]]:
+@router.get("", summary="The built-in datasets and a page of the uploaded CSV files, newest first")
+async def list_datasets(
+    scheduler: SchedulerDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Uploads per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Uploads to skip.")] = 0,
+) -> dict[str, Any]:
     built_in = [
         DatasetPublic(
             name=info.name,
@@ -37,7 +47,55 @@ async def list_datasets(scheduler: SchedulerDep) -> dict[str, list[dict[str, Any
         ).model_dump()
         for info in DATASETS.values()
     ]
-    return {"datasets": built_in, "uploads": scheduler.store.list_datasets()}
+    return {
+        "datasets": built_in,
+        "uploads": scheduler.store.list_datasets(limit, offset),
+        "uploads_total": scheduler.store.count_datasets(),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get(
+    "/{dataset_id}/info",
+    response_model=UploadedDataset,
+    responses=refusals(404, reasons={404: "No such upload."}),
+    summary="What an uploaded CSV holds: its name, task, rows, columns and classes",
+)
+async def upload_info(dataset_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
+    return _upload(scheduler, dataset_id)[0]
+
+
+@router.get(
+    "/{dataset_id}/file",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **refusals(404, reasons={404: "No such upload."}),
+    },
+    summary="An uploaded CSV as it was sent, as a download under its file name",
+)
+async def upload_file(dataset_id: str, scheduler: SchedulerDep) -> Response:
+    meta, text = _upload(scheduler, dataset_id)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _attachment(meta["name"], dataset_id)},
+    )
+
+
+def _upload(scheduler: Scheduler, dataset_id: str) -> tuple[dict[str, Any], str]:
+    upload = scheduler.store.get_dataset(dataset_id)
+    if upload is None:
+        raise ApiError(404, f"no upload {dataset_id!r}: uploads are named by the id POST returned")
+    return upload
+
+
+def _attachment(name: str, dataset_id: str) -> str:
+    """Content-Disposition for a file name the uploader chose: any characters survive in the
+    RFC 5987 form; the plain form keeps the safe ASCII ones, for clients that read only it."""
+    plain = re.sub(r"[^A-Za-z0-9._ -]", "_", name).strip(" .") or f"{dataset_id}.csv"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @router.get(
@@ -103,19 +161,36 @@ def _preview(dataset: Dataset) -> dict[str, Any]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}, "example": "x,y,label\n"}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": "x,y,label\n"},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
         }
     },
-    summary="Upload a CSV (header row, numeric feature columns, one label column)",
+    summary="Upload a CSV (header row, numeric feature columns, one label column), as the "
+    "request body or as a form's one file (curl -F file=@data.csv)",
 )
 async def upload_dataset(
     request: Request,
     scheduler: SchedulerDep,
     client: ClientDep,
-    name: Annotated[str, Query(max_length=200, description="A name to show.")] = "upload.csv",
+    name: Annotated[
+        str | None,
+        Query(max_length=200, description="A name to show; a form's file name by default."),
+    ] = None,
     label_column: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    body = await request.body()
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body, file_name = await _form_file(request)
+    else:
+        body, file_name = await request.body(), None
+    name = (name or file_name or "upload.csv")[:200]
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -143,6 +218,23 @@ async def upload_dataset(
     created_at = time.time()
     scheduler.store.add_dataset(dataset_id, name, text, info, created_at)
     return {"id": dataset_id, "name": name, "created_at": created_at, **info}
+
+
+async def _form_file(request: Request) -> tuple[bytes, str | None]:
+    """The bytes and file name of a form's one file. The body is already bounded in size
+    (LAYERLAB_MAX_REQUEST_BYTES); the form may hold nothing else of note."""
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except (HTTPException, MultiPartException) as error:
+        detail = getattr(error, "detail", None) or getattr(error, "message", "")
+        raise ApiError(422, f"body: not a readable multipart form ({detail})") from None
+    files = [value for value in form.values() if isinstance(value, UploadFile)]
+    if len(files) != 1:
+        raise ApiError(422, "body: a form upload holds one file, e.g. curl -F file=@data.csv")
+    try:
+        return await files[0].read(), files[0].filename
+    finally:
+        await form.close()
 
 
 def _header(text: str) -> list[str]:

@@ -323,10 +323,17 @@ class Store:
         rows = self._read("SELECT * FROM datasets WHERE id = ?", (dataset_id,))
         return (_dataset_meta(rows[0]), rows[0]["text"]) if rows else None
 
-    def list_datasets(self) -> list[dict[str, Any]]:
-        """Metas of every upload, newest first, without the CSV text."""
-        sql = "SELECT id, name, info, created_at FROM datasets ORDER BY created_at DESC, id"
-        return [_dataset_meta(row) for row in self._read(sql)]
+    def list_datasets(self, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
+        """Metas of the uploads, newest first, without the CSV text: `limit` of them (all if
+        negative) after skipping `offset`."""
+        sql = (
+            "SELECT id, name, info, created_at FROM datasets"
+            " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        )
+        return [_dataset_meta(row) for row in self._read(sql, (limit, offset))]
+
+    def count_datasets(self) -> int:
+        return int(self._read("SELECT COUNT(*) AS n FROM datasets")[0]["n"])
 
     def delete_dataset(self, dataset_id: str) -> bool:
         return self._write("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount > 0
