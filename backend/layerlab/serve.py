@@ -66,7 +66,7 @@ def command(args: argparse.Namespace) -> int:
 
 def _cannot_start(settings: Settings) -> str | None:
     """Why the server would fail to start, found before it starts any worker."""
-    from layerlab.engine.store import DatabaseInUse, claim_database
+    from layerlab.engine.store import DatabaseDamaged, DatabaseInUse, Store, claim_database
 
     if settings.reachable_from_network() and settings.admin_token is None:
         return NEEDS_ADMIN_TOKEN.format(host=settings.host)
@@ -77,8 +77,17 @@ def _cannot_start(settings: Settings) -> str | None:
         return str(error)
     except OSError as error:
         return f"LAYERLAB_DATABASE: cannot use {settings.database!r}: {error.strerror}"
-    if claim is not None:
-        claim.close()  # the app claims it again for its whole life
+    try:
+        store = Store(settings.database)
+        try:
+            store.check()
+        finally:
+            store.close()
+    except DatabaseDamaged as error:
+        return str(error)
+    finally:
+        if claim is not None:
+            claim.close()  # the app claims it again for its whole life
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

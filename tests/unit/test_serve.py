@@ -78,3 +78,19 @@ def test_a_token_too_short_is_refused_naming_the_variable(
     assert served == []
     error = capsys.readouterr().err
     assert error.startswith("error: LAYERLAB_ADMIN_TOKEN: String should have at least 16")
+
+
+def test_a_damaged_database_is_named_in_one_line_with_what_to_do(
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+    tmp_path: Path,
+    override_settings: Callable[..., None],
+) -> None:
+    database = tmp_path / "class.db"
+    database.write_bytes(b"this is a spreadsheet, not a database" * 200)
+    override_settings(database=database)
+    assert main(["serve", "--port", "0"]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: the database {database} (LAYERLAB_DATABASE) is damaged (")
+    assert "move the file aside" in error and error.count("\n") == 1

@@ -12,6 +12,7 @@ import pytest
 from layerlab.core.training import RunStatus
 from layerlab.engine.store import (
     ACTIVE_STATUSES,
+    DatabaseDamaged,
     DatabaseInUse,
     RunRecord,
     Store,
@@ -418,3 +419,29 @@ def test_a_database_is_claimed_by_one_server_at_a_time(tmp_path: Path) -> None:
     assert again is not None
     again.close()
     assert claim_database(":memory:") is None
+
+
+def test_damage_found_on_a_read_or_by_a_check_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    store = Store(str(path))
+    for k in range(30):
+        store.add_dataset(f"d{k}", "t.csv", "a,b,c\n" + "1,2,3\n" * 2000, {}, float(k))
+    store.check()  # sound
+    store.close()
+    with path.open("r+b") as file:  # pages of the uploads, not of the schema
+        for page in range(20, 40):
+            file.seek(page * 4096)
+            file.write(b"\xde\xad" * 2048)
+    damaged = Store(str(path))  # the schema's pages still read
+    with pytest.raises(DatabaseDamaged, match=r"runs\.db \(LAYERLAB_DATABASE\) is damaged"):
+        damaged.list_datasets()
+    with pytest.raises(DatabaseDamaged, match="On tree page") as found:
+        damaged.check()
+    assert "\n" not in str(found.value)
+
+
+def test_a_file_that_is_no_database_is_named_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"not a database" * 500)
+    with pytest.raises(DatabaseDamaged, match="file is not a database"):
+        Store(str(path))

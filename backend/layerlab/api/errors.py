@@ -1,11 +1,16 @@
 """Every refusal as one JSON shape: {"error": a sentence naming what was wrong, "detail": …}."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from layerlab.engine.store import DatabaseDamaged
+
+logger = logging.getLogger("layerlab.api")
 
 
 class ApiError(Exception):
@@ -47,6 +52,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"error": error.message}, status_code=error.status_code, headers=error.headers
         )
+
+    @app.exception_handler(DatabaseDamaged)
+    async def database_damaged(request: Request, error: DatabaseDamaged) -> JSONResponse:
+        logger.error("%s", error)  # the operator's sentence: which file, and what to do
+        message = (
+            "the server's database is damaged, so this could not be read or written; "
+            "its operator will find what to do in the server's log"
+        )
+        return JSONResponse({"error": message}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -22,7 +22,7 @@ from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.activity import Activity
 from layerlab.engine.hub import Hub
-from layerlab.engine.store import RunRecord, Store
+from layerlab.engine.store import DatabaseDamaged, RunRecord, Store
 from layerlab.engine.workers import (
     CHECKPOINT,
     LOST,
@@ -494,6 +494,12 @@ class Scheduler:
             loop.call_soon_threadsafe(self._on_event, run_id, kind, payload)
 
     def _on_event(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        try:
+            self._handle_event(run_id, kind, payload)
+        except DatabaseDamaged as error:  # the runs train on and are watched; none is stored
+            logger.error("run %s: its %s event was not stored: %s", run_id, kind, error)
+
+    def _handle_event(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         run = self.live.get(run_id or "")
         if run is None:  # it ended here first (deleted, or cancelled while queued)
             if kind in (LOST, PARKED) or (kind == "status" and payload["status"] in FINAL_STATUSES):
@@ -549,11 +555,11 @@ class Scheduler:
             stored["model_info"] = frame["model_info"] = payload["model_info"]
             if self.hub.channels[run.id].run.get("started_at") is None:  # not a resume
                 stored["started_at"] = frame["started_at"] = time.time()
-        self.store.update_run(run.id, **stored)
         run.status = payload["status"]
         run.paused_at = time.time() if run.status == "paused" else None
         run.status_changed.set()
         self.hub.publish_status(run.id, frame)
+        self.store.update_run(run.id, **stored)  # last: a damaged store leaves the rest done
 
     def _finish(self, run: LiveRun, payload: dict[str, Any]) -> None:
         """Record the run's end, tell its viewers, free its place for the next in the queue."""
@@ -571,19 +577,13 @@ class Scheduler:
             "finished_at": time.time(),
             "final_metrics": final_metrics,
         }
+        has_weights = False
         if not run.deleted:
-            channel = self.hub.channels.get(run.id)
-            self.store.update_run(
-                run.id,
-                **frame,
-                history=channel.history if channel else [],
-                grid=channel.grid if channel else None,
-            )
-            if payload.get("weights"):
-                self.store.save_weights(run.id, payload["weights"])
-            if status != "interrupted":  # nothing left to go on from
-                self.store.delete_checkpoint(run.id)
-        frame["has_weights"] = not run.deleted and self.store.has_weights(run.id)
+            try:
+                has_weights = self._store_end(run, frame, payload)
+            except DatabaseDamaged as error:  # its viewers still see it end; its place frees
+                logger.error("run %s: its end was not stored: %s", run.id, error)
+        frame["has_weights"] = has_weights
         run.status = status
         self.activity.run_finished(run.id, status)
         self.hub.publish_status(run.id, frame)
@@ -591,6 +591,21 @@ class Scheduler:
         run.status_changed.set()
         run.ended.set()
         self._dispatch()
+
+    def _store_end(self, run: LiveRun, frame: dict[str, Any], payload: dict[str, Any]) -> bool:
+        """Write a run's end; whether it has weights to read."""
+        channel = self.hub.channels.get(run.id)
+        self.store.update_run(
+            run.id,
+            **frame,
+            history=channel.history if channel else [],
+            grid=channel.grid if channel else None,
+        )
+        if payload.get("weights"):
+            self.store.save_weights(run.id, payload["weights"])
+        if frame["status"] != "interrupted":  # nothing left to go on from
+            self.store.delete_checkpoint(run.id)
+        return self.store.has_weights(run.id)
 
     # --- clean-up -----------------------------------------------------------------------------
 

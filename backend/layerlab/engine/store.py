@@ -1,9 +1,11 @@
 """The SQLite store of runs, their weights and checkpoints, and uploaded CSV datasets."""
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -101,6 +103,25 @@ def _dataset_meta(row: sqlite3.Row) -> dict[str, Any]:
     return meta | json.loads(row["info"])
 
 
+class DatabaseDamaged(RuntimeError):
+    """The database file is corrupt: no retry mends it; its operator must."""
+
+    def __init__(self, path: str, error: sqlite3.DatabaseError) -> None:
+        found = "; ".join(str(error).splitlines())  # quick_check's findings come one a line
+        super().__init__(
+            f"the database {path} (LAYERLAB_DATABASE) is damaged ({found}): stop the server, "
+            f"move the file aside with its -wal and -shm files (or restore a backup) and start "
+            f"again for an empty one; `sqlite3 {path} .recover` may save what it holds"
+        )
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    name = getattr(error, "sqlite_errorname", "")  # Python 3.11+
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    return str(error) in ("file is not a database", "database disk image is malformed")
+
+
 class DatabaseInUse(RuntimeError):
     """Another server holds the database: starting beside it would mark its runs interrupted."""
 
@@ -144,7 +165,11 @@ class Store:
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
-        if path != ":memory:":
+        with self._damage_named():
+            self._open()
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
             # WAL lets a reader of the file (a backup, the CLI) proceed while the server writes.
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -152,22 +177,42 @@ class Store:
         if version > SCHEMA_VERSION:
             self._conn.close()
             raise RuntimeError(
-                f"the store at {path} has schema version {version}; "
+                f"the store at {self.path} has schema version {version}; "
                 f"this LayerLab reads version {SCHEMA_VERSION} at most"
             )
         self._conn.executescript(_SCHEMA)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def check(self) -> None:
+        """Raise DatabaseDamaged unless SQLite finds every page of the file sound: a server
+        that starts on a damaged file would fail one request in some, later, at random."""
+        with self._lock, self._damage_named():
+            found = [row[0] for row in self._conn.execute("PRAGMA quick_check(3)")]
+        if found != ["ok"]:
+            raise DatabaseDamaged(self.path, sqlite3.DatabaseError("; ".join(found)))
+
+    @contextlib.contextmanager
+    def _damage_named(self) -> Iterator[None]:
+        """SQLite's words for a damaged file become DatabaseDamaged, which names the file and
+        what to do; every other error passes as it is."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            raise DatabaseDamaged(self.path, error) from error
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock, self._conn:  # the connection as context manager commits or rolls back
+        # the connection as context manager commits or rolls back
+        with self._lock, self._damage_named(), self._conn:
             return self._conn.execute(sql, params)
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._damage_named():
             return self._conn.execute(sql, params).fetchall()
 
     def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +279,7 @@ class Store:
 
     def delete_run(self, run_id: str) -> bool:
         """Remove the run, its weights and checkpoint; True when it existed."""
-        with self._lock, self._conn:
+        with self._lock, self._damage_named(), self._conn:
             self._conn.execute("DELETE FROM weights WHERE run_id = ?", (run_id,))
             self._conn.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
             return self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
@@ -242,7 +287,7 @@ class Store:
     def mark_interrupted(self, error: str, now: float) -> list[str]:
         """Every queued, running or paused run becomes "interrupted"; returns their ids."""
         where = f"WHERE status IN ({_ACTIVE_PLACEHOLDERS})"
-        with self._lock, self._conn:
+        with self._lock, self._damage_named(), self._conn:
             sql = f"SELECT id FROM runs {where} ORDER BY created_at, id"
             ids = [row["id"] for row in self._conn.execute(sql, ACTIVE_STATUSES)]
             self._conn.execute(
@@ -280,7 +325,7 @@ class Store:
 
     def save_checkpoint(self, run_id: str, step: int, state: bytes, weights: bytes) -> None:
         """Store or replace the run's checkpoint and its weights, in one transaction."""
-        with self._lock, self._conn:
+        with self._lock, self._damage_named(), self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO checkpoints (run_id, step, state) "
                 "SELECT id, ?, ? FROM runs WHERE id = ?",
