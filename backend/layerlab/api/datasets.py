@@ -202,8 +202,8 @@ async def upload_dataset(
     try:
         dataset = await run_in_threadpool(load_csv, text, spec)
     except DatasetError as error:  # name what the uploader sent: the body or a query parameter
-        where = {"dataset.source": "body", "dataset.label_column": "label_column"}
-        raise ApiError(422, f"{where.get(error.field, error.field)}: {error.message}") from None
+        where = {"dataset.label_column": "label_column"}  # all else is about the table
+        raise ApiError(422, f"{where.get(error.field, 'body')}: {error.message}") from None
     try:  # counted once it is a CSV that will be kept: a refused file costs its uploader nothing
         scheduler.admit_upload(client, len(body))
     except AdmissionError as refusal:
