@@ -1,11 +1,12 @@
 """The hub: fan-out, late snapshots, and mailboxes that stay bounded whatever the viewer's pace."""
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from layerlab.engine.hub import Hub, Mailbox
+from layerlab.engine.hub import Frame, Hub, Mailbox, frame_text
 
 
 def point(step: int) -> dict[str, Any]:
@@ -123,5 +124,28 @@ def test_subscribing_to_an_unknown_run_raises_and_discard_ends_viewers() -> None
             hub.discard("r")
             assert await frames_of(mailbox) == []
         assert "r" not in hub.channels
+
+    asyncio.run(scenario())
+
+
+def test_a_grid_and_a_point_are_written_as_json_once_for_every_viewer() -> None:
+    async def scenario() -> None:
+        hub = Hub()
+        hub.open("r", {"id": "r", "status": "running"})
+        async with hub.subscribe("r") as (_, first), hub.subscribe("r") as (_, second):
+            hub.publish_metrics("r", {**point(1), "test_loss": float("nan")})
+            hub.publish_grid("r", grid(1))
+            sent_first, sent_second = await frames_of(first), await frames_of(second)
+            assert sent_first[1] is sent_second[1]  # one grid frame, shared
+            texts = [frame_text(frame) for frame in sent_first + sent_second]
+            assert json.loads(texts[0]) == {
+                "type": "metrics",
+                "points": [{**point(1), "test_loss": None}],  # NaN as JSON null
+            }
+            assert json.loads(texts[1]) == {"type": "grid", **grid(1)}
+            assert texts[:2] == texts[2:]
+            shared_point = sent_first[0]["points"][0]
+            assert isinstance(shared_point, Frame) and shared_point._text is not None
+            assert sent_second[0]["points"][0] is shared_point
 
     asyncio.run(scenario())

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import sys
 import time
 from typing import Any
 
@@ -10,8 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from starlette.websockets import WebSocketState
 
 from layerlab.config import Settings
-from layerlab.core.strict_json import finite
-from layerlab.engine.hub import Mailbox
+from layerlab.engine.hub import Mailbox, frame_text
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter()
@@ -84,11 +84,12 @@ async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
 
 async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings) -> None:
     """One frame, or TimeoutError when the viewer has not taken it in time."""
-    try:
-        text = json.dumps(frame, separators=(",", ":"), allow_nan=False)
-    except ValueError:  # a diverged run's NaN losses: null in JSON, as the REST routes write
-        text = json.dumps(finite(frame), separators=(",", ":"))
-    await asyncio.wait_for(websocket.send_text(text), settings.slow_viewer_timeout_s)
+    text, limit_s = frame_text(frame), settings.slow_viewer_timeout_s
+    if sys.version_info >= (3, 11):  # no task per frame and viewer, as wait_for makes one
+        async with asyncio.timeout(limit_s):
+            await websocket.send_text(text)
+    else:  # pragma: no cover
+        await asyncio.wait_for(websocket.send_text(text), limit_s)
     websocket.app.state.scheduler.hub.counts.sent[frame["type"]] += 1
 
 

@@ -5,17 +5,52 @@ grid replaces one not yet sent, and status changes merge into one pending status
 viewer's speed, its mailbox holds at most `max_points` points, one grid and one status, and
 publishing is a few dictionary updates. A viewer that subscribes late first gets a snapshot:
 the run, its metric history so far and its latest grid.
+
+A run's grids and metric points go to all its viewers alike: each is a `Frame`, written as JSON
+once, by the first viewer to send it, however many send it after.
 """
 
 import asyncio
 import collections
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerlab.core.strict_json import finite
 from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.store import downsample
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON; a diverged run's NaN losses become null, as the REST routes write them."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(value), separators=(",", ":"))
+
+
+class Frame(dict[str, Any]):
+    """A frame or metric point that every viewer of a run sends alike; never changed once
+    published, so that its JSON, written on the first send, holds for all the others."""
+
+    _text: str | None = None
+
+    def json(self) -> str:
+        if self._text is None:
+            self._text = to_json(self)
+        return self._text
+
+
+def frame_text(frame: dict[str, Any]) -> str:
+    """A frame as the websocket sends it: shared frames and points from their one encoding."""
+    if isinstance(frame, Frame):
+        return frame.json()
+    if frame.get("type") == "metrics":  # this viewer's points, each encoded once for all
+        points = ",".join(p.json() if isinstance(p, Frame) else to_json(p) for p in frame["points"])
+        return f'{{"type":"metrics","points":[{points}]}}'
+    return to_json(frame)
 
 
 @dataclass
@@ -92,7 +127,7 @@ class Mailbox:
             self.counts.coalesced["metrics"] += len(self.points) - 1
             self.points = []
         if self.grid is not None:
-            frames.append({"type": "grid", **self.grid})
+            frames.append(self.grid)
             self.grid = None
         if status is not None and final:
             frames.append({"type": "status", **status})
@@ -138,6 +173,7 @@ class Hub:
         channel = self.channels.get(run_id)
         if channel is None:
             return
+        point = Frame(point)
         channel.history.append(point)
         if len(channel.history) > self.max_history_points:  # a long run keeps its shape
             channel.history = downsample(channel.history, self.max_history_points // 2)
@@ -149,8 +185,9 @@ class Hub:
         if channel is None:
             return
         channel.grid = frame
+        shared = Frame(type="grid", **frame)
         for mailbox in channel.viewers:
-            mailbox.put_grid(frame)
+            mailbox.put_grid(shared)
 
     def publish_status(self, run_id: str, frame: dict[str, Any]) -> None:
         """A status change; a final one ends every subscription once it has been sent."""
