@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from layerlab import __version__, bench, loadtest, serve
 from layerlab.config import get_settings
 from layerlab.console import ProgressLine, format_result, run_text
+from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
+from layerlab.core.script_phrases import LANGUAGES
 from layerlab.core.strict_json import finite
 from layerlab.core.summary import model_summary, model_weights
 from layerlab.core.training import (
@@ -140,9 +142,7 @@ def _cancel_on_interrupt(control: RunControl) -> Iterator[None]:
 
 def code_command(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    from layerlab.core.codegen import generate_script
-
-    script = generate_script(spec)
+    script = generate_script(spec, language=args.lang)
     script += "" if script.endswith("\n") else "\n"
     if args.output is None:
         sys.stdout.write(script)
@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_spec_arguments(code)
     code.add_argument("-o", "--output", metavar="FILE", help="Write the script to FILE.")
+    code.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="The language of the script's comments and messages: en or es. Default: en.",
+    )
     code.set_defaults(handler=code_command)
 
     tools: list[tuple[str, str, Any, str | None]] = [

@@ -145,7 +145,8 @@ def test_an_upload_is_found_by_id_and_given_back_as_it_was_sent(client: TestClie
     assert file.text == TABLE  # what was stored: the text, without the byte-order mark
     disposition = file.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="_b_fruit__b_ _ripe__.csv";')
-    assert disposition.endswith("filename*=UTF-8''%3Cb%3Efruit%3C%2Fb%3E%20%22ripe%22%C3%A9.csv")
+    # the name the code panel's script opens: path separators and quotes made `_`
+    assert disposition.endswith("filename*=UTF-8''%3Cb%3Efruit%3C_b%3E%20_ripe_%C3%A9.csv")
     for route in ("info", "file"):
         missing = client.get(f"/api/datasets/csv-000000000000/{route}")
         assert missing.status_code == 404

@@ -208,6 +208,12 @@ def test_code_prints_a_script_that_compiles(capsys: pytest.CaptureFixture[str]) 
     assert "torch" in out
 
 
+def test_code_prints_the_script_in_the_language_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "code", *SMALL, "--lang", "es")
+    assert code == 0 and "# Entrenamiento:" in out
+    compile(out, "generated.py", "exec")
+
+
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0 and __version__ in out

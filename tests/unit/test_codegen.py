@@ -1,15 +1,19 @@
-"""The generated script runs on its own, is ruff-clean, and trains exactly as Trainer does."""
+"""The generated script runs on its own, is ruff-clean, trains exactly as Trainer does, and
+speaks English or Spanish."""
 
+import ast
 import contextlib
 import importlib.util
 import io
 import itertools
+import json
 import math
 import py_compile
 import re
 import runpy
 import subprocess
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
@@ -20,7 +24,9 @@ import pytest
 import torch
 
 from layerlab.core.codegen import generate_script
+from layerlab.core.datasets import Dataset, load_csv
 from layerlab.core.models import ACTIVATIONS
+from layerlab.core.script_phrases import LANGUAGES, PHRASES, Language
 from layerlab.core.spec import DATASET_NAMES, OPTIMIZERS, REGULARIZATIONS, RunSpec
 from layerlab.core.training import RunStatus, Trainer, run_training
 
@@ -84,6 +90,14 @@ SPECS: dict[str, dict[str, Any]] = {
     "csv": {"hidden_widths": [3], "activation": "elu", "epochs": 3},  # dataset: see `specs`
 }
 FINAL_LINE = re.compile(r"^final (.+)$", re.MULTILINE)
+PROGRESS_LINE = {
+    "en": re.compile(r"^epoch +(\d+): loss [\d.]+$", re.MULTILINE),
+    "es": re.compile(r"^época +(\d+): pérdida [\d.]+$", re.MULTILINE),
+}
+PLANE_LINE = {
+    "en": re.compile(r"learned weights (\S+), (\S+) and bias (\S+); true: 2, -3 and 5"),
+    "es": re.compile(r"pesos aprendidos (\S+), (\S+) y sesgo (\S+); valores reales: 2, -3 y 5"),
+}
 
 # Runs each script as `__main__` in one interpreter: importing torch once keeps the suite fast.
 RUN_EACH = """
@@ -111,13 +125,22 @@ def specs(csv_source: Path) -> dict[str, RunSpec]:
     return {name: RunSpec.model_validate(spec) for name, spec in fields.items()}
 
 
+@pytest.fixture(scope="module", params=LANGUAGES)
+def language(request: pytest.FixtureRequest) -> Language:
+    """Every test of the scripts runs once per language: the code must not depend on it."""
+    chosen: Language = request.param
+    return chosen
+
+
 @pytest.fixture(scope="module")
-def scripts(specs: dict[str, RunSpec], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("scripts")
+def scripts(
+    specs: dict[str, RunSpec], language: Language, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp(f"scripts_{language}")
     paths = {}
     for name, spec in specs.items():
         paths[name] = folder / f"script_{name}.py"  # not `csv.py`: it would shadow the csv module
-        paths[name].write_text(generate_script(spec))
+        paths[name].write_text(generate_script(spec, language=language), encoding="utf-8")
     return paths
 
 
@@ -193,10 +216,10 @@ def test_a_script_runs_with_python_alone_as_in_one_interpreter(runs: Runs) -> No
 
 @pytest.mark.parametrize("name", SPECS)
 def test_each_script_prints_progress_and_its_final_metric(
-    name: str, specs: dict[str, RunSpec], outputs: dict[str, str]
+    name: str, specs: dict[str, RunSpec], language: Language, outputs: dict[str, str]
 ) -> None:
     spec = specs[name]
-    progress = re.findall(r"^epoch +(\d+): loss [\d.]+$", outputs[name], re.MULTILINE)
+    progress = PROGRESS_LINE[language].findall(outputs[name])
     every = math.ceil(spec.epochs / 10)
     assert [int(epoch) for epoch in progress] == list(range(every, spec.epochs + 1, every))
     metrics = final_metrics(outputs[name])
@@ -210,11 +233,9 @@ def test_each_script_prints_progress_and_its_final_metric(
 
 
 def test_the_plane_script_prints_learned_weights_beside_the_true_ones(
-    outputs: dict[str, str],
+    language: Language, outputs: dict[str, str]
 ) -> None:
-    match = re.search(
-        r"learned weights (\S+), (\S+) and bias (\S+); true: 2, -3 and 5", outputs["plane"]
-    )
+    match = PLANE_LINE[language].search(outputs["plane"])
     assert match
     assert [float(value) for value in match.groups()[:2]] == pytest.approx([2.0, -3.0], abs=0.2)
 
@@ -223,7 +244,8 @@ def test_the_plane_script_prints_learned_weights_beside_the_true_ones(
 def test_the_script_ends_exactly_where_the_trainer_ends(
     name: str, specs: dict[str, RunSpec], scripts: dict[str, Path], outputs: dict[str, str]
 ) -> None:
-    # Every dataset, task and feature (sin too): the same weights, and the same printed numbers.
+    # Every dataset, task and feature (sin too), in each language: the same weights, and the
+    # same printed numbers.
     trainer = Trainer(specs[name])
     result = run_training(trainer)
     assert result.status is RunStatus.DONE
@@ -292,7 +314,7 @@ def test_the_script_builds_the_trainers_data_model_and_optimizer(
     name: str, specs: dict[str, RunSpec], scripts: dict[str, Path]
 ) -> None:
     # Everything before the training loop, run here and compared piece by piece.
-    setup = scripts[name].read_text().split("\n# Training")[0]
+    setup = scripts[name].read_text(encoding="utf-8").split("\nepochs, batch_size = ")[0]
     namespace: dict[str, Any] = {}
     with torch.random.fork_rng(devices=[]):
         exec(compile(setup, str(scripts[name]), "exec"), namespace)
@@ -349,3 +371,158 @@ def test_every_script_compiles_and_is_ruff_clean(scripts: dict[str, Path]) -> No
         check=False,
     )
     assert formatted.returncode == 0, formatted.stdout
+
+
+# --- languages -----------------------------------------------------------------------------
+
+# Words of the English phrases that are no Spanish words (not the spec's values, such as the
+# activation `sigmoid`): none may be left in a Spanish script.
+ENGLISH_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "the of and with on in each by from where is its then for at one two your this next true "
+        "not all points loss epoch epochs weights bias training testing hidden layer layers "
+        "learning rate accuracy seed data dataset noise label labels output outputs target targets "
+        "download page learned penalty square class share random order mean root units batches "
+        "optimizer activation without library versions same exactly needs numbers run",
+    )
+)
+
+
+def comments(script: str) -> list[str]:
+    tokens = tokenize.generate_tokens(io.StringIO(script).readline)
+    return [token.string.removeprefix("# ") for token in tokens if token.type == tokenize.COMMENT]
+
+
+def prose(script: str) -> list[str]:
+    """What the script says to people: its docstring, its comments and its printed messages."""
+    tree = ast.parse(script)
+    printed = [
+        constant.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        if node.func.id == "print"
+        for constant in ast.walk(node)
+        if isinstance(constant, ast.Constant) and isinstance(constant.value, str)
+    ]
+    return [ast.get_docstring(tree) or "", *comments(script), *printed]
+
+
+def words(texts: list[str]) -> set[str]:
+    """The words of `texts`, leaving out code: `quoted`, paths, names with `_` or `.`."""
+    found = set()
+    for text in texts:
+        for token in re.sub(r"`[^`]*`", " ", text).split():
+            if not re.search(r"[/._=]", token):
+                found.update(re.findall(r"[^\W\d_]+", token.lower()))
+    return found
+
+
+def code_of(script: str) -> str:
+    """The script's syntax tree with every string emptied: its code, without what it says."""
+    tree = ast.parse(script)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.dump(tree)
+
+
+UPLOAD_ID = "csv-0123456789ab"
+UPLOAD_TEXT = "x,y,label\n" + "".join(
+    f"{a:.4f},{b:.4f},{'yes' if a * b > 0 else 'no'}\n"
+    for a, b in np.random.default_rng(1).uniform(-1, 1, size=(60, 2))
+)
+
+
+@pytest.fixture
+def upload() -> tuple[RunSpec, Dataset]:
+    """A spec on an upload (its label the last column) and the upload's data, as the API has."""
+    spec = RunSpec.model_validate({**SPECS["csv"], "dataset": {"name": "csv", "source": UPLOAD_ID}})
+    return spec, load_csv(UPLOAD_TEXT, spec.dataset)
+
+
+def test_every_phrase_has_the_same_holes_in_each_language() -> None:
+    holes = re.compile(r"\$\w+|\{[^}]*\}")  # the generator's values and the script's f-strings
+    assert PHRASES["es"].keys() == PHRASES["en"].keys()
+    for key, english in PHRASES["en"].items():
+        assert sorted(holes.findall(PHRASES["es"][key])) == sorted(holes.findall(english)), key
+
+
+def test_a_spanish_script_has_no_english_left_and_the_same_code(
+    specs: dict[str, RunSpec], upload: tuple[RunSpec, Dataset]
+) -> None:
+    # Every dataset and task, penalties, 0, 1 and 2 hidden layers, no activation, the plane
+    # check, and an upload whose label is its last column.
+    cases = [((spec,), {}) for spec in specs.values()]
+    cases.append((upload, {"upload_name": "pets.csv"}))
+    for arguments, options in cases:
+        english = generate_script(*arguments, **options, language="en")
+        spanish = generate_script(*arguments, **options, language="es")
+        assert words(prose(spanish)) & ENGLISH_WORDS == set(), arguments[0].dataset.name
+        # a comment both scripts share is a tensor shape such as `(N, 2)`, not a phrase
+        shared = set(comments(english)) & set(comments(spanish))
+        assert [line for line in shared if re.search(r"[a-z]{3}", line)] == []
+        assert words(prose(english)) & ENGLISH_WORDS  # the check itself can find English
+        assert code_of(spanish) == code_of(english)
+
+
+def test_an_upload_is_opened_by_its_file_name_in_the_scripts_folder(
+    upload: tuple[RunSpec, Dataset], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, dataset = upload
+    (tmp_path / "pets.csv").write_text(UPLOAD_TEXT, encoding="utf-8")
+    script = tmp_path / "script.py"
+    text = generate_script(spec, dataset, upload_name="pets.csv", language="es")
+    script.write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the learner runs `python script.py` in its folder
+    trainer = Trainer(spec, dataset)
+    trainer.train_steps(trainer.total_steps)
+    assert_same_end(run_here(script), trainer)
+
+
+@pytest.mark.parametrize(
+    ("language", "where"),
+    [
+        ("en", "Put the CSV next to this script, under this name"),
+        ("es", "Pon el CSV junto a este script, con este nombre"),
+    ],
+)
+def test_an_uploads_script_says_where_its_file_goes_and_comes_from(
+    language: Language,
+    where: str,
+    upload: tuple[RunSpec, Dataset],
+    specs: dict[str, RunSpec],
+) -> None:
+    said = " ".join(comments(generate_script(*upload, upload_name="pets.csv", language=language)))
+    assert where in said
+    assert f"GET /api/datasets/{UPLOAD_ID}/file" in said
+    local = generate_script(specs["csv"], language=language)  # a file of the learner's own
+    assert "/api/datasets" not in local
+    assert f"csv_path = {json.dumps(specs['csv'].dataset.source)}" in local
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "opened"),
+    [
+        ("pets.csv", "pets.csv"),
+        ("<b>pets</b>.csv", "<b>pets<_b>.csv"),  # markup is plain text here; `/` is a separator
+        ('my "best"\npets.csv', "my _best__pets.csv"),
+        ("it's.csv\r\n", "it_s.csv"),
+        ("C:\\Users\\ana\\datos año.csv", "C:_Users_ana_datos año.csv"),
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ("a\u2028b\x00.csv", "a_b_.csv"),  # U+2028 ends a line for str.splitlines
+        ("\u202evsc.pets", "_vsc.pets"),  # a right-to-left override would hide the name
+        ("", f"{UPLOAD_ID}.csv"),
+        (" .. ", f"{UPLOAD_ID}.csv"),
+    ],
+)
+def test_an_uploads_file_name_is_a_safe_python_literal(
+    uploaded: str, opened: str, upload: tuple[RunSpec, Dataset]
+) -> None:
+    script = generate_script(*upload, upload_name=uploaded)
+    assigned = [
+        node.value
+        for node in ast.parse(script).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "csv_path"
+    ]
+    assert [ast.literal_eval(value) for value in assigned] == [opened]

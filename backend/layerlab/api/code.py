@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.concurrency import run_in_threadpool
 
 from layerlab.api.deps import SchedulerDep
@@ -11,6 +11,7 @@ from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv
 from layerlab.api.schemas import WITH_BODY, Script
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
+from layerlab.core.script_phrases import Language
 from layerlab.core.spec import RunSpec
 
 router = APIRouter(prefix="/api", tags=["code"])
@@ -26,11 +27,23 @@ router = APIRouter(prefix="/api", tags=["code"])
 async def code_for_spec(
     spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
     scheduler: SchedulerDep,
+    lang: Annotated[
+        Language,
+        Query(
+            description="The language of the script's comments and printed messages: en "
+            "(English) or es (Spanish). The code is the same."
+        ),
+    ] = "en",
 ) -> dict[str, Any]:
     upload = await uploaded_csv(scheduler, spec)
-    dataset = upload[1] if upload else None
     try:
-        script = await run_in_threadpool(generate_script, spec, dataset)
+        script = await run_in_threadpool(
+            generate_script,
+            spec,
+            upload.dataset if upload else None,
+            upload_name=upload.meta["name"] if upload else None,
+            language=lang,
+        )
     except DatasetError as error:
         raise ApiError(422, str(error)) from None
     return {"script": script}

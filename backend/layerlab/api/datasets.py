@@ -23,6 +23,7 @@ from layerlab.api.schemas import (
     UploadedDataset,
     refusals,
 )
+from layerlab.core.codegen import script_file_name
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
 from layerlab.engine.scheduler import AdmissionError, Scheduler
@@ -92,10 +93,11 @@ def _upload(scheduler: Scheduler, dataset_id: str) -> tuple[dict[str, Any], str]
 
 
 def _attachment(name: str, dataset_id: str) -> str:
-    """Content-Disposition for a file name the uploader chose: any characters survive in the
-    RFC 5987 form; the plain form keeps the safe ASCII ones, for clients that read only it."""
-    plain = re.sub(r"[^A-Za-z0-9._ -]", "_", name).strip(" .") or f"{dataset_id}.csv"
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+    """Content-Disposition under the name the code panel's script opens; for clients that read
+    only the plain form, its safe ASCII letters."""
+    saved = script_file_name(name, dataset_id)
+    plain = re.sub(r"[^A-Za-z0-9._ -]", "_", saved).strip(" .") or f"{dataset_id}.csv"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(saved, safe='')}"
 
 
 @router.get(

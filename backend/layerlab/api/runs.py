@@ -2,6 +2,7 @@
 
 import functools
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -91,7 +92,7 @@ async def create_run(
     paused: Annotated[bool, Query(description="Start paused, to step it by hand.")] = False,
 ) -> dict[str, Any]:
     upload = await uploaded_csv(scheduler, spec)
-    csv_text = upload[0] if upload else None
+    csv_text = upload.text if upload else None
     try:
         view, token = scheduler.create_run(spec, client, csv_text, paused)
     except AdmissionError as refusal:
@@ -104,8 +105,15 @@ async def create_run(
     return {**_view(scheduler, view["id"]), "token": token}
 
 
-async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Dataset] | None:
-    """The upload a csv spec names, as text and parsed, checked against the spec (else 422)."""
+@dataclass(frozen=True)
+class Upload:
+    meta: dict[str, Any]  # {"id", "name", "created_at", **info}, as the store keeps it
+    text: str
+    dataset: Dataset
+
+
+async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> Upload | None:
+    """The upload a csv spec names, as stored and parsed, checked against the spec (else 422)."""
     if spec.dataset.name != "csv":
         return None
     found = scheduler.store.get_dataset(spec.dataset.source or "")
@@ -115,7 +123,7 @@ async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Datase
             f"dataset.source: no uploaded dataset with id {spec.dataset.source!r}; "
             "upload the CSV with POST /api/datasets and use the id it returns",
         )
-    text = found[1]
+    meta, text = found
 
     def parse() -> Dataset:
         dataset = load_csv(text, spec.dataset)
@@ -123,7 +131,7 @@ async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> tuple[str, Datase
         return dataset
 
     try:
-        return text, await run_in_threadpool(parse)
+        return Upload(meta, text, await run_in_threadpool(parse))
     except DatasetError as error:
         raise ApiError(422, str(error)) from None
 

@@ -3,7 +3,8 @@
 The script generates the same data and features, starts from the same initial weights, draws
 the same batches and steps the same torch.optim optimizer as `Trainer`, so on the CPU it ends
 with exactly the weights and numbers of `layerlab train --device cpu`. It is one plain
-`string.Template` with small pieces chosen by the spec; the spec's values appear as literals.
+`string.Template` with small pieces chosen by the spec; the spec's values appear as literals,
+and its comments and printed messages come from a table of phrases per language.
 """
 
 import json
@@ -23,14 +24,16 @@ from layerlab.core.datasets import (
 )
 from layerlab.core.features import FEATURE_TORCH
 from layerlab.core.models import ACTIVATIONS, MOMENTUM
+from layerlab.core.script_phrases import PHRASES, Language
 from layerlab.core.spec import RunSpec, Task
 
 MAX_LINE = 100  # characters; the line length ruff checks
 PROGRESS_PRINTS = 10  # progress lines over the whole training
 NO_BREAK = "\N{NO-BREAK SPACE}"  # keeps a `command` on one line while the summary is wrapped
+UNSAFE_IN_FILE_NAME = "/\\\"'`"  # path separators and quotes
 
 _SCRIPT = Template('''\
-"""A LayerLab run as a standalone PyTorch script.
+"""$title
 
 $summary
 """
@@ -38,38 +41,38 @@ $summary
 $imports
 
 $data
-# $train_share of the points for training, the rest for testing$stratify_note
+# $split_note
 $split$inputs
 y_train = torch.tensor(y_train, dtype=$label_dtype)
 y_test = torch.tensor(y_test, dtype=$label_dtype)
 
-$model_comment
-torch.manual_seed($seed)  # the seed of the initial weights
+# $model_note
+torch.manual_seed($seed)  # $initial_seed
 model = nn.Sequential($modules)
 
-# Loss and optimizer
-$loss_fn
+# $loss_and_optimizer
+loss_fn = $loss_fn  # $loss_note
 optimizer = $optimizer
 $penalized_weights
-# Training: each epoch visits the training points in a new random order, in minibatches
+# $training_note
 epochs, batch_size = $epochs, $batch_size
 n_train = len(X_train)
-generator = torch.Generator().manual_seed($seed)  # the seed of the batch order
+generator = torch.Generator().manual_seed($seed)  # $batch_seed
 for epoch in range(1, epochs + 1):
     order = torch.randperm(n_train, generator=generator)
     epoch_loss = 0.0
     for start in range(0, n_train, batch_size):
         batch = order[start : start + batch_size]
-        outputs = model(X_train[batch])$batch_outputs
+        outputs = model(X_train[batch])$squeeze  # $batch_note
         loss = loss_fn(outputs, y_train[batch])$penalty
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         epoch_loss += loss.item() * len(batch)
     if epoch % $print_every == 0:
-        print(f"epoch {epoch:4d}: loss {epoch_loss / n_train:.4f}")
+        print(f"$progress")
 
-# Evaluation: $evaluation_note
+# $evaluation_note
 with torch.no_grad():
     train_out, test_out = model(X_train)$squeeze, model(X_test)$squeeze
 train_loss, test_loss = loss_fn(train_out, y_train).item(), loss_fn(test_out, y_test).item()
@@ -83,42 +86,42 @@ $plane_check''')
 # How each dataset makes its points: the generators of datasets.py with the spec's values in place.
 _DATA = {
     "moons": """\
-# Data: $samples points on two interleaving half circles
+# $data_moons
 points, labels = make_moons(n_samples=$samples, noise=$noise, random_state=$data_seed)""",
     "circles": """\
-# Data: $samples points on a ring of radius 1 around one of radius 0.5 (noise scaled by 0.4)
+# $data_circles
 points, labels = make_circles(n_samples=$samples, noise=$circles_noise, factor=0.5, random_state=$data_seed)""",  # noqa: E501
     "xor": """\
-# Data: $samples points in a square; the label is 1 where x1 and x2 have the same sign
+# $data_xor
 rng = np.random.default_rng($data_seed)
 points = rng.uniform(-1.0, 1.0, size=($samples, 2))
-points += np.sign(points) * 0.05  # a small gap along the axes, where the label flips
+points += np.sign(points) * 0.05  # $data_xor_gap
 labels = (points[:, 0] * points[:, 1] > 0).astype(np.int64)
 points += rng.normal(0.0, $xor_noise, size=points.shape)""",
     "gaussian": """\
-# Data: $samples points in two Gaussian clouds: class 0 around (-1, -1), class 1 around (1, 1)
+# $data_gaussian
 rng = np.random.default_rng($data_seed)
 labels = np.arange($samples) % 2
 centers = np.where(labels[:, None] == 1, 1.0, -1.0)  # (N, 2)
 points = centers + rng.normal(0.0, $cloud_spread, size=($samples, 2))""",
     "spiral": """\
-# Data: $samples points on two interleaved spiral arms
+# $data_spiral
 rng = np.random.default_rng($data_seed)
 labels = np.arange($samples) % 2
-t = rng.uniform(0.05, 1.0, size=$samples)  # distance from the centre
-angle = 3.5 * np.pi * t + np.pi * labels  # the arm of class 1 is turned by half a turn
+t = rng.uniform(0.05, 1.0, size=$samples)  # $data_spiral_radius
+angle = 3.5 * np.pi * t + np.pi * labels  # $data_spiral_turn
 points = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
 points += rng.normal(0.0, $spiral_noise, size=points.shape)""",
     "blobs": """\
-# Data: $samples points in $classes Gaussian clouds on a circle of radius 2, one class each
+# $data_blobs
 rng = np.random.default_rng($data_seed)
 labels = np.arange($samples) % $classes
 angles = 2 * np.pi * np.arange($classes) / $classes + np.pi / 2
 centers = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # ($classes, 2)
 points = centers[labels] + rng.normal(0.0, $cloud_spread, size=($samples, 2))""",
     "multigauss": """\
-# Data: $samples points in a square; the target is a surface of signed Gaussian bumps
-bumps = [  # (x, y, height, width) of each bump
+# $data_multigauss
+bumps = [  # $data_multigauss_bump
 $bumps
 ]
 rng = np.random.default_rng($data_seed)
@@ -129,14 +132,13 @@ for cx, cy, height, width in bumps:
     targets += height * np.exp(-r2 / (2 * width**2))
 targets += rng.normal(0.0, $multigauss_noise, size=$samples)""",
     "plane": """\
-# Data: $samples points (x, z) in [-10, 10] and targets $plane_formula + noise
+# $data_plane
 rng = np.random.default_rng($data_seed)
 points = rng.uniform(-10.0, 10.0, size=($samples, 2))
 targets = points @ np.array($plane_weights) + $plane_bias
 targets += rng.uniform(-$plane_noise, $plane_noise, size=$samples)""",
     "features4": """\
-# Data: $samples points of 4 features in [0, 1]; a hidden linear rule gives the labels, and
-# the noise flips a share of them (noise 1 flips half: the labels are then random)
+# $data_features4
 rng = np.random.default_rng($data_seed)
 points = rng.uniform(0.0, 1.0, size=($samples, 4))
 rule = rng.normal(size=4)
@@ -144,12 +146,11 @@ labels = ((points - 0.5) @ rule > 0).astype(np.int64)
 flip = rng.uniform(size=$samples) < $flip_share
 labels = np.where(flip, 1 - labels, labels)""",
     "csv": """\
-# Data: your CSV table, a header row then one row per point. A simple reader: every column but
-# the label holds numbers, and no cell is empty.
-csv_path = $source
+# $data_csv
+${upload_note}csv_path = $source
 with open(csv_path, newline="", encoding="utf-8-sig") as file:
     text = file.read()
-dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\\t")  # comma, semicolon or tab
+dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\\t")  # $data_csv_delimiters
 header, *rows = [row for row in csv.reader(text.splitlines(), dialect) if any(row)]
 label = $label_index
 points = np.array([[float(cell) for i, cell in enumerate(row) if i != label] for row in rows])
@@ -165,11 +166,11 @@ _CSV_LABELS = {
 _FEATURES = """
 
 
-def features(x):  # (N, 2) points -> (N, $n_inputs) model inputs
+def features(x):  # $features_shape
 $body
 
 
-# The float32 points' features, computed in numpy as LayerLab does: torch.sin rounds otherwise
+# $features_note
 X_train = torch.tensor(features(x_train.astype(np.float32)))
 X_test = torch.tensor(features(x_test.astype(np.float32)))"""
 
@@ -180,18 +181,10 @@ _RAW_INPUTS = """
 X_train = torch.tensor(x_train, dtype=torch.float32)
 X_test = torch.tensor(x_test, dtype=torch.float32)"""
 
-_OUTPUTS = {
-    "binary": "1 output (the logit of class 1)",
-    "multiclass": "$n_outputs outputs (a logit per class)",
-    "regression": "1 output (the prediction)",
-}
-
 _LOSS = {
-    "binary": (
-        "loss_fn = nn.BCEWithLogitsLoss()  # sigmoid + BCELoss in one numerically stable step"
-    ),
-    "multiclass": "loss_fn = nn.CrossEntropyLoss()  # softmax + negative log-likelihood",
-    "regression": "loss_fn = nn.MSELoss()  # mean squared error",
+    "binary": "nn.BCEWithLogitsLoss()",
+    "multiclass": "nn.CrossEntropyLoss()",
+    "regression": "nn.MSELoss()",
 }
 
 _OPTIMIZER = {
@@ -201,26 +194,11 @@ _OPTIMIZER = {
 }
 
 _PENALIZED_WEIGHTS = (
-    "weights = [layer.weight for layer in model if isinstance(layer, nn.Linear)]"
-    "  # not the biases\n"
+    "weights = [layer.weight for layer in model if isinstance(layer, nn.Linear)]  # $not_biases\n"
 )
 
-_PENALTY = {
-    "l1": "\n        loss = loss + $rate * sum(w.abs().sum() for w in weights)  # L1 penalty",
-    "l2": "\n        loss = loss + $rate * sum(w.pow(2).sum() for w in weights)  # L2 penalty",
-}
-
-_BATCH_OUTPUTS = {
-    "binary": ".squeeze(1)  # (batch, 1) -> (batch,), like the labels",
-    "multiclass": "  # (batch, $n_outputs): a logit per class",
-    "regression": ".squeeze(1)  # (batch, 1) -> (batch,), like the targets",
-}
-
-_EVALUATION_NOTE = {
-    "binary": "loss and accuracy (class 1 where the logit > 0: sigmoid > 0.5) on all points",
-    "multiclass": "loss and accuracy (the class of the highest logit) on all points",
-    "regression": "mean squared error and its root (RMSE, in the targets' units) on all points",
-}
+_PENALTY = "\n        loss = loss + $rate * sum($term for w in weights)  # $penalty_note"
+_PENALTY_TERM = {"l1": "w.abs().sum()", "l2": "w.pow(2).sum()"}
 
 _SCORES = {
     "binary": """\
@@ -232,6 +210,7 @@ test_acc = (test_out.argmax(dim=1) == y_test).float().mean().item()""",
     "regression": "train_rmse, test_rmse = math.sqrt(train_loss), math.sqrt(test_loss)",
 }
 
+# The keys are the script's variables, as `layerlab train` names its metrics: not translated.
 _FINAL_SCORES = {
     "binary": "train_acc={train_acc:.4f} test_acc={test_acc:.4f}",
     "multiclass": "train_acc={train_acc:.4f} test_acc={test_acc:.4f}",
@@ -239,14 +218,20 @@ _FINAL_SCORES = {
 }
 
 _PLANE_CHECK = """
-# The model computes torch.mm(X, W.T) + b: did it find the plane the data came from?
+# $plane_question
 w1, w2 = model[0].weight[0].tolist()
 b = model[0].bias.item()
-print(f"learned weights {w1:.3f}, {w2:.3f} and bias {b:.3f}; true: $true")
+print(f"$plane_learned")
 """
 
 
-def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
+def generate_script(
+    spec: RunSpec,
+    dataset: Dataset | None = None,
+    *,
+    upload_name: str | None = None,
+    language: Language = "en",
+) -> str:
     """A standalone PyTorch script (torch, numpy, scikit-learn) that trains the spec's run.
 
     It generates the same data, features, initial weights and batches and steps the same
@@ -254,74 +239,119 @@ def generate_script(spec: RunSpec, dataset: Dataset | None = None) -> str:
     progress about every tenth of the epochs and ends with one line `final train_loss=...
     test_loss=...` then `train_acc=... test_acc=...` (classes) or `train_rmse=...
     test_rmse=...` (regression). `dataset` spares making the data again (an uploaded CSV); by
-    default it is made from the spec. Raises DatasetError, as Trainer would, for data or
-    features that cannot be used.
+    default it is made from the spec. A csv spec's source is opened as it is, unless it names
+    an upload: then `upload_name` is the file name the learner uploaded, and the script opens
+    that name, made a safe file name, in the folder it runs in. Comments and printed
+    messages are in `language`, but for the final line's names; the code is the same in every
+    language. Raises DatasetError, as Trainer would, for data or features that cannot be used.
     """
     data = dataset if dataset is not None else make_dataset(spec.dataset)
+    text = PHRASES[language]
     task = data.task
     n_inputs = model_inputs(data, spec)[0].shape[1]  # also rejects features for non-2-D data
     penalty = ""
     if spec.penalized:  # as Trainer.regularization_loss: only with a kind and a rate above 0
-        penalty = _fill(_PENALTY[spec.regularization], rate=spec.regularization_rate)
+        penalty = _fill(
+            _PENALTY,
+            rate=spec.regularization_rate,
+            term=_PENALTY_TERM[spec.regularization],
+            penalty_note=_fill(text["penalty"], kind=spec.regularization.upper()),
+        )
+    split_note = text["split_regression" if task == "regression" else "split_classes"]
     script = _SCRIPT.substitute(
-        summary=_summary(spec),
+        title=text["title"],
+        summary=_summary(spec, text),
         imports=_imports(spec.dataset.name, task),
-        data=_data(spec, task),
-        train_share=f"{spec.dataset.train_fraction:.0%}",
-        stratify_note="" if task == "regression" else " (each class in the same share)",
+        data=_data(spec, task, text, upload_name),
+        split_note=_fill(split_note, percent=f"{spec.dataset.train_fraction * 100:.0f}"),
         split=_split(spec, task),
-        inputs=_inputs(spec) if data.is_2d else _RAW_INPUTS,
+        inputs=_inputs(spec, text) if data.is_2d else _RAW_INPUTS,
         label_dtype="torch.long" if task == "multiclass" else "torch.float32",
-        model_comment=_model_comment(
-            spec, n_inputs, _fill(_OUTPUTS[task], n_outputs=data.n_outputs)
-        ),
+        model_note=_model_note(spec, n_inputs, data.n_outputs, task, text),
         seed=spec.seed,
+        initial_seed=text["initial_seed"],
         modules=_modules(spec, n_inputs, data.n_outputs),
+        loss_and_optimizer=text["loss_and_optimizer"],
         loss_fn=_LOSS[task],
+        loss_note=text[f"loss_{task}"],
         optimizer=_fill(_OPTIMIZER[spec.optimizer], lr=spec.learning_rate),
-        penalized_weights=_PENALIZED_WEIGHTS if spec.penalized else "",
+        penalized_weights=(
+            _fill(_PENALIZED_WEIGHTS, not_biases=text["not_biases"]) if spec.penalized else ""
+        ),
+        training_note=text["training"],
         epochs=spec.epochs,
         batch_size=spec.batch_size,
-        batch_outputs=_fill(_BATCH_OUTPUTS[task], n_outputs=data.n_outputs),
+        batch_seed=text["batch_seed"],
+        batch_note=_fill(text[f"batch_{task}"], n_outputs=data.n_outputs),
         penalty=penalty,
         print_every=math.ceil(spec.epochs / PROGRESS_PRINTS),
-        evaluation_note=_EVALUATION_NOTE[task],
+        progress=text["progress"],
+        evaluation_note=text[f"evaluation_{task}"],
         squeeze="" if task == "multiclass" else ".squeeze(1)",
         scores=_SCORES[task],
         final_scores=_FINAL_SCORES[task],
-        plane_check=_plane_check() if _is_plane_lesson(spec) else "",
+        plane_check=_plane_check(text) if _is_plane_lesson(spec) else "",
     )
-    return _allow_long_lines(script)
+    return _allow_long_lines(_wrap_comments(script))
+
+
+def script_file_name(upload_name: str, dataset_id: str) -> str:
+    """The uploaded name, stripped, with each path separator, quote and unprintable character
+    (line breaks too) made `_`; `<id>.csv` if nothing usable is left. The upload's download
+    (GET /api/datasets/{id}/file) is named so too: the script finds the file it saved."""
+    safe = _plain(upload_name)
+    return safe if safe not in ("", ".", "..") else _plain(f"{dataset_id}.csv")
+
+
+def _plain(text: str) -> str:
+    # `_` rather than nothing: browsers save a download under a name changed the same way
+    return "".join(
+        "_" if char in UNSAFE_IN_FILE_NAME or not char.isprintable() else char
+        for char in text.strip()
+    )
 
 
 def _fill(template: str, **values: object) -> str:
     return Template(template).substitute(**values)
 
 
-def _summary(spec: RunSpec) -> str:
+def _summary(spec: RunSpec, text: dict[str, str]) -> str:
     data = spec.dataset
     if data.name == "csv":
-        dataset = "Dataset csv (your table)"
+        dataset = text["summary_csv"]
     else:
-        dataset = (
-            f"Dataset {data.name} ({data.samples} points, noise {data.noise:g}, seed {data.seed})"
+        dataset = _fill(
+            text["summary_data"],
+            name=data.name,
+            samples=data.samples,
+            noise=f"{data.noise:g}",
+            seed=data.seed,
         )
     if spec.hidden_widths:
-        layers = f"hidden layers {spec.hidden_widths} with activation {spec.activation}"
+        layers = _fill(
+            text["summary_hidden"], widths=spec.hidden_widths, activation=spec.activation
+        )
     else:
-        layers = "no hidden layer"
+        layers = text["summary_no_hidden"]
     penalty = ""
     if spec.regularization != "none":
-        penalty = f", {spec.regularization.upper()} penalty {spec.regularization_rate:g}"
-    text = (
-        f"{dataset}, {layers}, optimizer {spec.optimizer} at learning rate "
-        f"{spec.learning_rate:g}, batches of {spec.batch_size}, {spec.epochs} epochs{penalty}, "
-        f"seed {spec.seed}. Same data, initial weights, batches and optimizer as LayerLab's run: "
-        "on the CPU, with the same library versions, it ends with exactly the numbers of "
-        "`layerlab train --device cpu`. Needs torch, numpy and scikit-learn: run it with "
-        "`python script.py`."
+        penalty = _fill(
+            text["summary_penalty"],
+            kind=spec.regularization.upper(),
+            rate=f"{spec.regularization_rate:g}",
+        )
+    summary = _fill(
+        text["summary"],
+        dataset=dataset,
+        layers=layers,
+        optimizer=spec.optimizer,
+        lr=f"{spec.learning_rate:g}",
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        penalty=penalty,
+        seed=spec.seed,
     )
-    unbroken = re.sub(r"`[^`]+`", lambda code: code[0].replace(" ", NO_BREAK), text)
+    unbroken = re.sub(r"`[^`]+`", lambda code: code[0].replace(" ", NO_BREAK), summary)
     wrapped = textwrap.fill(unbroken, width=MAX_LINE - 4, break_on_hyphens=False)
     return wrapped.replace(NO_BREAK, " ")
 
@@ -344,10 +374,22 @@ def _imports(dataset_name: str, task: Task) -> str:
     return "\n".join(lines)
 
 
-def _data(spec: RunSpec, task: Task) -> str:
+def _data(spec: RunSpec, task: Task, text: dict[str, str], upload_name: str | None) -> str:
     ds = spec.dataset
     noise = ds.noise
+    source = ds.source or ""
+    upload_note = ""
+    if upload_name is not None:
+        dataset_id = _plain(source)  # no line break: it goes in a comment
+        upload_note = "# " + _fill(text["csv_upload"], dataset_id=dataset_id) + "\n"
+        source = script_file_name(upload_name, source)
+    # The data phrases' holes: every dataset's comment takes what it needs of these.
+    said = {"samples": ds.samples, "classes": ds.classes, "plane_formula": _plane_formula()}
+    phrases = {
+        key: _fill(phrase, **said) for key, phrase in text.items() if key.startswith("data_")
+    }
     return Template(_DATA[ds.name]).substitute(
+        **phrases,
         samples=ds.samples,
         noise=noise,
         data_seed=ds.seed,
@@ -360,11 +402,11 @@ def _data(spec: RunSpec, task: Task) -> str:
         plane_noise=_exact(10.0 * noise, f"10.0 * {noise!r}"),
         flip_share=_exact(noise / 2, f"{noise!r} / 2"),
         bumps="\n".join(f"    {bump}," for bump in MULTIGAUSS_BUMPS),
-        plane_formula=_plane_formula(),
         plane_weights=list(PLANE_WEIGHTS),
         plane_bias=PLANE_BIAS,
-        source=_csv_source(ds.source),
-        label_index=_csv_label_index(ds.label_column),
+        upload_note=upload_note,
+        source=_csv_source(source),
+        label_index=_csv_label_index(ds.label_column, text),
         csv_labels=_CSV_LABELS["regression" if task == "regression" else "classes"],
     )
 
@@ -380,14 +422,19 @@ def _split(spec: RunSpec, task: Task) -> str:
     return line if len(line) <= MAX_LINE else f"{head}(\n    {arguments}\n)"
 
 
-def _inputs(spec: RunSpec) -> str:
+def _inputs(spec: RunSpec, text: dict[str, str]) -> str:
     """The spec's features of the 2-D points, as numpy expressions."""
     columns = [_FEATURE_NUMPY[name] for name in spec.features]
     body = f"    return np.stack([{', '.join(columns)}], axis=1)"
     if len(body) > MAX_LINE:
         listed = "".join(f"        {column},\n" for column in columns)
         body = f"    columns = [\n{listed}    ]\n    return np.stack(columns, axis=1)"
-    return _fill(_FEATURES, n_inputs=len(columns), body=body)
+    return _fill(
+        _FEATURES,
+        features_shape=_fill(text["features_shape"], n_inputs=len(columns)),
+        body=body,
+        features_note=text["features_note"],
+    )
 
 
 def _modules(spec: RunSpec, n_inputs: int, n_outputs: int) -> str:
@@ -405,21 +452,34 @@ def _modules(spec: RunSpec, n_inputs: int, n_outputs: int) -> str:
     return "\n" + "".join(f"    {module},\n" for module in modules)
 
 
-def _model_comment(spec: RunSpec, n_inputs: int, outputs: str) -> str:
+def _model_note(
+    spec: RunSpec, n_inputs: int, n_outputs: int, task: Task, text: dict[str, str]
+) -> str:
     activation = ACTIVATIONS[spec.activation]
-    hidden = f"{spec.depth} hidden layer{'s' if spec.depth > 1 else ''}"
+    outputs = _fill(text[f"outputs_{task}"], n_outputs=n_outputs)
+    hidden = (
+        _fill(text["model_hidden"], depth=spec.depth)
+        if spec.depth > 1
+        else text["model_one_hidden"]
+    )
     if not spec.hidden_widths:
-        layers = f"no hidden layer, one linear map from {n_inputs} inputs to {outputs}"
+        layers = _fill(text["model_linear"], n_inputs=n_inputs, outputs=outputs)
     elif activation is None:
-        layers = f"{hidden} without activation (so one linear map), {outputs}"
+        layers = _fill(text["model_no_activation"], hidden=hidden, outputs=outputs)
     else:
-        layers = f"{hidden} with {activation.__name__}, then {outputs}"
-    return textwrap.fill(f"Model: {layers}", MAX_LINE, initial_indent="# ", subsequent_indent="# ")
+        layers = _fill(
+            text["model_activation"],
+            hidden=hidden,
+            activation=activation.__name__,
+            outputs=outputs,
+        )
+    return _fill(text["model"], layers=layers)
 
 
-def _plane_check() -> str:
-    w1, w2 = PLANE_WEIGHTS
-    return _fill(_PLANE_CHECK, true=f"{w1:g}, {w2:g} and {PLANE_BIAS:g}")
+def _plane_check(text: dict[str, str]) -> str:
+    (w1, w2), b = PLANE_WEIGHTS, PLANE_BIAS
+    learned = _fill(text["plane_learned"], true_w1=f"{w1:g}", true_w2=f"{w2:g}", true_b=f"{b:g}")
+    return _fill(_PLANE_CHECK, plane_question=text["plane_question"], plane_learned=learned)
 
 
 def _is_plane_lesson(spec: RunSpec) -> bool:
@@ -432,15 +492,15 @@ def _plane_formula() -> str:
     return f"y = {w1:g}x {'-' if w2 < 0 else '+'} {abs(w2):g}z + {b:g}"
 
 
-def _csv_source(source: str | None) -> str:
+def _csv_source(source: str) -> str:
     literal = json.dumps(source, ensure_ascii=False)  # a double-quoted Python string
     fits = len(f"csv_path = {literal}") <= MAX_LINE
     return literal if fits else f"(\n    {literal}\n)"  # as ruff format wraps it
 
 
-def _csv_label_index(label_column: str | None) -> str:
+def _csv_label_index(label_column: str | None, text: dict[str, str]) -> str:
     if label_column is None:
-        return "len(header) - 1  # the last column"
+        return f"len(header) - 1  # {text['csv_last_column']}"
     name = json.dumps(label_column, ensure_ascii=False)
     return f"[name.strip() for name in header].index({name})"
 
@@ -451,9 +511,29 @@ def _exact(value: float, formula: str) -> str:
     return short if float(short) == value else formula
 
 
+def _wrap_comments(script: str) -> str:
+    """Wrap each comment line past the limit: the phrases are longer in some languages."""
+    lines = []
+    for line in script.split("\n"):
+        comment = re.fullmatch(r"( *)# (.*)", line)
+        if comment and len(line) > MAX_LINE:
+            indent = f"{comment[1]}# "
+            line = textwrap.fill(
+                comment[2],
+                MAX_LINE,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _allow_long_lines(script: str) -> str:
     """Mark the rare line that long literals (a CSV path, huge seeds) push past the limit."""
+    # split("\n"), not splitlines(): a literal may hold U+2028, which is no line break to Python
     return "".join(
         f"{line}  # noqa: E501\n" if len(line) > MAX_LINE else f"{line}\n"
-        for line in script.splitlines()
+        for line in script.split("\n")[:-1]
     )
