@@ -36,8 +36,8 @@ test: lint
 	$(BIN)/python -m pytest
 
 lint: $(DEV_STAMP) check-deploy
-	$(BIN)/ruff check backend tests
-	$(BIN)/ruff format --check backend tests
+	$(BIN)/ruff check backend tests scripts
+	$(BIN)/ruff format --check backend tests scripts
 	$(BIN)/mypy
 
 # The Dockerfile and docker-compose.yml, checked without building: no Docker engine needed.
@@ -47,8 +47,8 @@ check-deploy: $(DEV_STAMP)
 	$(COMPOSE_CHECK) --profile gpu config --quiet
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format backend tests
-	$(BIN)/ruff check --fix backend tests
+	$(BIN)/ruff format backend tests scripts
+	$(BIN)/ruff check --fix backend tests scripts
 
 bench: $(STAMP)
 	$(BIN)/layerlab bench

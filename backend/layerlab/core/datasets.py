@@ -153,7 +153,7 @@ PLANE_BIAS = 5.0
 
 
 def _plane(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    # The lesson's data: y = 2x - 3z + 5 + noise, x and z uniform in [-10, 10].
+    # The lesson's data, y = 2x − 3z + 5 + noise: x₁ (its x) and x₂ (its z) in [-10, 10].
     rng = np.random.default_rng(seed)
     points = rng.uniform(-10.0, 10.0, size=(n, 2))
     target = points @ np.array(PLANE_WEIGHTS) + PLANE_BIAS
@@ -234,7 +234,7 @@ DATASETS: dict[str, DatasetInfo] = {
             "plane",
             "regression",
             "Plane",
-            "Regression: y = 2·x − 3·z + 5 + noise; a linear model recovers 2, −3 and 5.",
+            "Regression: y = 2·x₁ − 3·x₂ + 5 + noise; a linear model recovers 2, −3 and 5.",
             (-10.0, 10.0, -10.0, 10.0),
             _plane,
         ),
