@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import torch
 
-from layerlab.core.features import FEATURE_LABELS
+from layerlab.core.features import feature_label
 from layerlab.core.summary import learned_vs_true, model_summary, truth_formula
 from layerlab.core.training import RunResult, RunStatus, Trainer
 
@@ -125,7 +125,7 @@ def format_result(trainer: Trainer, result: RunResult) -> str:
 def run_text(trainer: Trainer, device: torch.device) -> str:
     spec, data = trainer.spec, trainer.dataset
     if data.is_2d:
-        inputs = ", ".join(FEATURE_LABELS[name] for name in spec.features)
+        inputs = ", ".join(feature_label(name, data.input_names) for name in spec.features)
     else:  # columns used as they are, under their own names
         inputs = ", ".join(data.input_names)
     outputs = f"{data.n_outputs} output{'s' if data.n_outputs > 1 else ''}"

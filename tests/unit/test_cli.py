@@ -128,6 +128,15 @@ def test_a_value_argparse_cannot_read_exits_2(capsys: pytest.CaptureFixture[str]
     assert "--hidden" in err and "'8,x'" in err
 
 
+def test_a_csv_runs_inputs_are_named_by_its_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    table = write_csv(tmp_path / "pets.csv", [f"{k % 7},{k % 5},{'ab'[k % 2]}" for k in range(40)])
+    code, out, _ = run(capsys, "train", "--csv", table, *SMALL[2:], "--features", "x1,x1_x2")
+    assert code == 0
+    assert "2 inputs (x, x·y)" in out and "x₁" not in out  # the header is x,y,label
+
+
 def test_a_bad_csv_exits_2_with_a_readable_message(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

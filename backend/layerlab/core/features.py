@@ -14,16 +14,29 @@ FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "sin_x2": lambda x1, x2: np.sin(x2),
 }
 
-# How each feature reads in formulas and, as numpy, in the generated script (`x`: (N, 2) array).
-FEATURE_LABELS = {
-    "x1": "x₁",
-    "x2": "x₂",
-    "x1_sq": "x₁²",
-    "x2_sq": "x₂²",
-    "x1_x2": "x₁·x₂",
-    "sin_x1": "sin(x₁)",
-    "sin_x2": "sin(x₂)",
+# How each feature reads in formulas, {0} and {1} being the two inputs' names.
+_FEATURE_FORMS = {
+    "x1": "{0}",
+    "x2": "{1}",
+    "x1_sq": "{0}²",
+    "x2_sq": "{1}²",
+    "x1_x2": "{0}·{1}",
+    "sin_x1": "sin({0})",
+    "sin_x2": "sin({1})",
 }
+_SUBSCRIPTED = {"x1": "x₁", "x2": "x₂"}
+
+
+def feature_label(name: str, input_names: Sequence[str] = ("x1", "x2")) -> str:
+    """How a feature reads: x₁² for the built-in data, height² on a table whose first column is
+    height. A name that is no 2-D feature (a column of a wider table) reads as itself."""
+    form = _FEATURE_FORMS.get(name)
+    if form is None or len(input_names) != 2:
+        return name
+    return form.format(*(_SUBSCRIPTED.get(column, column) for column in input_names))
+
+
+# As numpy, in the generated script (`x`: (N, 2) array).
 FEATURE_TORCH = {
     "x1": "x[:, 0]",
     "x2": "x[:, 1]",

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from layerlab.core.datasets import LinearTruth
-from layerlab.core.features import FEATURE_LABELS
+from layerlab.core.features import feature_label
 from layerlab.core.models import linear_layers
 
 MAX_WEIGHTS_SHOWN = 20_000  # parameters; larger models get the summary without the numbers
@@ -83,7 +83,7 @@ def learned_vs_true(
         weight, bias = layer.weight @ weight, layer.weight @ bias + layer.bias
     true_weights = dict(zip(input_names, truth.weights, strict=True))
     rows = [
-        (f"w({FEATURE_LABELS.get(name, name)})", float(learned), true_weights.get(name, 0.0))
+        (f"w({feature_label(name, input_names)})", float(learned), true_weights.get(name, 0.0))
         for name, learned in zip(features, weight[0].tolist(), strict=True)
     ]
     rows.append(("bias", float(bias[0]), truth.bias))
@@ -95,7 +95,7 @@ def truth_formula(truth: LinearTruth, input_names: Sequence[str]) -> str:
     text = "y ="
     for weight, name in zip(truth.weights, input_names, strict=True):
         sign = "−" if weight < 0 else "+"
-        text += f" {sign} {abs(weight):g}·{FEATURE_LABELS.get(name, name)}"
+        text += f" {sign} {abs(weight):g}·{feature_label(name, input_names)}"
     sign = "−" if truth.bias < 0 else "+"
     text += f" {sign} {abs(truth.bias):g} + noise"
     return text.replace("= + ", "= ").replace("= − ", "= −")
