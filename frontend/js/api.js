@@ -45,6 +45,8 @@ const run = (id) => `/api/runs/${encodeURIComponent(id)}`;
 export const api = {
   info: () => request("GET", "/api/info"),
   datasets: () => request("GET", "/api/datasets"),
+  uploadInfo: (id) => request("GET", `/api/datasets/${encodeURIComponent(id)}/info`),
+  uploadFileUrl: (id) => `/api/datasets/${encodeURIComponent(id)}/file`,
   preview: (name, params) =>
     request("GET", `/api/datasets/${encodeURIComponent(name)}?${new URLSearchParams(params)}`),
   upload: (fileName, csvText) =>
@@ -58,5 +60,5 @@ export const api = {
   model: (id) => request("GET", `${run(id)}/model`),
   predict: (id, points) => request("POST", `${run(id)}/predict`, { json: { points } }),
   neurons: (id, resolution) => request("GET", `${run(id)}/neurons?resolution=${resolution}`),
-  code: (spec) => request("POST", "/api/code", { json: spec }),
+  code: (spec, lang) => request("POST", `/api/code?${new URLSearchParams({ lang })}`, { json: spec }),
 };

@@ -4,7 +4,8 @@
 
 import { CLASS_COLORS, classBandScale, cssVar, divergingScale } from "./colors.js";
 import { escapeHtml } from "./html.js";
-import { t, formatNumber } from "./i18n.js";
+import { formatNumber, plotlySeparators } from "./format.js";
+import { t } from "./i18n.js";
 import { inputLabel } from "./notation.js";
 import { stats } from "./stream.js";
 
@@ -171,6 +172,7 @@ export function createBoundaryChart(store) {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: axes ? cssVar("--plot-bg") : "rgba(0,0,0,0)",
       font: { family: cssVar("--font"), color: cssVar("--ink") },
+      separators: plotlySeparators(),
       xaxis: axis([extent[0], extent[1]], names[0] ?? "x₁"),
       yaxis: { ...axis([extent[2], extent[3]], names[1] ?? "x₂"), scaleanchor: "x", scaleratio: 1, constrain: "domain" },
       showlegend: false,

@@ -1,9 +1,10 @@
-// The PyTorch script behind the current configuration (POST /api/code), with a copy button:
-// pasted into a notebook it trains the same network on the same data.
+// The PyTorch script behind the current configuration (POST /api/code), commented in the page's
+// language, with a copy button: pasted into a notebook it trains the same network on the same
+// data. On an uploaded CSV, a link downloads the file the script opens.
 
 import { api } from "./api.js";
 import { escapeHtml } from "./html.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 import { specFromState } from "./state.js";
 
 const PYTHON = /(#[^\n]*)|("""[\s\S]*?"""|'''[\s\S]*?'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|\b(import|from|as|def|class|return|for|in|if|elif|else|with|while|not|and|or|None|True|False|lambda|yield|pass|break|continue|raise|try|except|finally)\b|\b(\d+(?:\.\d+)?(?:e[-+]?\d+)?)\b/g;
@@ -11,18 +12,21 @@ const PYTHON = /(#[^\n]*)|("""[\s\S]*?"""|'''[\s\S]*?'''|"(?:[^"\\\n]|\\.)*"|'(?
 export function createCodePanel(store) {
   const pre = document.getElementById("code");
   const copy = document.getElementById("copy-code");
+  const download = document.getElementById("download-csv");
+  const csvNote = document.getElementById("code-csv-note");
   let script = "";
   let timer = null;
   let asked = null;
 
   async function load() {
     const spec = specFromState(store.state);
-    const key = JSON.stringify(spec);
+    const lang = language();
+    const key = JSON.stringify([spec, lang]);
     if (key === asked) return;
     asked = key;
     pre.classList.add("loading");
     try {
-      const reply = await api.code(spec);
+      const reply = await api.code(spec, lang);
       if (asked !== key) return;
       script = reply.script;
       pre.innerHTML = highlight(script);
@@ -60,12 +64,19 @@ export function createCodePanel(store) {
     clearTimeout(timer);
     timer = setTimeout(load, 400);
   });
-  store.on(["view"], () => {
-    if (!script) {
-      asked = null;
-      load();
-    }
-  });
+  store.on(["view"], load); // another language: the script's comments follow it
+
+  function renderDownload(state) {
+    const { config } = state;
+    const upload = config.dataset === "csv" ? state.uploads.find((item) => item.id === config.source) : null;
+    download.hidden = !upload;
+    csvNote.hidden = !upload;
+    if (!upload) return;
+    download.href = api.uploadFileUrl(upload.id);
+    csvNote.textContent = t("code.csv_note", { name: upload.name });
+  }
+  store.on(["config", "uploads", "view"], renderDownload);
+  renderDownload(store.state);
   return { load };
 }
 

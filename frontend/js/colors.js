@@ -66,6 +66,23 @@ export function classRgb(c, confidence, theme) {
   return mix(CENTRE[theme], hexToRgb(CLASS_COLORS[c % CLASS_COLORS.length]), confidence);
 }
 
+/** WCAG's contrast ratio of two [r, g, b] colours (1 to 21). */
+function contrast(a, b) {
+  const linear = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const luminance = ([r, g, b]) => 0.2126 * linear(r / 255) + 0.7152 * linear(g / 255) + 0.0722 * linear(b / 255);
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (high + 0.05) / (low + 0.05);
+}
+
+/** `hex` at `strength` over the theme's surface, and the text colour (ink or surface) that reads best on it. */
+export function tintOnSurface(hex, strength) {
+  const surface = hexToRgb(cssVar("--surface"));
+  const ink = hexToRgb(cssVar("--ink"));
+  const background = mix(surface, hexToRgb(hex), strength);
+  const text = contrast(ink, background) >= contrast(surface, background) ? ink : surface;
+  return { background: css(background), text: css(text) };
+}
+
 /** The page's CSS custom property, e.g. cssVar("--ink"). */
 export function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();

@@ -2,7 +2,8 @@
 // configuration as the user moves them, and rendered back from it (so a shared link, a
 // language switch or a hidden control all go through the same place).
 
-import { t, formatNumber, formatInteger } from "./i18n.js";
+import { formatInteger, formatNumber } from "./format.js";
+import { t } from "./i18n.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REGULARIZATION_RATES = [0, 0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];

@@ -1,6 +1,7 @@
 // A small picture of the data next to its controls: train points filled, test points ringed.
 
 import { CLASS_COLORS, cssVar, divergingScale } from "./colors.js";
+import { plotlySeparators } from "./format.js";
 import { t } from "./i18n.js";
 
 export function createDataPreview(store) {
@@ -37,6 +38,7 @@ export function createDataPreview(store) {
         margin: { l: 2, r: 2, t: 2, b: 2 },
         paper_bgcolor: "rgba(0,0,0,0)",
         plot_bgcolor: "rgba(0,0,0,0)",
+        separators: plotlySeparators(),
         xaxis: { ...axis, range: extent ? [extent[0], extent[1]] : undefined },
         yaxis: { ...axis, range: extent ? [extent[2], extent[3]] : undefined },
         showlegend: false,

@@ -60,24 +60,3 @@ export function translatePage(root = document) {
   }
   document.title = t("app.title");
 }
-
-/** A number in the page's language: 0.1234 → "0,123" in Spanish, "0.123" in English. */
-export function formatNumber(value, digits = 3) {
-  if (value === null || value === undefined || Number.isNaN(value)) return "–";
-  if (!Number.isFinite(value)) return value > 0 ? "∞" : "−∞";
-  const abs = Math.abs(value);
-  const options =
-    abs !== 0 && (abs < 1e-3 || abs >= 1e5)
-      ? { notation: "scientific", maximumSignificantDigits: digits }
-      : { maximumFractionDigits: digits, minimumFractionDigits: 0 };
-  return new Intl.NumberFormat(current, options).format(value).replace("-", "−");
-}
-
-export function formatPercent(value) {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  return new Intl.NumberFormat(current, { style: "percent", maximumFractionDigits: 1 }).format(value);
-}
-
-export function formatInteger(value) {
-  return new Intl.NumberFormat(current).format(value);
-}

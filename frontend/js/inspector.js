@@ -3,7 +3,8 @@
 // gradient norm), refreshed while the run trains.
 
 import { BLUE, ORANGE } from "./colors.js";
-import { t, formatNumber, formatInteger } from "./i18n.js";
+import { formatFixed, formatInteger } from "./format.js";
+import { t } from "./i18n.js";
 
 export function createInspector(store) {
   const summaryTable = document.getElementById("summary-table");
@@ -49,12 +50,12 @@ export function createInspector(store) {
         <td class="mono">(${tensor.shape.join(", ")})</td>
         <td class="mono">${String(tensor.dtype).replace("torch.", "")}</td>
         <td class="mono">${tensor.device}</td>
-        <td class="num">${formatNumber(tensor.mean, 3)}</td>
-        <td class="num">${formatNumber(tensor.std, 3)}</td>
-        <td class="num">${formatNumber(tensor.min, 3)}</td>
-        <td class="num">${formatNumber(tensor.max, 3)}</td>
+        <td class="num">${formatFixed(tensor.mean, 3)}</td>
+        <td class="num">${formatFixed(tensor.std, 3)}</td>
+        <td class="num">${formatFixed(tensor.min, 3)}</td>
+        <td class="num">${formatFixed(tensor.max, 3)}</td>
         <td class="spread">${spread(tensor)}</td>
-        <td class="num">${tensor.grad_norm === null || tensor.grad_norm === undefined ? "–" : formatNumber(tensor.grad_norm, 3)}</td>
+        <td class="num">${tensor.grad_norm === null || tensor.grad_norm === undefined ? "–" : formatFixed(tensor.grad_norm, 3)}</td>
       </tr>`).join("");
     const step = model.step === null || model.step === undefined ? "" : t("tensors.step", { step: formatInteger(model.step) });
     tensorTable.innerHTML = `

@@ -41,6 +41,8 @@ export function startLivePolls(store) {
     async predictions(run) {
       const preview = store.state.preview;
       if (!preview || !preview.test?.x?.length) return null;
+      // Just after the data changed, the preview is the new data's and the run still the old one's.
+      if (JSON.stringify(preview.input_names) !== JSON.stringify(run.modelInfo.input_names)) return null;
       const reply = await api.predict(run.id, preview.test.x);
       const predicted = reply.task === "regression" ? reply.values : reply.classes;
       return { predictions: { task: reply.task, predicted, truth: preview.test.y, step: reply.step } };

@@ -2,6 +2,7 @@
 // curve with Plotly.react, each metrics frame appends with Plotly.extendTraces.
 
 import { cssVar } from "./colors.js";
+import { formatLoss, formatPercent, plotlySeparators } from "./format.js";
 import { t } from "./i18n.js";
 
 const PLOT_CONFIG = { displayModeBar: false, responsive: true };
@@ -11,8 +12,10 @@ export function createLossChart(store) {
   const div = document.getElementById("loss-chart");
   const legend = document.getElementById("loss-legend");
   let task = "binary";
+  let drawnTask = null;
   let drawnRun = null;
 
+  // The hover shows each value as the readout does (formatLoss, formatPercent), as text.
   function columns(points) {
     const steps = points.map((p) => p.step);
     const series = [
@@ -22,11 +25,12 @@ export function createLossChart(store) {
     if (task !== "regression") {
       series.push(points.map((p) => p.train_acc), points.map((p) => p.test_acc));
     }
-    return { x: series.map(() => steps), y: series };
+    const text = series.map((values, i) => values.map(i >= 2 ? formatPercent : formatLoss));
+    return { x: series.map(() => steps), y: series, text };
   }
 
   function traces(points) {
-    const { x, y } = columns(points);
+    const { x, y, text } = columns(points);
     const ink = cssVar("--ink");
     const accent = cssVar("--accuracy");
     const names = [t("chart.train_loss"), t("chart.test_loss"), t("chart.train_accuracy"), t("chart.test_accuracy")];
@@ -42,9 +46,10 @@ export function createLossChart(store) {
       name: names[i],
       x: x[i],
       y: values,
+      text: text[i],
       line: { ...styles[i], shape: "linear" },
       yaxis: i >= 2 ? "y2" : "y",
-      hovertemplate: i >= 2 ? "%{y:.1%}" : "%{y:.4f}",
+      hovertemplate: "%{text}",
     }));
   }
 
@@ -57,6 +62,7 @@ export function createLossChart(store) {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: cssVar("--font"), color: cssVar("--ink"), size: 11 },
+      separators: plotlySeparators(),
       showlegend: false,
       xaxis: { ...axis, title: { text: t("chart.step"), font: { size: 10.5, color: muted }, standoff: 0 }, rangemode: "tozero", nticks: 6 },
       yaxis: { ...axis, title: { text: t("metric.loss"), font: { size: 10.5, color: muted }, standoff: 2 }, rangemode: "tozero", ...(task === "regression" ? { type: "log", dtick: decadeStep, exponentformat: "power" } : { type: "linear" }) },
@@ -69,6 +75,10 @@ export function createLossChart(store) {
   function redraw(points) {
     lossRange = [Infinity, -Infinity];
     decadeStep = stepFor(points);
+    // Another task moves the right margin, and Plotly.react would then draw the overlaid
+    // accuracy axis's line with NaN coordinates: that chart starts afresh instead.
+    if (task !== drawnTask) Plotly.purge(div);
+    drawnTask = task;
     Plotly.react(div, traces(points), layout(), PLOT_CONFIG);
     renderLegend();
   }
@@ -123,9 +133,9 @@ export function createLossChart(store) {
   });
   store.listen("points", (points) => {
     if (!div.data?.length) return redraw(points);
-    const { x, y } = columns(points);
+    const { x, y, text } = columns(points);
     if (div.data.length !== y.length) return redraw([...currentPoints(), ...points]);
-    Plotly.extendTraces(div, { x, y }, y.map((_, i) => i), MAX_POINTS);
+    Plotly.extendTraces(div, { x, y, text }, y.map((_, i) => i), MAX_POINTS);
     if (task === "regression") {
       const step = stepFor(points);
       if (step !== decadeStep) {

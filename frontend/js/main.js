@@ -24,16 +24,32 @@ import { readHash, replaceHash } from "./url-hash.js";
 
 window.layerlab = { stats };
 
+/** The upload a link names (its source), by id: null when there is none or it is gone. */
+async function chosenUpload(config) {
+  if (!config.source) return null;
+  try {
+    return await api.uploadInfo(config.source);
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
 async function main() {
-  const [info, catalogue] = await Promise.all([api.info(), api.datasets(), loadDictionaries()]);
   const fromHash = readHash(location.hash);
+  const config = { ...defaultConfig(), ...fromHash.config };
+  const [info, catalogue, upload] = await Promise.all([
+    api.info(),
+    api.datasets(),
+    chosenUpload(config),
+    loadDictionaries(),
+  ]);
   const view = { ...defaultView(), ...fromHash.view };
   view.lang = useLanguage(fromHash.view.lang ?? preferredLanguage());
-  const config = { ...defaultConfig(), ...fromHash.config };
   const store = createStore({
     info,
     datasets: catalogue.datasets,
-    uploads: catalogue.uploads.filter((upload) => upload.id === config.source),
+    uploads: upload ? [upload] : [],
     config,
     view,
     preview: null,

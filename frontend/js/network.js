@@ -4,8 +4,9 @@
 
 import { paintFeature, paintOutput, paintSigned } from "./canvas-map.js";
 import { BLUE, ORANGE } from "./colors.js";
-import { t, formatInteger } from "./i18n.js";
-import { FEATURE_LABELS, inputLabel } from "./notation.js";
+import { formatInteger } from "./format.js";
+import { t } from "./i18n.js";
+import { featureLabel, inputLabel } from "./notation.js";
 
 const MAX_SHOWN = 16; // neurons drawn per layer; wider layers say how many more they have
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -29,11 +30,13 @@ export function createNetworkView(store) {
     const { config, preview, run, info } = state;
     const info2d = preview ? preview.extent !== null : !["csv", "features4"].includes(config.dataset);
     const task = preview?.task ?? run?.modelInfo?.task ?? "binary";
-    const inputs = info2d ? config.features : (preview?.input_names ?? run?.modelInfo?.input_names ?? []);
+    const columns = preview?.input_names ?? run?.modelInfo?.input_names;
+    const inputs = info2d ? config.features : (columns ?? []);
     const classes = preview?.class_names?.length ?? config.classes;
     return {
       is2d: info2d,
       allFeatures: info.choices.features,
+      columns: info2d && columns?.length === 2 ? columns : ["x1", "x2"], // what x1 and x2 are called
       inputs,
       hidden: config.hidden,
       outputs: task === "multiclass" ? classes : 1,
@@ -59,7 +62,7 @@ export function createNetworkView(store) {
           const row = element("div", { class: "feature-box" });
           const box = element("input", { type: "checkbox", name: "feature", value: feature, id: `feature-${feature}` });
           box.checked = arch.inputs.includes(feature);
-          box.setAttribute("aria-label", t(`feature.${feature}`));
+          box.setAttribute("aria-label", describeFeature(feature, arch.columns));
           row.append(box);
           return row;
         }),
@@ -71,8 +74,8 @@ export function createNetworkView(store) {
           const node = element("span", { class: "input-node" });
           const canvas = element("canvas", { width: 20, height: 20 });
           node.append(canvas);
-          row.append(element("span", { class: "input-label" }, FEATURE_LABELS[feature] ?? feature), node);
-          row.title = t(`feature.${feature}`);
+          row.append(element("span", { class: "input-label" }, featureLabel(feature, arch.columns)), node);
+          row.title = describeFeature(feature, arch.columns);
           if (on) inputNodes.push({ element: node, canvas, index: arch.inputs.indexOf(feature), feature });
           return row;
         }),
@@ -86,6 +89,7 @@ export function createNetworkView(store) {
           const row = element("div", { class: "input-row on plain" });
           const node = element("span", { class: "input-node" });
           row.append(element("span", { class: "input-label" }, inputLabel(name)), node);
+          row.title = inputLabel(name);
           inputNodes.push({ element: node, canvas: null, index });
           return row;
         }),
@@ -323,6 +327,12 @@ export function createNetworkView(store) {
     }
   });
   return { render: () => render(store.state) };
+}
+
+/** "x₁²: the square of x₁", in the data's own column names. */
+function describeFeature(feature, columns) {
+  const [x1, x2] = columns.map(inputLabel);
+  return t(`feature.${feature}`, { label: featureLabel(feature, columns), x1, x2 });
 }
 
 function clearCanvas(canvas) {

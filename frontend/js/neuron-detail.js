@@ -4,8 +4,9 @@
 import { paintOutput, paintSigned } from "./canvas-map.js";
 import { BLUE, ORANGE } from "./colors.js";
 import { escapeHtml } from "./html.js";
-import { t, formatNumber } from "./i18n.js";
-import { applyActivation, hiddenLabel, inputLabel, linearTerm, subscript } from "./notation.js";
+import { formatFixed } from "./format.js";
+import { t } from "./i18n.js";
+import { applyActivation, featureLabel, hiddenLabel, inputLabel, linearTerm, subscript } from "./notation.js";
 
 export function createNeuronDetail(store) {
   const box = document.getElementById("neuron-detail");
@@ -31,8 +32,11 @@ export function createNeuronDetail(store) {
         : t("neuron.output")
       : t("neuron.title", { layer: selected.layer, index: selected.index + 1 });
 
+    const columns = state.preview?.input_names ?? [];
     const inputs = selected.layer === 1
-      ? (run?.spec?.features && state.preview?.extent ? run.spec.features : state.preview?.input_names ?? []).map(inputLabel)
+      ? run?.spec?.features && state.preview?.extent
+        ? run.spec.features.map((feature) => featureLabel(feature, columns))
+        : columns.map(inputLabel)
       : Array.from({ length: row?.length ?? 0 }, (_, k) => hiddenLabel(selected.layer - 1, k + 1));
 
     let formula = t("neuron.no_weights");
@@ -48,32 +52,47 @@ export function createNeuronDetail(store) {
     const bar = (label, value) => {
       const width = (Math.abs(value) / largest) * 50;
       const left = value < 0 ? 50 - width : 50;
-      return `<div class="weight-row"><span class="weight-name">${escapeHtml(label)}</span>
+      return `<div class="weight-row"><span class="weight-name" title="${escapeHtml(label)}">${escapeHtml(label)}</span>
         <span class="weight-bar"><span style="left:${left}%;width:${width}%;background:${value < 0 ? ORANGE : BLUE}"></span></span>
-        <span class="weight-value">${formatNumber(value, 3)}</span></div>`;
+        <span class="weight-value">${formatFixed(value, 3)}</span></div>`;
     };
     const weightRows = row && inputs.length === row.length
       ? row.map((w, k) => bar(inputs[k], w)).join("") + bar(t("neuron.bias"), bias)
       : "";
 
-    box.innerHTML = `
-      <div class="detail-head">
-        <h3>${escapeHtml(title)}</h3>
-        <button type="button" class="detail-close" aria-label="${t("control.close")}" title="${t("control.close")}">×</button>
-      </div>
-      <div class="detail-body">
-        <figure class="detail-map"><canvas width="24" height="24"></canvas><figcaption>${t(isOutput ? "neuron.map_output" : "neuron.map")}</figcaption></figure>
-        <div class="detail-numbers">
-          <pre class="formula">${escapeHtml(formula)}</pre>
-          <div class="weights">${weightRows}</div>
+    // Built once per opening, then filled in: re-rendered while the run trains, the detail keeps
+    // the keyboard's focus (on its close button) and the weights' scroll.
+    if (!box.querySelector(".detail-head")) {
+      box.innerHTML = `
+        <div class="detail-head">
+          <h3></h3>
+          <button type="button" class="detail-close">×</button>
         </div>
-      </div>`;
-    box.querySelector(".detail-close").addEventListener("click", () => store.set({ selected: null }));
+        <div class="detail-body">
+          <figure class="detail-map"><canvas width="24" height="24"></canvas><figcaption></figcaption></figure>
+          <div class="detail-numbers">
+            <pre class="formula"></pre>
+            <div class="weights" role="group"></div>
+          </div>
+        </div>`;
+      box.querySelector(".detail-close").addEventListener("click", () => store.set({ selected: null }));
+    }
+    const close = box.querySelector(".detail-close");
+    close.title = t("control.close");
+    close.setAttribute("aria-label", close.title);
+    box.querySelector("h3").textContent = title;
+    box.querySelector("figcaption").textContent = t(isOutput ? "neuron.map_output" : "neuron.map");
+    box.querySelector(".formula").textContent = formula;
+    const weights = box.querySelector(".weights");
+    weights.setAttribute("aria-label", t("neuron.weights"));
+    weights.innerHTML = weightRows;
+    weights.tabIndex = weights.scrollHeight > weights.clientHeight ? 0 : -1; // a long list scrolls by keyboard too
     paintMap(state, box.querySelector("canvas"), selected, isOutput, task);
   }
 
   function paintMap(state, canvas, selected, isOutput, task) {
     const theme = state.view.theme;
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height); // another neuron's map is not this one's
     if (isOutput) {
       if (state.grid) paintOutput(canvas, state.grid, task, theme, { onlyClass: task === "multiclass" ? selected.index : null });
       return;
@@ -87,6 +106,12 @@ export function createNeuronDetail(store) {
 
   store.on(["selected", "model", "neurons", "view", "config"], render);
   render(store.state);
+  // A neuron chosen (by click or keyboard) brings its detail into view: below the fold on a laptop.
+  store.on(["selected"], (state) => {
+    if (!state.selected) return;
+    const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+    box.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+  });
   store.on(["grid"], (state) => {
     if (state.selected && state.selected.layer === state.config.hidden.length + 1) render(state);
   });

@@ -1,16 +1,17 @@
-// How the maths reads on the page: feature names (x₁², sin x₂), activation names (ReLU, σ),
-// subscripts, and a neuron's formula such as ReLU(0.42·x₁ − 1.3·x₂ + 0.1).
+// How the maths reads on the page: feature names (x₁², sin x₂, or a CSV's columns), activation
+// names (ReLU, σ), subscripts, and a neuron's formula such as ReLU(0.42·x₁ − 1.3·x₂ + 0.1).
 
-import { formatNumber } from "./i18n.js";
+import { formatNumber } from "./format.js";
 
-export const FEATURE_LABELS = {
-  x1: "x₁",
-  x2: "x₂",
-  x1_sq: "x₁²",
-  x2_sq: "x₂²",
-  x1_x2: "x₁·x₂",
-  sin_x1: "sin x₁",
-  sin_x2: "sin x₂",
+/** How each input feature reads, given how the data's two columns read (x₁ and x₂, or a CSV's names). */
+const FEATURE_FORMS = {
+  x1: (a) => a,
+  x2: (a, b) => b,
+  x1_sq: (a) => `${a}²`,
+  x2_sq: (a, b) => `${b}²`,
+  x1_x2: (a, b) => `${a}·${b}`,
+  sin_x1: (a) => `sin ${a}`,
+  sin_x2: (a, b) => `sin ${b}`,
 };
 
 export const ACTIVATION_SYMBOLS = {
@@ -35,9 +36,15 @@ export function superscript(n) {
   return String(n).replace(/\d/g, (d) => SUPERSCRIPTS[d]);
 }
 
-/** The label of input i: a feature on 2-D data, a column name otherwise. */
+/** The label of an input column: its name, with x1 written x₁. */
 export function inputLabel(name) {
-  return FEATURE_LABELS[name] ?? String(name).replace(/^x(\d+)$/, (whole, n) => `x${subscript(n)}`);
+  return String(name).replace(/^x(\d+)$/, (whole, n) => `x${subscript(n)}`);
+}
+
+/** The label of a feature of 2-D data whose columns are `inputNames`: x₁², or height² on a CSV. */
+export function featureLabel(feature, inputNames = ["x1", "x2"]) {
+  const [a, b] = inputNames.map(inputLabel);
+  return FEATURE_FORMS[feature]?.(a, b) ?? inputLabel(feature);
 }
 
 /** The output of neuron i (1-based) of hidden layer l: h¹₃. */

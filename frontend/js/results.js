@@ -2,10 +2,11 @@
 // class), and for regression the predictions against the targets and the learned weights
 // beside the true ones (when the network is affine and the data has a known rule).
 
-import { CLASS_COLORS, BLUE, ORANGE, cssVar } from "./colors.js";
+import { CLASS_COLORS, BLUE, ORANGE, cssVar, tintOnSurface } from "./colors.js";
 import { escapeHtml } from "./html.js";
-import { t, formatNumber, formatPercent, formatInteger } from "./i18n.js";
-import { FEATURE_LABELS } from "./notation.js";
+import { formatFixed, formatInteger, formatPercent, plotlySeparators } from "./format.js";
+import { t } from "./i18n.js";
+import { featureLabel, inputLabel, linearTerm } from "./notation.js";
 import { FINAL_STATUSES } from "./run.js";
 
 export function createResults(store) {
@@ -40,21 +41,22 @@ export function createResults(store) {
     }
     const total = matrix.flat().reduce((a, b) => a + b, 0);
     const correct = matrix.reduce((sum, row, i) => sum + (row[i] ?? 0), 0);
-    const head = names.map((name, c) => `<th scope="col"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escapeHtml(name)}</th>`).join("");
+    // A long class name wraps and then ends in "…" (its title has it whole): the table stays in its card.
+    const label = (c) => `<span class="class-name" title="${escapeHtml(names[c] ?? c)}"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escapeHtml(names[c] ?? c)}</span>`;
+    const head = names.map((name, c) => `<th scope="col">${label(c)}</th>`).join("");
     const rows = matrix.map((row, i) => {
       const rowTotal = row.reduce((a, b) => a + b, 0) || 1;
       const cells = row.map((count, j) => {
         const share = count / rowTotal;
-        const colour = i === j ? BLUE : ORANGE;
-        const alpha = Math.round(Math.min(1, share) * (i === j ? 0.55 : 0.8) * 255).toString(16).padStart(2, "0");
-        return `<td style="background:${colour}${alpha}" title="${formatPercent(share)}">${formatInteger(count)}</td>`;
+        const tint = tintOnSurface(i === j ? BLUE : ORANGE, Math.min(1, share) * (i === j ? 0.55 : 0.8));
+        return `<td style="background:${tint.background};color:${tint.text}" title="${formatPercent(share)}">${formatInteger(count)}</td>`;
       }).join("");
-      return `<tr><th scope="row"><span class="swatch" style="background:${CLASS_COLORS[i % CLASS_COLORS.length]}"></span>${escapeHtml(names[i] ?? i)}</th>${cells}</tr>`;
+      return `<tr><th scope="row">${label(i)}</th>${cells}</tr>`;
     }).join("");
     matrixBox.innerHTML = `
       <table class="confusion-table" data-total="${total}">
         <thead>
-          <tr><th></th><th colspan="${names.length}" class="axis-title">${t("results.predicted")}</th></tr>
+          <tr><td></td><th colspan="${names.length}" class="axis-title">${t("results.predicted")}</th></tr>
           <tr><th class="axis-title">${t("results.true")}</th>${head}</tr>
         </thead>
         <tbody>${rows}</tbody>
@@ -99,6 +101,7 @@ export function createResults(store) {
         paper_bgcolor: "rgba(0,0,0,0)",
         plot_bgcolor: "rgba(0,0,0,0)",
         font: { family: cssVar("--font"), color: cssVar("--ink") },
+        separators: plotlySeparators(),
         xaxis: axis(t("results.target")),
         yaxis: axis(t("results.prediction")),
         showlegend: false,
@@ -127,7 +130,7 @@ export function createResults(store) {
     const names = run.modelInfo.input_names;
     const features = run.spec.features;
     const rows = features.map((feature, j) => ({
-      parameter: `w(${FEATURE_LABELS[feature] ?? feature})`,
+      parameter: `w(${featureLabel(feature, names)})`,
       learned: matrix[0][j],
       true: names.includes(feature) ? truth.weights[names.indexOf(feature)] : 0,
     }));
@@ -136,16 +139,16 @@ export function createResults(store) {
   }
 
   function renderLearned(state) {
-    const truth = state.run?.modelInfo?.truth;
+    const info = state.run?.modelInfo;
     const { rows, why } = learnedRows(state);
-    const formula = truth ? `<p class="formula">${escapeHtml(truth.formula)}</p>` : "";
+    const formula = info?.truth ? `<p class="formula">${escapeHtml(truthFormula(info.truth, info.input_names))}</p>` : "";
     if (!rows) {
       learnedBox.innerHTML = `${formula}<p class="placeholder">${t(why)}</p>`;
       return;
     }
     const body = rows.map((row) => {
       const gap = row.learned - row.true;
-      return `<tr><th scope="row">${escapeHtml(row.parameter === "bias" ? t("results.bias") : row.parameter)}</th><td>${formatNumber(row.learned, 3)}</td><td>${formatNumber(row.true, 3)}</td><td class="${Math.abs(gap) < 0.05 * Math.max(1, Math.abs(row.true)) ? "close" : ""}">${formatNumber(gap, 3)}</td></tr>`;
+      return `<tr><th scope="row">${escapeHtml(row.parameter === "bias" ? t("results.bias") : row.parameter)}</th><td>${formatFixed(row.learned, 3)}</td><td>${formatFixed(row.true, 3)}</td><td class="${Math.abs(gap) < 0.05 * Math.max(1, Math.abs(row.true)) ? "close" : ""}">${formatFixed(gap, 3)}</td></tr>`;
     }).join("");
     learnedBox.innerHTML = `${formula}
       <table class="data-table compact">
@@ -166,4 +169,9 @@ export function createResults(store) {
 
   store.on(["predictions", "run", "model", "view", "preview"], render);
   render(store.state);
+}
+
+/** The data's rule in the page's language: y = 2·x₁ − 3·x₂ + 5 + noise. */
+function truthFormula(truth, inputNames) {
+  return `y = ${linearTerm(truth.weights, inputNames.map(inputLabel), truth.bias)} + ${t("results.noise")}`;
 }

@@ -1,7 +1,8 @@
 // The run at a glance: play button, status, epoch counter, progress bar, queue position,
 // and the train/test loss and accuracy (or RMSE) scores.
 
-import { t, formatNumber, formatPercent, formatInteger } from "./i18n.js";
+import { formatInteger, formatLoss, formatPercent } from "./format.js";
+import { t } from "./i18n.js";
 import { displayStatus } from "./run.js";
 
 const $ = (id) => document.getElementById(id);
@@ -51,12 +52,12 @@ export function createRunReadout(store) {
     $("epoch").dataset.value = String(point?.epoch ?? 0);
     $("progress").value = step;
     $("progress").title = info ? `${formatInteger(step)} / ${formatInteger(info.total_steps)} ${t("chart.steps")}` : "";
-    score("train-loss", point?.train_loss, (v) => formatNumber(v, 3));
-    score("test-loss", point?.test_loss, (v) => formatNumber(v, 3));
+    score("train-loss", point?.train_loss, formatLoss);
+    score("test-loss", point?.test_loss, formatLoss);
     score("train-accuracy", point?.train_acc, formatPercent);
     score("test-accuracy", point?.test_acc, formatPercent);
-    score("train-rmse", point?.train_rmse, (v) => formatNumber(v, 3));
-    score("test-rmse", point?.test_rmse, (v) => formatNumber(v, 3));
+    score("train-rmse", point?.train_rmse, formatLoss);
+    score("test-rmse", point?.test_rmse, formatLoss);
     // Over-fitting shows as a test loss well above the train loss.
     const gap = point && point.test_loss > 1.5 * point.train_loss + 0.05 && step > 0;
     $("overfit-note").hidden = !gap;

@@ -34,6 +34,13 @@ export class RunController {
   // --- what the buttons do -------------------------------------------------------------------
 
   togglePlay() {
+    // A new configuration waiting to start (restartSoon): the press starts it, playing or paused,
+    // rather than acting on the old run (which may even end meanwhile).
+    if (this.restartTimer !== null) {
+      const run = this.store.state.run;
+      this.cancelRestart();
+      return this.serial(() => this.create(!(run?.playing && !FINAL_STATUSES.has(run.status))));
+    }
     return this.serial(async () => {
       const run = this.store.state.run;
       if (this.current && run?.status === "interrupted" && (await this.resumeInterrupted())) {
@@ -64,21 +71,30 @@ export class RunController {
 
   /** Back to idle with fresh (untrained) weights: the run is deleted and a new one primed. */
   reset() {
-    clearTimeout(this.restartTimer);
+    this.cancelRestart();
     return this.serial(() => this.create(this.autoplay()));
   }
 
   /** A new configuration: start again on it at once (debounced), as running as before. */
   restartSoon(delayMs = 300) {
-    clearTimeout(this.restartTimer);
+    this.cancelRestart();
     const restart = () =>
       this.serial(() => {
         const run = this.store.state.run;
         const running = run?.playing && !FINAL_STATUSES.has(run.status);
         return this.create(running || this.autoplay());
       });
-    if (delayMs > 0) this.restartTimer = setTimeout(restart, delayMs);
-    else restart(); // queued now, before anything pressed after it
+    if (delayMs > 0) {
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        restart();
+      }, delayMs);
+    } else restart(); // queued now, before anything pressed after it
+  }
+
+  cancelRestart() {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = null;
   }
 
   /** Learning or regularization rate, taken by the run as it trains. */

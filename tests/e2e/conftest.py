@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playground import Playground
+from playwright.sync_api import Page
 
 from service import TEST_SETTINGS, LiveServer, serve_in_thread
 
@@ -56,3 +58,8 @@ def server() -> Iterator[LiveServer]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def playground(page: Page, server: LiveServer) -> Playground:
+    return Playground(page, server)
