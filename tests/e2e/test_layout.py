@@ -25,14 +25,23 @@ def test_long_class_names_keep_the_confusion_matrix_inside_its_panel(
     playground.train_to_the_end()
     matrix = page.locator("#confusion-matrix table")
     expect(matrix.locator("tbody td")).to_have_count(len(LONG_NAMES) ** 2)
-    panel = page.locator(".results-card").bounding_box()
-    assert panel is not None
-    for cell in matrix.locator("th, tbody td").all():
-        box = cell.bounding_box()
-        assert box is not None
-        assert panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"], (
-            f"{cell.inner_text()!r} at x {box['x']:.0f}–{box['x'] + box['width']:.0f} leaves the "
-            f"panel's {panel['x']:.0f}–{panel['x'] + panel['width']:.0f}"
+    # measured in one go inside the page: the matrix may be drawn again between two reads
+    panel, cells = page.evaluate(
+        """() => {
+            const edges = (element) => {
+                const box = element.getBoundingClientRect();
+                return [box.left, box.right];
+            };
+            const cells = document.querySelectorAll(
+                "#confusion-matrix table th, #confusion-matrix table tbody td");
+            return [edges(document.querySelector(".results-card")),
+                    [...cells].map((cell) => [cell.innerText, ...edges(cell)])];
+        }"""
+    )
+    assert len(cells) >= len(LONG_NAMES) ** 2
+    for text, left, right in cells:
+        assert panel[0] <= left and right <= panel[1], (
+            f"{text!r} at x {left:.0f}–{right:.0f} leaves the panel's {panel[0]:.0f}–{panel[1]:.0f}"
         )
     names = matrix.locator("tbody th .class-name")
     assert [names.nth(k).get_attribute("title") for k in range(3)] == LONG_NAMES
