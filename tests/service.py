@@ -19,9 +19,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from layerlab.api.app import create_app
+from layerlab.api.serve import uvicorn_options
 from layerlab.config import get_settings
 from layerlab.engine.scheduler import Scheduler
-from layerlab.serve import uvicorn_options
 
 # Small, quick runs: a few hundred steps on a few hundred points.
 QUICK_SPEC: dict[str, Any] = {

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from layerlab.cli import main
-from layerlab.loadreport import LoadReport, format_report, memory_from_metrics, percentile
-from layerlab.loadtest import LoadTestError, check_limits, needed_limits, run_load
+from layerlab.measure.loadreport import LoadReport, format_report, memory_from_metrics, percentile
+from layerlab.measure.loadtest import LoadTestError, check_limits, needed_limits, run_load
 from service import TEST_SETTINGS, LiveServer, create, serve_in_thread, wait_for_status
 
 LEARNERS, SECONDS = 6, 8.0

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from layerlab.core.batched import TrainerStack, stack_key
 from layerlab.core.models import build_model, linear_layers, penalty
 from layerlab.core.spec import RunSpec
-from layerlab.core.stacked_model import ACTIVATIONS, Geometry, StackedMLP, loss_gradient, pack
-from layerlab.core.stacked_model import placement as place
+from layerlab.core.stacked.model import ACTIVATIONS, Geometry, StackedMLP, loss_gradient, pack
+from layerlab.core.stacked.model import placement as place
+from layerlab.core.stacked.trainer_stack import TrainerStack, stack_key
 from layerlab.core.training import Trainer
 
 STEPS = 200

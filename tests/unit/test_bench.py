@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from layerlab import bench, capacity
 from layerlab.cli import build_parser, main
+from layerlab.measure import bench, capacity
 
 
 @pytest.mark.slow

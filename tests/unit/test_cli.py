@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import layerlab.cli
+import layerlab.cli.command
 from layerlab import __version__
 from layerlab.cli import main
 from layerlab.config import get_settings
@@ -169,7 +169,7 @@ def test_too_high_a_learning_rate_diverges_with_exit_1(capsys: pytest.CaptureFix
 def test_ctrl_c_cancels_and_prints_the_partial_run(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_run_training = layerlab.cli.run_training
+    real_run_training = layerlab.cli.command.run_training
 
     def interrupted(trainer: Any, on_event: Any, control: Any, **options: Any) -> Any:
         def press_ctrl_c_once_training(kind: str, payload: dict[str, Any]) -> None:
@@ -180,7 +180,7 @@ def test_ctrl_c_cancels_and_prints_the_partial_run(
 
         return real_run_training(trainer, press_ctrl_c_once_training, control, **options)
 
-    monkeypatch.setattr(layerlab.cli, "run_training", interrupted)
+    monkeypatch.setattr(layerlab.cli.command, "run_training", interrupted)
     code, out, _ = run(capsys, "train", "--samples", "200", "--epochs", "500")
     assert code == 130
     assert "Status: cancelled after" in out and "of 2,500 steps" in out
@@ -275,13 +275,13 @@ def test_the_run_is_described_before_training_starts(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     printed_before: list[str] = []
-    real_run_training = layerlab.cli.run_training
+    real_run_training = layerlab.cli.command.run_training
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         printed_before.append(capsys.readouterr().out)
         return real_run_training(*args, **kwargs)
 
-    monkeypatch.setattr(layerlab.cli, "run_training", spy)
+    monkeypatch.setattr(layerlab.cli.command, "run_training", spy)
     assert main(["train", *SMALL]) == 0
     assert "Network   2 inputs (x₁, x₂) → 8 → 8 → 1 output" in printed_before[0]
 

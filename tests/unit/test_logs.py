@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from layerlab.api.serve import uvicorn_options
 from layerlab.config import Settings
 from layerlab.logs import JsonFormatter, WebsocketChatter, configure_logging
-from layerlab.serve import uvicorn_options
 
 
 def record(message: str, **extra: object) -> logging.LogRecord:

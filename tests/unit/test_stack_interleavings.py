@@ -15,8 +15,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab.core.batched import STEPS_PER_REFILL, TrainerStack
 from layerlab.core.spec import RunSpec
+from layerlab.core.stacked.trainer_stack import STEPS_PER_REFILL, TrainerStack
 from layerlab.core.training import Trainer
 
 

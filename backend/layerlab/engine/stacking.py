@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from layerlab.core.batched import StackKey, TrainerStack, stack_key
 from layerlab.core.grids import Grid
+from layerlab.core.stacked.trainer_stack import StackKey, TrainerStack, stack_key
 from layerlab.core.training import RunStatus
 from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
 

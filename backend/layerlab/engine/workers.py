@@ -55,8 +55,8 @@ class WorkerConfig:
 
 def affinity(spec_json: dict[str, Any]) -> Hashable:
     """The stack a run will join (`stack_key`) as far as its spec tells before its data exists."""
-    from layerlab.core.batched import width_class
     from layerlab.core.datasets import DATASETS
+    from layerlab.core.stacked.trainer_stack import width_class
 
     dataset = spec_json.get("dataset", {})
     info = DATASETS.get(dataset.get("name", ""))

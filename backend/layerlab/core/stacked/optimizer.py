@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from layerlab.core.stacked_model import Layer, lanewise
+from layerlab.core.stacked.model import Layer, lanewise
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from layerlab.core.batch_order import BatchOrder
 from layerlab.core.grids import Grid, grid_from_outputs
 from layerlab.core.models import MOMENTUM, linear_layers
-from layerlab.core.stacked_model import (
+from layerlab.core.stacked.batch_order import BatchOrder
+from layerlab.core.stacked.model import (
     Geometry,
     StackedMLP,
     loss_gradient,
@@ -27,7 +27,7 @@ from layerlab.core.stacked_model import (
     sample_losses,
     unpack,
 )
-from layerlab.core.stacked_optimizer import StackedOptimizer, read_state, write_state
+from layerlab.core.stacked.optimizer import StackedOptimizer, read_state, write_state
 from layerlab.core.training import MetricPoint, Trainer
 
 STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none

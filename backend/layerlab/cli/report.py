@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from layerlab.console import compare_with_truth, run_text
+from layerlab.cli.console import compare_with_truth, run_text
 from layerlab.core.datasets import Dataset
 from layerlab.core.grids import Grid
 from layerlab.core.summary import truth_formula

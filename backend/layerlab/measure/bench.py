@@ -14,12 +14,17 @@ from collections.abc import Callable
 import torch
 from pydantic import ValidationError
 
-from layerlab.capacity import Capacity, classroom_mix, engine_capacity, naive_total_steps_per_s
+from layerlab.cli.flags import UsageError
 from layerlab.config import get_settings
-from layerlab.core.batched import TrainerStack
 from layerlab.core.spec import RunSpec
+from layerlab.core.stacked.trainer_stack import TrainerStack
 from layerlab.core.training import Trainer, pick_device
-from layerlab.flags import UsageError
+from layerlab.measure.capacity import (
+    Capacity,
+    classroom_mix,
+    engine_capacity,
+    naive_total_steps_per_s,
+)
 
 MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
 
@@ -99,7 +104,7 @@ def command(args: argparse.Namespace) -> int:
         args.clients = 20 if args.clients is None else args.clients
         args.url = args.url or "http://127.0.0.1:8000"
         args.seconds = args.seconds or 60.0
-        from layerlab import loadtest  # httpx and websockets: only the load test needs them
+        from layerlab.measure import loadtest  # httpx and websockets: only the load test needs them
 
         return loadtest.command(args)
     args.seconds = args.seconds or 8.0

@@ -15,9 +15,11 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from layerlab import __version__, bench, loadtest, serve
+from layerlab import __version__
+from layerlab.api import serve
+from layerlab.cli.console import ProgressLine, format_result, run_text
+from layerlab.cli.flags import FIELD_FLAGS, UsageError, add_spec_arguments, spec_from_args
 from layerlab.config import get_settings
-from layerlab.console import ProgressLine, format_result, run_text
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
 from layerlab.core.script_phrases import LANGUAGES
@@ -31,7 +33,7 @@ from layerlab.core.training import (
     pick_device,
     run_training,
 )
-from layerlab.flags import FIELD_FLAGS, UsageError, add_spec_arguments, spec_from_args
+from layerlab.measure import bench, loadtest
 
 EXIT_DONE, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {RunStatus.DONE: EXIT_DONE, RunStatus.CANCELLED: EXIT_INTERRUPTED}
@@ -75,7 +77,7 @@ def train_command(args: argparse.Namespace) -> int:
     else:
         print(format_result(trainer, result))
     if args.plot:
-        from layerlab.report import write_report  # plotly takes a second to import
+        from layerlab.cli.report import write_report  # plotly takes a second to import
 
         write_report(args.plot, trainer, result)
         print(f"\nReport: {args.plot}", file=sys.stderr if args.json else sys.stdout)

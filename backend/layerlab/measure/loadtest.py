@@ -28,7 +28,7 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidHandshake
 
-from layerlab.loadreport import (
+from layerlab.measure.loadreport import (
     LOST_RUNS,
     LoadReport,
     ServerMemory,
@@ -467,8 +467,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from layerlab.flags import UsageError
-    from layerlab.loadreport import format_report
+    from layerlab.cli.flags import UsageError
+    from layerlab.measure.loadreport import format_report
 
     if not 1 <= args.clients <= MAX_CLIENTS:
         raise UsageError(f"--clients: from 1 to {MAX_CLIENTS} learners; got {args.clients}")

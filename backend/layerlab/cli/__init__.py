@@ -1,0 +1,13 @@
+"""The `layerlab` command: `command` parses it and runs each subcommand; `flags` turns flags into
+a RunSpec; `console` writes a run as text; `report` writes it as a page with Plotly charts."""
+
+from layerlab.cli.command import (
+    EXIT_DIVERGED,
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    build_parser,
+    main,
+)
+
+__all__ = ["EXIT_DIVERGED", "EXIT_DONE", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
