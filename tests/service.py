@@ -118,6 +118,17 @@ class LiveServer:
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=10)
 
+    def worker_pid(self, run_id: str) -> int | None:
+        """The process id of the worker holding the run (None when none holds it)."""
+        holder = self.scheduler.executor_info().holder(run_id)
+        return holder.pid if holder else None
+
+    def worker_pids(self) -> list[int | None]:
+        return [worker.pid for worker in self.scheduler.executor_info().workers]
+
+    def workers_idle(self) -> bool:
+        return not any(worker.runs for worker in self.scheduler.executor_info().workers)
+
 
 @contextlib.contextmanager
 def serve_in_thread(settings: dict[str, Any]) -> Iterator[LiveServer]:

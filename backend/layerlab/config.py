@@ -1,5 +1,6 @@
 """Settings: the one source of limits and deployment choices, read from `LAYERLAB_*` variables."""
 
+import dataclasses
 import ipaddress
 import os
 from functools import lru_cache
@@ -10,6 +11,8 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from layerlab.core.limits import DEFAULT_LIMITS, Limits
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -18,12 +21,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAYERLAB_", extra="ignore")
 
-    # --- what one run may ask for -------------------------------------------------------------
-    max_hidden_layers: int = Field(8, ge=0, le=32, description="Most hidden layers in a network.")
-    max_width: int = Field(128, ge=1, le=4096, description="Most neurons in one hidden layer.")
-    max_samples: int = Field(5000, ge=20, le=1_000_000, description="Most points in a dataset.")
-    max_epochs: int = Field(1000, ge=1, le=1_000_000, description="Most epochs in one run.")
-    max_grid_resolution: int = Field(128, ge=8, le=1024, description="Most cells per grid side.")
+    # --- what one run may ask for (the defaults are core's Limits) -----------------------------
+    max_hidden_layers: int = Field(
+        DEFAULT_LIMITS.max_hidden_layers,
+        ge=0,
+        le=32,
+        description="Most hidden layers in a network.",
+    )
+    max_width: int = Field(
+        DEFAULT_LIMITS.max_width, ge=1, le=4096, description="Most neurons in one hidden layer."
+    )
+    max_samples: int = Field(
+        DEFAULT_LIMITS.max_samples, ge=20, le=1_000_000, description="Most points in a dataset."
+    )
+    max_epochs: int = Field(
+        DEFAULT_LIMITS.max_epochs, ge=1, le=1_000_000, description="Most epochs in one run."
+    )
+    max_grid_resolution: int = Field(
+        DEFAULT_LIMITS.max_grid_resolution, ge=8, le=1024, description="Most cells per grid side."
+    )
     device: str = Field(
         "auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."
     )
@@ -161,6 +177,12 @@ class Settings(BaseSettings):
                     {"address": repr(address)},
                 ) from None
         return addresses
+
+    def limits(self) -> Limits:
+        """What one run may ask for under these settings, as spec and data validation take it."""
+        return Limits(
+            **{bound.name: getattr(self, bound.name) for bound in dataclasses.fields(Limits)}
+        )
 
     def reachable_from_network(self) -> bool:
         """Whether `host` lets other computers connect: anything but a loopback address."""

@@ -7,6 +7,7 @@ import { BLUE, ORANGE } from "./colors.js";
 import { formatInteger } from "./format.js";
 import { t } from "./i18n.js";
 import { featureLabel, inputLabel } from "./notation.js";
+import { hasPlane } from "./state.js";
 
 const MAX_SHOWN = 16; // neurons drawn per layer; wider layers say how many more they have
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -28,7 +29,7 @@ export function createNetworkView(store) {
 
   function architecture(state) {
     const { config, preview, run, info } = state;
-    const info2d = preview ? preview.extent !== null : !["csv", "features4"].includes(config.dataset);
+    const info2d = preview ? preview.extent !== null : config.dataset !== "csv" && hasPlane(state, config.dataset);
     const task = preview?.task ?? run?.modelInfo?.task ?? "binary";
     const columns = preview?.input_names ?? run?.modelInfo?.input_names;
     const inputs = info2d ? config.features : (columns ?? []);

@@ -42,7 +42,7 @@ export function createNeuronDetail(store) {
     let formula = t("neuron.no_weights");
     if (row && bias !== undefined && inputs.length === row.length) {
       const sum = linearTerm(row, inputs, bias);
-      if (!isOutput) formula = `${hiddenLabel(selected.layer, selected.index + 1)} = ${applyActivation(run.spec.activation, sum)}`;
+      if (!isOutput) formula = `${hiddenLabel(selected.layer, selected.index + 1)} = ${applyActivation(run.spec.activation, sum, state.info.choices.activation_symbols)}`;
       else if (task === "binary") formula = `p = σ(${sum})`;
       else if (task === "multiclass") formula = `z${subscript(selected.index + 1)} = ${sum}\np = softmax(z)${subscript(selected.index + 1)}`;
       else formula = `ŷ = ${sum}`;

@@ -1,5 +1,6 @@
-// How the maths reads on the page: feature names (x₁², sin x₂, or a CSV's columns), activation
-// names (ReLU, σ), subscripts, and a neuron's formula such as ReLU(0.42·x₁ − 1.3·x₂ + 0.1).
+// How the maths reads on the page: feature names (x₁², sin x₂, or a CSV's columns), subscripts,
+// and a neuron's formula such as ReLU(0.42·x₁ − 1.3·x₂ + 0.1), with the activation's symbol
+// (ReLU, σ) as the server's registry writes it.
 
 import { formatNumber } from "./format.js";
 
@@ -12,17 +13,6 @@ const FEATURE_FORMS = {
   x1_x2: (a, b) => `${a}·${b}`,
   sin_x1: (a) => `sin ${a}`,
   sin_x2: (a, b) => `sin ${b}`,
-};
-
-export const ACTIVATION_SYMBOLS = {
-  relu: "ReLU",
-  tanh: "tanh",
-  sigmoid: "σ",
-  linear: "",
-  leaky_relu: "LeakyReLU",
-  elu: "ELU",
-  gelu: "GELU",
-  silu: "SiLU",
 };
 
 const SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉";
@@ -75,8 +65,11 @@ export function linearTerm(weights, labels, bias, { maxTerms = 10 } = {}) {
   return parts.join(" ");
 }
 
-/** activation(sum): "tanh(…)" or the bare sum for a linear activation. */
-export function applyActivation(activation, sum) {
-  const symbol = ACTIVATION_SYMBOLS[activation] ?? activation;
+/**
+ * f(sum): "tanh(…)", or the bare sum for a linear activation. `symbols` is the server's
+ * /api/info choices.activation_symbols: how it writes each activation ("" for linear).
+ */
+export function applyActivation(activation, sum, symbols) {
+  const symbol = symbols?.[activation] ?? activation;
   return symbol ? `${symbol}(${sum})` : sum;
 }

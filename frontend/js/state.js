@@ -67,10 +67,15 @@ export function defaultView() {
 /** Whether the data is 2-D points, so that input features apply (not a wider table). */
 export function isPlaneData(state) {
   const { config } = state;
-  if (config.dataset === "features4") return false;
-  if (config.dataset !== "csv") return true;
+  if (config.dataset !== "csv") return hasPlane(state, config.dataset);
   const upload = state.uploads.find((item) => item.id === config.source);
   return upload ? upload.input_names.length === 2 : false;
+}
+
+/** Whether a built-in dataset lies on a plane, as /api/datasets says (its extent; null if not). */
+export function hasPlane(state, name) {
+  const known = state.datasets.find((item) => item.name === name);
+  return known ? known.extent !== null : true;
 }
 
 /** The RunSpec the server takes for the page's configuration. */

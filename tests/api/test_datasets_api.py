@@ -17,6 +17,8 @@ def test_the_list_names_every_built_in_dataset(client: TestClient) -> None:
     assert [d["name"] for d in body["datasets"]] == list(DATASETS)
     moons = body["datasets"][0]
     assert moons["task"] == "binary" and moons["extent"] == [-1.5, 2.5, -1.0, 1.5]
+    planeless = [d["name"] for d in body["datasets"] if d["extent"] is None]
+    assert planeless == ["features4", "csv"]  # what the page asks before it draws a plane
 
 
 def test_a_preview_splits_points_as_a_run_would(client: TestClient) -> None:

@@ -51,13 +51,13 @@ def last_step(http: httpx.Client, run_id: str) -> int:
 def test_a_killed_worker_loses_only_its_runs_which_keep_their_checkpoints(
     http: httpx.Client, live_server: LiveServer
 ) -> None:
-    pool = live_server.scheduler.pool
-    # Runs of one stack gather on one worker; runs of two stacks spread over an idle pool.
-    wait_for(lambda: pool.free_slots() == pool.capacity, 10, "earlier tests' runs to end")
+    # Runs of one stack gather on one worker; runs of two stacks spread over idle workers.
+    wait_for(live_server.workers_idle, 10, "earlier tests' runs to end")
     victim, survivor = create(http, LONG_SPEC), create(http, {**LONG_SPEC, "activation": "tanh"})
     for run in (victim, survivor):
         wait_for_status(http, run["id"], "running")
-    victim_pid, survivor_pid = pool.pid_of(victim["id"]), pool.pid_of(survivor["id"])
+    victim_pid = live_server.worker_pid(victim["id"])
+    survivor_pid = live_server.worker_pid(survivor["id"])
     assert victim_pid is not None and survivor_pid is not None
     assert victim_pid != survivor_pid, "runs of two stacks on an idle pool go to two workers"
 
@@ -82,9 +82,9 @@ def test_a_killed_worker_loses_only_its_runs_which_keep_their_checkpoints(
         "the other worker's run to keep training",
     )
     assert http.get(f"/api/runs/{survivor['id']}").json()["status"] == "running"
-    assert pool.pid_of(survivor["id"]) == survivor_pid
+    assert live_server.worker_pid(survivor["id"]) == survivor_pid
 
-    wait_for(lambda: victim_pid not in pool.pids(), 10, "the pool to replace the worker")
+    wait_for(lambda: victim_pid not in live_server.worker_pids(), 10, "the worker's replacement")
     metrics = http.get("/metrics").text
     assert "\nlayerlab_worker_restarts_total 1\n" in metrics
     assert '\nlayerlab_runs_finished_total{status="interrupted"} 1\n' in metrics

@@ -72,13 +72,13 @@ def test_paused_runs_give_their_places_to_a_newcomer_and_come_back_on_the_same_p
     http: httpx.Client, live_server: LiveServer
 ) -> None:
     scheduler = live_server.scheduler
-    wait_for(lambda: scheduler.pool.free_slots() == 2, 10, "earlier tests' runs to end")
+    wait_for(lambda: scheduler.executor.free_slots() == 2, 10, "earlier tests' runs to end")
     first, second = create(http, FEW_BATCHES), create(http, {**FEW_BATCHES, "seed": 5})
     for run in (first, second):
         wait_for_status(http, run["id"], "running")
         assert http.post(f"/api/runs/{run['id']}/pause", headers=owner(run)).status_code == 200
         wait_for_status(http, run["id"], "paused")
-    assert scheduler.pool.free_slots() == 0
+    assert scheduler.executor.free_slots() == 0
 
     newcomer = create(http, {**FEW_BATCHES, "activation": "tanh"})
     wait_for_status(http, newcomer["id"], "running", timeout_s=10)
@@ -130,11 +130,11 @@ def test_reads_that_come_together_share_one_answer_of_the_worker(
     http: httpx.Client, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The page asks for the model, the neuron maps and predictions at once: one worker call."""
-    pool = live_server.scheduler.pool
+    executor = live_server.scheduler.executor
     run = create(http, FEW_BATCHES)
     wait_for_status(http, run["id"], "running")
     calls: list[str] = []
-    original = pool.call
+    original = executor.call
 
     def slow(run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
         """The worker's answer, a second late: the other reads come while it is awaited."""
@@ -143,7 +143,7 @@ def test_reads_that_come_together_share_one_answer_of_the_worker(
         threading.Timer(1.0, lambda: late.set_result(answer.result())).start()
         return late
 
-    monkeypatch.setattr(pool, "call", slow)
+    monkeypatch.setattr(executor, "call", slow)
     reads = [
         lambda: http.get(f"/api/runs/{run['id']}/model"),
         lambda: http.get(f"/api/runs/{run['id']}/neurons", params={"resolution": 8}),

@@ -83,7 +83,7 @@ def test_only_the_owner_or_the_admin_controls_a_run(
 def test_a_deleted_run_is_gone_at_once_even_while_its_worker_is_busy(
     http: httpx.Client, live_server: LiveServer, paused_run: dict[str, Any]
 ) -> None:
-    worker = live_server.scheduler.pool.pid_of(paused_run["id"])
+    worker = live_server.worker_pid(paused_run["id"])
     assert worker is not None
     os.kill(worker, signal.SIGSTOP)  # a worker busy elsewhere: it confirms the cancel late
     try:

@@ -144,7 +144,7 @@ def test_an_interrupted_run_goes_on_from_its_checkpoint_with_play(
     run_id = page.evaluate("window.layerlab.store.state.run.id")
     scheduler = server.scheduler
     wait_for(lambda: scheduler.store.load_checkpoint(run_id), 20, "a checkpoint")
-    pid = scheduler.pool.pid_of(run_id)
+    pid = server.worker_pid(run_id)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     expect(status).to_have_attribute("data-status", "interrupted", timeout=20_000)

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import torch
 
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.models import build_model, linear_layers, penalty
 from layerlab.core.spec import RunSpec
-from layerlab.core.stacked.model import ACTIVATIONS, Geometry, StackedMLP, loss_gradient, pack
+from layerlab.core.stacked.model import Geometry, StackedMLP, loss_gradient, pack
 from layerlab.core.stacked.model import placement as place
 from layerlab.core.stacked.trainer_stack import TrainerStack, stack_key
 from layerlab.core.training import Trainer
@@ -106,7 +107,8 @@ def test_runs_with_no_hidden_layer_stack_apart_and_follow_lone_runs() -> None:
     specs = [spec_of(hidden_widths=[], seed=k, learning_rate=0.1) for k in range(3)]
     stacked = trainers(specs, torch.float64)
     stack = TrainerStack(stacked)
-    assert stack.key != stack_key(Trainer(spec_of(hidden_widths=[4])))
+    other = Trainer(spec_of(hidden_widths=[4]))
+    assert stack.key != stack_key(other)
     assert_same_path(stacked, stack, specs, torch.float64, rtol=1e-10, rounds=4)
 
 

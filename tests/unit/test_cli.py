@@ -12,6 +12,9 @@ import layerlab.cli.command
 from layerlab import __version__
 from layerlab.cli import main
 from layerlab.config import get_settings
+from layerlab.core.grids import Grid
+from layerlab.core.training import MetricPoint
+from layerlab.engine.session import TrainingSession
 from layerlab.engine.store import claim_database
 
 SMALL = ["--samples", "200", "--epochs", "5"]  # trains in a few hundredths of a second
@@ -169,21 +172,20 @@ def test_too_high_a_learning_rate_diverges_with_exit_1(capsys: pytest.CaptureFix
 def test_ctrl_c_cancels_and_prints_the_partial_run(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_run_training = layerlab.cli.command.run_training
+    pressed_at: list[int] = []
 
-    def interrupted(trainer: Any, on_event: Any, control: Any, **options: Any) -> Any:
-        def press_ctrl_c_once_training(kind: str, payload: dict[str, Any]) -> None:
-            if kind == "metrics" and payload["step"] > 0 and not control.cancelled:
+    class PressCtrlCOnceTraining(TrainingSession):
+        def publish(self, point: MetricPoint, grid: Grid | None) -> None:
+            if point.step > 0 and not pressed_at:
+                pressed_at.append(point.step)
                 signal.raise_signal(signal.SIGINT)
-            if on_event:
-                on_event(kind, payload)
+            super().publish(point, grid)
 
-        return real_run_training(trainer, press_ctrl_c_once_training, control, **options)
-
-    monkeypatch.setattr(layerlab.cli.command, "run_training", interrupted)
+    monkeypatch.setattr(layerlab.cli.command, "TrainingSession", PressCtrlCOnceTraining)
     code, out, _ = run(capsys, "train", "--samples", "200", "--epochs", "500")
     assert code == 130
     assert "Status: cancelled after" in out and "of 2,500 steps" in out
+    assert f"cancelled after {pressed_at[0]:,} of 2,500 steps" in out  # at the very next turn
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
@@ -275,13 +277,15 @@ def test_the_run_is_described_before_training_starts(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     printed_before: list[str] = []
-    real_run_training = layerlab.cli.command.run_training
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        printed_before.append(capsys.readouterr().out)
-        return real_run_training(*args, **kwargs)
+    class Spy(TrainingSession):
+        def advance(self, budget_s: float) -> None:
+            if not printed_before:  # the first turn of training
+                assert self.trainer.step == 0
+                printed_before.append(capsys.readouterr().out)
+            super().advance(budget_s)
 
-    monkeypatch.setattr(layerlab.cli.command, "run_training", spy)
+    monkeypatch.setattr(layerlab.cli.command, "TrainingSession", Spy)
     assert main(["train", *SMALL]) == 0
     assert "Network   2 inputs (x₁, x₂) → 8 → 8 → 1 output" in printed_before[0]
 

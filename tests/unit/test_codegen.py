@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 import torch
 
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.codegen import generate_script
-from layerlab.core.datasets import Dataset, load_csv
-from layerlab.core.models import ACTIVATIONS
+from layerlab.core.datasets import DATASETS, Dataset, load_csv
 from layerlab.core.script_phrases import LANGUAGES, PHRASES, Language
 from layerlab.core.spec import DATASET_NAMES, OPTIMIZERS, REGULARIZATIONS, RunSpec
-from layerlab.core.training import RunStatus, Trainer, run_training
+from layerlab.core.training import Trainer, divergence_message
 
 # Smoke-size runs that, together, take every branch: each dataset, task, activation, optimizer
 # and penalty, no hidden layer and several, and a feature list too long for one line.
@@ -247,14 +247,13 @@ def test_the_script_ends_exactly_where_the_trainer_ends(
     # Every dataset, task and feature (sin too), in each language: the same weights, and the
     # same printed numbers.
     trainer = Trainer(specs[name])
-    result = run_training(trainer)
-    assert result.status is RunStatus.DONE
+    trainer.train_steps(trainer.total_steps)
+    assert divergence_message(trainer, trainer.evaluate()) is None  # done, not diverged
+    metrics = trainer.final_metrics()
     assert_same_end(run_here(scripts[name]), trainer)
     printed = FINAL_LINE.search(outputs[name])
     assert printed
-    assert printed[1] == " ".join(
-        f"{key}={result.metrics[key]:.4f}" for key in final_metrics(printed[0])
-    )
+    assert printed[1] == " ".join(f"{key}={metrics[key]:.4f}" for key in final_metrics(printed[0]))
 
 
 # Runs on 40 points (4 batches an epoch, the last one short). Every optimizer × activation ×
@@ -288,7 +287,7 @@ def assert_script_ends_as_trainer(spec: RunSpec, folder: Path) -> None:
     script = folder / "script.py"
     script.write_text(generate_script(spec))
     trainer = Trainer(spec)
-    trainer.train_steps(trainer.total_steps)  # run_training's steps, without its metrics
+    trainer.train_steps(trainer.total_steps)  # a session's steps, without its metrics
     assert_same_end(run_here(script), trainer)
 
 
@@ -439,6 +438,15 @@ def upload() -> tuple[RunSpec, Dataset]:
     """A spec on an upload (its label the last column) and the upload's data, as the API has."""
     spec = RunSpec.model_validate({**SPECS["csv"], "dataset": {"name": "csv", "source": UPLOAD_ID}})
     return spec, load_csv(UPLOAD_TEXT, spec.dataset)
+
+
+def test_every_datasets_snippet_has_its_phrases_in_each_language() -> None:
+    for name, info in DATASETS.items():
+        assert info.script is not None, name
+        holes = set(re.findall(r"\$\{?(data_\w+)", info.script.code)) - {"data_seed"}
+        assert f"data_{name}" in holes, name  # the comment that says what the data is
+        for language in LANGUAGES:
+            assert holes <= PHRASES[language].keys(), (name, language)
 
 
 def test_every_phrase_has_the_same_holes_in_each_language() -> None:

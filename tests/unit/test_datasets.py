@@ -11,6 +11,7 @@ from layerlab.core.datasets import (
     make_dataset,
     model_inputs,
 )
+from layerlab.core.limits import Limits
 from layerlab.core.spec import DatasetSpec, RunSpec
 
 GENERATED = [name for name in DATASETS if name != "csv"]
@@ -34,6 +35,16 @@ def test_each_dataset_splits_by_train_fraction_with_the_registry_task(name: str)
     assert len(data.x_test) == 90
     assert data.x_train.dtype == np.float32
     assert np.isfinite(data.x_train).all()
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_each_dataset_has_the_columns_and_plane_its_entry_says(name: str) -> None:
+    info = DATASETS[name]
+    data = make_dataset(DatasetSpec(name=name, samples=100))
+    assert data.x_train.shape[1] == info.inputs
+    assert data.is_2d == (info.extent is not None)
+    assert info.extent is None or info.inputs == 2
+    assert data.truth == info.truth
 
 
 @pytest.mark.parametrize("name", [n for n in GENERATED if DATASETS[n].task != "regression"])
@@ -170,11 +181,18 @@ def test_csv_missing_file_is_a_clear_error() -> None:
         make_dataset(DatasetSpec(name="csv", source="/nonexistent/table.csv"))
 
 
-def test_csv_over_the_sample_limit_is_rejected(override_settings) -> None:
-    override_settings(max_samples=50)
+def test_csv_over_the_sample_limit_is_rejected() -> None:
     text = "a,b,y\n" + "1,2,0\n1,2,1\n" * 30
+    spec = DatasetSpec(name="csv", source="inline", samples=50)
     with pytest.raises(DatasetError, match="60 data rows; at most 50"):
-        load_csv(text, DatasetSpec(name="csv", source="inline", samples=50))
+        load_csv(text, spec, Limits(max_samples=50))
+    assert load_csv(text, spec).task == "binary"  # the default limits take it
+
+
+def test_a_csv_file_is_held_to_the_limits_given(tmp_path: Path) -> None:
+    spec = csv_spec(tmp_path, table(60, lambda a, b: int(a > b)))
+    with pytest.raises(DatasetError, match="60 data rows; at most 50"):
+        make_dataset(spec, Limits(max_samples=50))
 
 
 def test_features_on_a_csv_with_many_columns_are_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from layerlab.config import Settings
 from layerlab.core.spec import RunSpec
 from layerlab.engine.hub import Hub
+from layerlab.engine.local_executor import LocalExecutor
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import Store
 
@@ -21,11 +22,8 @@ def with_scheduler(test: Callable[[Scheduler], Awaitable[None]], **settings: Any
     """Run `test` against a scheduler with one real worker holding two runs at once."""
 
     async def scenario() -> None:
-        scheduler = Scheduler(
-            Settings(workers=1, runs_per_worker=2, database=":memory:", **settings),
-            Store(":memory:"),
-            Hub(),
-        )
+        config = Settings(workers=1, runs_per_worker=2, database=":memory:", **settings)
+        scheduler = Scheduler(config, Store(":memory:"), Hub(), LocalExecutor.from_settings(config))
         await scheduler.start()
         try:
             await test(scheduler)

@@ -1,7 +1,10 @@
 """`layerlab serve` on a shared server: an admin token before it listens on the network, and
 uvicorn told which proxies to believe. uvicorn itself is replaced: nothing listens here."""
 
-from collections.abc import Callable
+import errno
+import os
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,19 @@ def served(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
     return calls
+
+
+@pytest.fixture
+def ipv6_socket() -> Iterator[socket.socket]:
+    """A TCP socket bound to a free port of the IPv6 loopback, ::1 (the test skips without)."""
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6")
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError as error:
+            pytest.skip(f"no IPv6 loopback here ({error.strerror})")
+        yield sock
 
 
 @pytest.mark.parametrize(
@@ -56,6 +72,28 @@ def test_this_computer_alone_needs_no_token(served: list[dict[str, Any]], host: 
     assert main(["serve", "--port", "0", "--host", host]) == 0
     assert served[0]["host"] == host
     assert served[0]["proxy_headers"] is False  # no proxy named: the peer is the client
+
+
+def test_a_free_port_on_the_ipv6_loopback_is_served(
+    served: list[dict[str, Any]], ipv6_socket: socket.socket
+) -> None:
+    port = ipv6_socket.getsockname()[1]
+    ipv6_socket.close()  # free again
+    assert main(["serve", "--host", "::1", "--port", str(port)]) == 0
+    assert (served[0]["host"], served[0]["port"]) == ("::1", port)
+
+
+def test_a_taken_port_on_the_ipv6_loopback_is_refused_before_starting(
+    capsys: pytest.CaptureFixture[str], served: list[dict[str, Any]], ipv6_socket: socket.socket
+) -> None:
+    ipv6_socket.listen()
+    port = ipv6_socket.getsockname()[1]
+    assert main(["serve", "--host", "::1", "--port", str(port)]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    in_use = os.strerror(errno.EADDRINUSE)
+    assert error.startswith(f"error: cannot listen on [::1]:{port} ({in_use}); another server")
+    assert "--port or LAYERLAB_PORT" in error
 
 
 def test_with_a_token_it_listens_and_trusts_only_the_named_proxies(

@@ -3,13 +3,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from layerlab.config import Settings
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.datasets import DATASETS
+from layerlab.core.limits import DEFAULT_LIMITS, UNLIMITED, Limits
 from layerlab.core.spec import DATASET_NAMES, MAX_SEED, RunSpec, describe_errors
 
 
-def errors_for(data: dict[str, Any]) -> list[str]:
+def errors_for(data: dict[str, Any], limits: Limits | None = None) -> list[str]:
+    """The spec's errors, validated against `limits` (as a server does), or with no context."""
+    context = None if limits is None else {"limits": limits}
     with pytest.raises(ValidationError) as caught:
-        RunSpec.model_validate(data)
+        RunSpec.model_validate(data, context=context)
     return describe_errors(caught.value)
 
 
@@ -24,6 +29,14 @@ def test_defaults_are_the_classic_moons_run() -> None:
 
 def test_every_dataset_name_has_a_registry_entry() -> None:
     assert set(DATASET_NAMES) == set(DATASETS)
+
+
+def test_the_spec_takes_the_registries_names_and_its_schema_lists_them() -> None:
+    schema = RunSpec.model_json_schema()
+    assert schema["properties"]["activation"]["enum"] == list(ACTIVATIONS)
+    assert schema["$defs"]["DatasetSpec"]["properties"]["name"]["enum"] == list(DATASETS)
+    for name in ACTIVATIONS:
+        assert RunSpec.model_validate({"activation": name}).activation == name
 
 
 # Each case: a spec fragment just past a bound, and the field path the message must name.
@@ -101,31 +114,57 @@ def test_limit_messages_quote_the_limit_the_value_and_the_setting() -> None:
     assert "got 9" in line
 
 
-def test_a_server_can_tighten_the_bounds(override_settings) -> None:
-    override_settings(max_width=16, max_hidden_layers=3, max_samples=500, max_epochs=50)
+def test_a_server_can_tighten_the_bounds() -> None:
+    tight = Limits(max_width=16, max_hidden_layers=3, max_samples=500, max_epochs=50)
     fits = {"dataset": {"samples": 500}, "epochs": 50}
-    RunSpec.model_validate({**fits, "hidden_widths": [16, 16, 16]})
-    assert errors_for({**fits, "hidden_widths": [17]})[0].startswith("hidden_widths: at most 16")
-    assert errors_for({**fits, "hidden_widths": [4] * 4})[0].startswith("hidden_widths: at most 3")
-    assert errors_for({**fits, "dataset": {"samples": 501}})[0].startswith(
+    RunSpec.model_validate({**fits, "hidden_widths": [16, 16, 16]}, context={"limits": tight})
+    assert errors_for({**fits, "hidden_widths": [17]}, tight)[0].startswith(
+        "hidden_widths: at most 16"
+    )
+    assert errors_for({**fits, "hidden_widths": [4] * 4}, tight)[0].startswith(
+        "hidden_widths: at most 3"
+    )
+    assert errors_for({**fits, "dataset": {"samples": 501}}, tight)[0].startswith(
         "dataset.samples: at most 500"
     )
-    assert errors_for({**fits, "epochs": 51})[0].startswith("epochs: at most 50")
+    assert errors_for({**fits, "epochs": 51}, tight)[0].startswith("epochs: at most 50")
 
 
-def test_defaults_past_a_tightened_limit_are_refused_not_trained(override_settings) -> None:
-    override_settings(max_samples=500)
-    (line,) = errors_for({})
+def test_a_server_can_loosen_the_bounds_and_without_limits_the_defaults_hold() -> None:
+    loose = Limits(max_width=256, max_epochs=5000)
+    beyond = {"hidden_widths": [200], "epochs": 4000}
+    spec = RunSpec.model_validate(beyond, context={"limits": loose})
+    assert spec.hidden_widths == [200] and spec.epochs == 4000
+    assert errors_for(beyond) == errors_for(beyond, DEFAULT_LIMITS)
+    assert [line.split(":")[0] for line in errors_for(beyond)] == ["hidden_widths", "epochs"]
+    assert RunSpec.model_validate(beyond, context={"limits": UNLIMITED}) == spec  # admitted
+
+
+def test_settings_give_the_limits_validation_takes() -> None:
+    settings = Settings(max_width=16, max_hidden_layers=3, max_samples=500, max_epochs=50)
+    assert settings.limits() == Limits(
+        max_hidden_layers=3, max_width=16, max_samples=500, max_epochs=50,
+        max_grid_resolution=DEFAULT_LIMITS.max_grid_resolution,
+    )  # fmt: skip
+    assert Settings().limits() == DEFAULT_LIMITS
+
+
+def test_defaults_past_a_tightened_limit_are_refused_not_trained() -> None:
+    (line,) = errors_for({}, Limits(max_samples=500))
     assert line == (
         "dataset.samples: at most 500 samples (the limit LAYERLAB_MAX_SAMPLES sets); got 1000"
     )
 
 
-def test_a_csv_spec_takes_any_samples_its_rows_decide(override_settings) -> None:
-    override_settings(max_samples=500)
-    spec = RunSpec.model_validate({"dataset": {"name": "csv", "source": "csv-0123456789ab"}})
+def test_a_csv_spec_takes_any_samples_its_rows_decide() -> None:
+    tight = Limits(max_samples=500)
+    spec = RunSpec.model_validate(
+        {"dataset": {"name": "csv", "source": "csv-0123456789ab"}}, context={"limits": tight}
+    )
     assert spec.dataset.samples == 1000  # the default, unused: a CSV's rows are its points
-    assert errors_for({"dataset": {"name": "moons"}})[0].startswith("dataset.samples: at most 500")
+    assert errors_for({"dataset": {"name": "moons"}}, tight)[0].startswith(
+        "dataset.samples: at most 500"
+    )
 
 
 def test_spec_round_trips_through_json() -> None:

@@ -1,5 +1,6 @@
-"""The worker's own loop, driven over a real pipe (in a thread of the test, so that a fault can
-be planted): whatever one command raises, the worker answers, fails that run and goes on."""
+"""The worker's own loop, driven through its send and receive callables over a real pipe (in a
+thread of the test, so that a fault can be planted): whatever one command raises, the worker
+answers, fails that run and goes on."""
 
 import io
 import multiprocessing
@@ -11,22 +12,15 @@ from typing import Any
 import pytest
 import torch
 
+from layerlab.engine.executor import BATCH, CHECKPOINT, PARKED, READY, REPLY, WorkerConfig
 from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
-from layerlab.engine.workers import (
-    BATCH,
-    CHECKPOINT,
-    PARKED,
-    READY,
-    REPLY,
-    WorkerConfig,
-    worker_main,
-)
+from layerlab.engine.worker_loop import run_worker
 
 SPEC = {"dataset": {"samples": 100}, "hidden_widths": [8], "epochs": 300, "grid_resolution": 8}
 
 
 class Worker:
-    """worker_main on one end of a pipe; its events, unbatched, from the other."""
+    """run_worker on one end of a pipe; its events, unbatched, from the other."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -57,14 +51,20 @@ def worker() -> Iterator[Worker]:
     threads = torch.get_num_threads()
     ours, theirs = multiprocessing.Pipe(duplex=True)
     config = WorkerConfig(metrics_interval_s=0.01, grid_interval_s=0.01, checkpoint_interval_s=0.05)
-    thread = threading.Thread(target=worker_main, args=(0, "cpu", theirs, config), daemon=True)
+
+    def receive(timeout_s: float) -> tuple[Any, ...] | None:
+        return theirs.recv() if theirs.poll(timeout_s) else None  # type: ignore[no-any-return]
+
+    thread = threading.Thread(
+        target=run_worker, args=("cpu", config, receive, theirs.send), daemon=True
+    )
     thread.start()
     client = Worker(ours)
     client.until(None, READY)
     yield client
     client.send("stop", None)
     thread.join(30)
-    torch.set_num_threads(threads)  # worker_main sets one thread, for its process
+    torch.set_num_threads(threads)  # run_worker sets one thread, for its process
 
 
 def test_a_read_that_raises_fails_that_run_and_the_worker_goes_on(

@@ -1,8 +1,17 @@
-"""Where the pool places a new run: beside its stack's runs, within a bound on imbalance."""
+"""Where the local executor places a new run: beside its stack's runs, within a bound on
+imbalance."""
 
+import json
+import time
+from types import SimpleNamespace
 from typing import Any
 
-from layerlab.engine.workers import AFFINITY_SLACK, WorkerConfig, WorkerPool, _Worker, affinity
+import pytest
+
+from layerlab.core.spec import RunSpec
+from layerlab.core.stacked.trainer_stack import stack_key
+from layerlab.engine.executor import WorkerConfig
+from layerlab.engine.local_executor import AFFINITY_SLACK, LocalExecutor, _Worker
 
 
 class Pipe:
@@ -15,13 +24,30 @@ class Pipe:
         self.sent.append(command)
 
 
-def pool_of(workers: int, runs_per_worker: int = 64) -> WorkerPool:
-    pool = WorkerPool(["cpu"] * workers, runs_per_worker, WorkerConfig(), lambda *event: None)
-    pool._workers = [
-        _Worker(i, "cpu", None, Pipe(), {}, 0.0)  # type: ignore[arg-type]
-        for i in range(workers)
-    ]
-    return pool
+class Pool:
+    """A LocalExecutor whose workers are pipes that keep what was sent: no process starts."""
+
+    def __init__(self, workers: int, runs_per_worker: int = 64) -> None:
+        self.executor = LocalExecutor(["cpu"] * workers, runs_per_worker, WorkerConfig())
+        self.executor._workers = [
+            _Worker(i, "cpu", SimpleNamespace(pid=None), Pipe(), {}, 0.0)  # type: ignore[arg-type]
+            for i in range(workers)
+        ]
+
+    def submit(self, run_id: str, spec_json: dict[str, Any]) -> int:
+        """Place a run; the index of the worker it went to."""
+        self.executor.submit(run_id, spec_json, None, False)
+        holder = self.executor.info().holder(run_id)
+        assert holder is not None
+        return holder.index
+
+
+def pool_of(workers: int, runs_per_worker: int = 64) -> Pool:
+    return Pool(workers, runs_per_worker)
+
+
+def affinity(spec_json: dict[str, Any]) -> object:
+    return stack_key(RunSpec.model_validate(spec_json))
 
 
 def spec(activation: str = "relu", widths: list[int] | None = None) -> dict[str, Any]:
@@ -34,25 +60,27 @@ def spec(activation: str = "relu", widths: list[int] | None = None) -> dict[str,
 
 def test_runs_of_one_stack_gather_and_other_stacks_go_to_the_least_busy() -> None:
     pool = pool_of(2)
-    placed = [pool.submit(f"relu-{i}", spec(), None, False) for i in range(4)]
+    placed = [pool.submit(f"relu-{i}", spec()) for i in range(4)]
     assert placed == [0, 0, 0, 0]
-    assert pool.submit("tanh", spec("tanh"), None, False) == 1
-    assert pool.submit("wide", spec(widths=[32]), None, False) == 1  # width class 32: another
-    assert pool._workers[0].conn.sent[0][:2] == ("start", "relu-0")  # type: ignore[attr-defined]
+    assert pool.submit("tanh", spec("tanh")) == 1
+    assert pool.submit("wide", spec(widths=[32])) == 1  # width class 32: another
+    first = pool.executor._workers[0].conn
+    assert first.sent[0][:2] == ("start", "relu-0")  # type: ignore[attr-defined]
 
 
 def test_a_stack_spills_over_once_its_worker_is_too_far_ahead() -> None:
     pool = pool_of(2)
-    placed = [pool.submit(f"r{i}", spec(), None, False) for i in range(40)]
+    placed = [pool.submit(f"r{i}", spec()) for i in range(40)]
     assert placed[: AFFINITY_SLACK + 2] == [0] * (AFFINITY_SLACK + 1) + [1]
-    loads = [len(worker.runs) for worker in pool._workers]
+    loads = [len(worker.runs) for worker in pool.executor.info().workers]
     assert max(loads) - min(loads) <= AFFINITY_SLACK + 1
 
 
 def test_a_full_worker_takes_no_more_runs() -> None:
     pool = pool_of(2, runs_per_worker=3)
-    placed = [pool.submit(f"r{i}", spec(), None, False) for i in range(6)]
+    placed = [pool.submit(f"r{i}", spec()) for i in range(6)]
     assert sorted(placed) == [0, 0, 0, 1, 1, 1]
+    assert pool.executor.free_slots() == 0
 
 
 def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:
@@ -64,3 +92,26 @@ def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:
     assert affinity({"hidden_widths": []}) == affinity({"hidden_widths": [], "activation": "tanh"})
     assert affinity({**spec(), "batch_size": 10}) != affinity({**spec(), "batch_size": 32})
     assert affinity({**spec(), "features": ["x1", "x2", "x1_x2"]}) != affinity(spec())
+
+
+def test_a_worker_process_logs_as_the_server_does(capfd: pytest.CaptureFixture[str]) -> None:
+    """With LAYERLAB_LOG_FORMAT=json a worker's lines are JSON too: a log collector reads the
+    whole server, workers included, one way."""
+    events: list[tuple[str | None, str]] = []
+    executor = LocalExecutor(["cpu"], 4, WorkerConfig(log_format="json"))
+    executor.start(lambda run_id, kind, payload: events.append((run_id, kind)))
+    try:
+        spec_json = {**spec(), "epochs": 1000, "dataset": {"name": "moons", "samples": 100}}
+        executor.submit("r", spec_json, None, False)
+        executor.control("r", "rates", "not a dict of rates")  # an internal error, logged
+        deadline, err = time.monotonic() + 60, ""
+        while "internal error on run r" not in err:
+            assert time.monotonic() < deadline, f"no log line from the worker: {err!r}"
+            time.sleep(0.2)
+            err += capfd.readouterr().err
+        (line,) = [line for line in err.splitlines() if "internal error on run r" in line]
+        entry = json.loads(line)
+        assert entry["level"] == "error" and entry["logger"] == "layerlab.workers"
+        assert "Traceback" in entry["exception"]
+    finally:
+        executor.stop()

@@ -20,9 +20,9 @@ from layerlab.api.origins import OriginPolicy
 from layerlab.api.page_headers import PageHeaders
 from layerlab.api.schemas import Health, Info
 from layerlab.config import Settings, get_settings
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.inference import EXPORT_FORMATS, onnx_available
 from layerlab.core.spec import (
-    ACTIVATIONS,
     DATASET_NAMES,
     FEATURES,
     MAX_LEARNING_RATE,
@@ -30,6 +30,7 @@ from layerlab.core.spec import (
     REGULARIZATIONS,
 )
 from layerlab.engine.hub import Hub
+from layerlab.engine.local_executor import LocalExecutor
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import Store, claim_database
 
@@ -41,11 +42,12 @@ service = APIRouter(prefix="/api", tags=["service"])
 
 @service.get("/health", response_model=Health, summary="Whether the server and its workers are up")
 async def health(scheduler: SchedulerDep) -> dict[str, Any]:
+    statuses, queued = scheduler.run_counts()
     return {
         "status": "ok",
-        "workers": len(scheduler.pool.devices),
-        "active_runs": len(scheduler.live),
-        "queued_runs": len(scheduler.queue),
+        "workers": len(scheduler.executor_info().workers),
+        "active_runs": statuses.total(),
+        "queued_runs": queued,
     }
 
 
@@ -59,10 +61,11 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
         "idle_run_timeout_s", "retention_s",
     )  # fmt: skip
     formats = [f for f in EXPORT_FORMATS if f != "onnx" or onnx_available()]
+    devices = scheduler.executor_info().devices
     return {
         "version": __version__,
-        "device": ", ".join(sorted(set(scheduler.pool.devices))),
-        "workers": len(scheduler.pool.devices),
+        "device": ", ".join(sorted(set(devices))),
+        "workers": len(devices),
         "runs_per_worker": settings.runs_per_worker,
         "limits": {
             **{name: getattr(settings, name) for name in limit_names},
@@ -82,6 +85,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
             "datasets": list(DATASET_NAMES),
             "features": list(FEATURES),
             "activations": list(ACTIVATIONS),
+            "activation_symbols": {name: entry.symbol for name, entry in ACTIVATIONS.items()},
             "optimizers": list(OPTIMIZERS),
             "regularizations": list(REGULARIZATIONS),
         },
@@ -94,7 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     claim = claim_database(settings.database)
     store = Store(settings.database)
-    scheduler = Scheduler(settings, store, Hub())
+    scheduler = Scheduler(settings, store, Hub(), LocalExecutor.from_settings(settings))
     app.state.scheduler = scheduler
     await scheduler.start()
     try:

@@ -2,17 +2,16 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from layerlab.api.deps import SchedulerDep
+from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import ApiError
-from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv
+from layerlab.api.runs import SpecBody, uploaded_csv
 from layerlab.api.schemas import WITH_BODY, Script
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError
 from layerlab.core.script_phrases import Language
-from layerlab.core.spec import RunSpec
 
 router = APIRouter(prefix="/api", tags=["code"])
 
@@ -25,8 +24,9 @@ router = APIRouter(prefix="/api", tags=["code"])
     "`layerlab train --device cpu` does",
 )
 async def code_for_spec(
-    spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
+    spec: SpecBody,
     scheduler: SchedulerDep,
+    settings: SettingsDep,
     lang: Annotated[
         Language,
         Query(
@@ -35,7 +35,7 @@ async def code_for_spec(
         ),
     ] = "en",
 ) -> dict[str, Any]:
-    upload = await uploaded_csv(scheduler, spec)
+    upload = await uploaded_csv(scheduler, spec, settings.limits())
     try:
         script = await run_in_threadpool(
             generate_script,

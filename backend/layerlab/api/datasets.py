@@ -3,7 +3,6 @@
 import csv
 import re
 import secrets
-import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -14,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from layerlab.api.deps import ClientDep, SchedulerDep
+from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep
 from layerlab.api.errors import ApiError
 from layerlab.api.schemas import (
     WITH_BODY,
@@ -26,7 +25,8 @@ from layerlab.api.schemas import (
 from layerlab.core.codegen import script_file_name
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
-from layerlab.engine.scheduler import AdmissionError, Scheduler
+from layerlab.engine.admission import AdmissionError
+from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 MAX_PAGE = 200  # uploads in one listing: a class's uploads of a week can run to thousands
@@ -50,8 +50,8 @@ async def list_datasets(
     ]
     return {
         "datasets": built_in,
-        "uploads": scheduler.store.list_datasets(limit, offset),
-        "uploads_total": scheduler.store.count_datasets(),
+        "uploads": scheduler.uploads(limit, offset),
+        "uploads_total": scheduler.count_uploads(),
         "limit": limit,
         "offset": offset,
     }
@@ -86,7 +86,7 @@ async def upload_file(dataset_id: str, scheduler: SchedulerDep) -> Response:
 
 
 def _upload(scheduler: Scheduler, dataset_id: str) -> tuple[dict[str, Any], str]:
-    upload = scheduler.store.get_dataset(dataset_id)
+    upload = scheduler.upload(dataset_id)
     if upload is None:
         raise ApiError(404, f"no upload {dataset_id!r}: uploads are named by the id POST returned")
     return upload
@@ -109,6 +109,7 @@ def _attachment(name: str, dataset_id: str) -> str:
 async def preview_dataset(
     name: str,
     scheduler: SchedulerDep,
+    settings: SettingsDep,
     samples: Annotated[int, Query(ge=20)] = 1000,
     noise: Annotated[float, Query(ge=0, le=1)] = 0.2,
     train_fraction: Annotated[float, Query(ge=0.1, le=0.9)] = 0.8,
@@ -120,19 +121,23 @@ async def preview_dataset(
         "samples": samples, "noise": noise, "train_fraction": train_fraction,
         "seed": seed, "classes": classes,
     }  # fmt: skip
-    upload = scheduler.store.get_dataset(name) if name not in DATASETS else None
+    upload = scheduler.upload(name) if name not in DATASETS else None
     if name not in DATASETS and upload is None:
         known = ", ".join(n for n in DATASETS if n != "csv")
         raise ApiError(404, f"no dataset {name!r}; built in: {known}; or an uploaded CSV's id")
     if name == "csv":
         raise ApiError(404, "preview an uploaded CSV by the id its upload returned")
+    if upload is not None:  # an upload: `name` is its id
+        fields |= {"name": "csv", "source": name, "label_column": label_column}
+    else:
+        fields["name"] = name
+    limits = settings.limits()
     try:
+        spec = DatasetSpec.model_validate(fields, context={"limits": limits})
         if upload is not None:
-            spec = DatasetSpec(name="csv", source=name, label_column=label_column, **fields)
-            dataset = await run_in_threadpool(load_csv, upload[1], spec)
+            dataset = await run_in_threadpool(load_csv, upload[1], spec, limits)
         else:
-            spec = DatasetSpec(name=name, **fields)  # type: ignore[arg-type]
-            dataset = await run_in_threadpool(make_dataset, spec)
+            dataset = await run_in_threadpool(make_dataset, spec, limits)
     except ValidationError as error:
         raise ApiError(422, "; ".join(describe_errors(error))) from None
     except DatasetError as error:
@@ -181,6 +186,7 @@ def _preview(dataset: Dataset) -> dict[str, Any]:
 async def upload_dataset(
     request: Request,
     scheduler: SchedulerDep,
+    settings: SettingsDep,
     client: ClientDep,
     name: Annotated[
         str | None,
@@ -202,7 +208,7 @@ async def upload_dataset(
     dataset_id = "csv-" + secrets.token_hex(6)
     spec = DatasetSpec(name="csv", source=dataset_id, label_column=label_column)
     try:
-        dataset = await run_in_threadpool(load_csv, text, spec)
+        dataset = await run_in_threadpool(load_csv, text, spec, settings.limits())
     except DatasetError as error:  # name what the uploader sent: the body or a query parameter
         where = {"dataset.label_column": "label_column"}  # all else is about the table
         raise ApiError(422, f"{where.get(error.field, 'body')}: {error.message}") from None
@@ -217,8 +223,7 @@ async def upload_dataset(
         "label_column": label_column or _header(text)[-1],
         "class_names": list(dataset.class_names),
     }
-    created_at = time.time()
-    scheduler.store.add_dataset(dataset_id, name, text, info, created_at)
+    created_at = scheduler.add_upload(dataset_id, name, text, info)
     return {"id": dataset_id, "name": name, "created_at": created_at, **info}
 
 

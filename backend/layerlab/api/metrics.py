@@ -59,7 +59,7 @@ async def metrics(request: Request) -> Response:
 
 def _runs(out: Exposition, scheduler: Scheduler) -> None:
     activity = scheduler.activity
-    statuses = collections.Counter(run.status for run in scheduler.live.values())
+    statuses, queued = scheduler.run_counts()
     out.gauge(
         "layerlab_runs_active",
         "Runs that have not ended, by status (queued includes runs a worker is starting).",
@@ -68,7 +68,7 @@ def _runs(out: Exposition, scheduler: Scheduler) -> None:
     out.gauge(
         "layerlab_runs_queued",
         "Runs waiting for a place in a worker (LAYERLAB_MAX_QUEUED_RUNS bounds them).",
-        len(scheduler.queue),
+        queued,
     )
     out.counter("layerlab_runs_created_total", "Runs created.", activity.runs_created)
     out.counter(
@@ -89,12 +89,8 @@ def _runs(out: Exposition, scheduler: Scheduler) -> None:
 
 
 def _stream(out: Exposition, scheduler: Scheduler) -> None:
-    counts = scheduler.hub.counts
-    out.gauge(
-        "layerlab_websocket_viewers",
-        "Websocket viewers watching a run.",
-        scheduler.hub.total_viewers,
-    )
+    counts = scheduler.stream_counts
+    out.gauge("layerlab_websocket_viewers", "Websocket viewers watching a run.", scheduler.viewers)
     out.counter(
         "layerlab_stream_frames_sent_total",
         "Frames sent to websocket viewers, by type.",
@@ -119,12 +115,17 @@ def _stream(out: Exposition, scheduler: Scheduler) -> None:
 
 
 def _process(out: Exposition, scheduler: Scheduler, requests: RequestCounts) -> None:
-    pool = scheduler.pool
-    out.gauge("layerlab_workers", "Training worker processes.", len(pool.devices))
+    executor = scheduler.executor_info()
+    out.gauge("layerlab_workers", "Training worker processes.", len(executor.workers))
+    out.gauge(
+        "layerlab_worker_runs",
+        "Runs each worker holds (training, paused, or starting), by worker.",
+        [({"worker": str(worker.index)}, len(worker.runs)) for worker in executor.workers],
+    )
     out.counter(
         "layerlab_worker_restarts_total",
         "Worker processes that stopped (killed, out of memory) and were replaced.",
-        pool.restarts,
+        executor.restarts,
     )
     out.counter(
         "layerlab_http_requests_total",
@@ -149,7 +150,7 @@ def _process(out: Exposition, scheduler: Scheduler, requests: RequestCounts) -> 
     )
     out.gauge("layerlab_uptime_seconds", "Seconds since the server started.", _uptime(requests))
     processes = [("server", os.getpid())]
-    processes += [(f"worker-{i}", pid) for i, pid in enumerate(pool.pids()) if pid is not None]
+    processes += [(f"worker-{w.index}", w.pid) for w in executor.workers if w.pid is not None]
     memory = [({"process": name}, rss) for name, pid in processes if (rss := resident_bytes(pid))]
     out.gauge(
         "process_resident_memory_bytes",

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import PlainValidator, ValidationError
 from torch import nn
 
 from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
@@ -36,10 +38,13 @@ from layerlab.core.inference import (
     onnx_available,
     predict,
 )
+from layerlab.core.limits import Limits
 from layerlab.core.spec import DatasetSpec, RunSpec
 from layerlab.core.summary import model_summary, model_weights, tensor_stats
 from layerlab.core.training import RunStatus
-from layerlab.engine.scheduler import AdmissionError, ControlError, Scheduler
+from layerlab.engine.admission import AdmissionError
+from layerlab.engine.reads import ControlError
+from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -53,6 +58,31 @@ SPEC_EXAMPLE = {
     "learning_rate": 0.01,
     "epochs": 50,
 }
+
+
+# The body as it came (parsed JSON), documented as a RunSpec: `spec_in_body` validates it.
+AS_SENT = PlainValidator(lambda body: body, json_schema_input_type=RunSpec)
+
+
+async def spec_in_body(
+    body: Annotated[Any, AS_SENT, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
+    settings: SettingsDep,
+) -> RunSpec:
+    """The body's RunSpec, validated against this server's limits (LAYERLAB_MAX_*).
+
+    FastAPI validates a body without a validation context, so it hands this one on as it came,
+    and it is validated here as FastAPI would (`from_attributes`), with the limits in the
+    context: a refusal is the same 422, each error placed under `body`.
+    """
+    try:
+        limits = settings.limits()
+        return RunSpec.model_validate(body, from_attributes=True, context={"limits": limits})
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+SpecBody = Annotated[RunSpec, Depends(spec_in_body)]
 
 
 def _links(run_id: str) -> dict[str, str]:
@@ -83,7 +113,7 @@ def _view(scheduler: Scheduler, run_id: str) -> dict[str, Any]:
     summary="Create a run; with ?wait=true, answer when it has ended",
 )
 async def create_run(
-    spec: Annotated[RunSpec, Body(openapi_examples={"moons": {"value": SPEC_EXAMPLE}})],
+    spec: SpecBody,
     scheduler: SchedulerDep,
     settings: SettingsDep,
     client: ClientDep,
@@ -91,7 +121,7 @@ async def create_run(
     wait: Annotated[bool, Query(description="Answer when the run has ended.")] = False,
     paused: Annotated[bool, Query(description="Start paused, to step it by hand.")] = False,
 ) -> dict[str, Any]:
-    upload = await uploaded_csv(scheduler, spec)
+    upload = await uploaded_csv(scheduler, spec, settings.limits())
     csv_text = upload.text if upload else None
     try:
         view, token = scheduler.create_run(spec, client, csv_text, paused)
@@ -112,11 +142,12 @@ class Upload:
     dataset: Dataset
 
 
-async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> Upload | None:
-    """The upload a csv spec names, as stored and parsed, checked against the spec (else 422)."""
+async def uploaded_csv(scheduler: Scheduler, spec: RunSpec, limits: Limits) -> Upload | None:
+    """The upload a csv spec names, as stored and parsed, checked against the spec and the
+    server's limits (else 422)."""
     if spec.dataset.name != "csv":
         return None
-    found = scheduler.store.get_dataset(spec.dataset.source or "")
+    found = scheduler.upload(spec.dataset.source or "")
     if found is None:
         raise ApiError(
             422,
@@ -126,7 +157,7 @@ async def uploaded_csv(scheduler: Scheduler, spec: RunSpec) -> Upload | None:
     meta, text = found
 
     def parse() -> Dataset:
-        dataset = load_csv(text, spec.dataset)
+        dataset = load_csv(text, spec.dataset, limits)
         model_inputs(dataset, spec)  # features that do not apply to it are refused here
         return dataset
 
@@ -144,11 +175,10 @@ async def list_runs(
     status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
 ) -> dict[str, Any]:
     wanted = status.value if status else None
-    records = scheduler.store.list_runs(limit=limit, offset=offset, status=wanted)
-    runs = [_view(scheduler, record.id) for record in records]
+    views = scheduler.list_runs(limit, offset, wanted)
     return {
-        "runs": runs,
-        "total": scheduler.store.count_runs(status=wanted),
+        "runs": [{**view, "links": _links(view["id"])} for view in views],
+        "total": scheduler.count_runs(wanted),
         "limit": limit,
         "offset": offset,
     }

@@ -173,6 +173,20 @@ class Health(BaseModel):
     queued_runs: int
 
 
+class Choices(BaseModel):
+    """The values a RunSpec's fields take, as the registries list them."""
+
+    datasets: list[str]
+    features: list[str]
+    activations: list[str]
+    activation_symbols: dict[str, str] = Field(
+        description="How a neuron's formula writes each activation: ReLU(…), σ(…); '' for "
+        "linear, whose formula is the bare sum."
+    )
+    optimizers: list[str]
+    regularizations: list[str]
+
+
 class Info(BaseModel):
     version: str
     device: str
@@ -180,5 +194,5 @@ class Info(BaseModel):
     runs_per_worker: int
     limits: dict[str, Any]
     stream: dict[str, float]
-    choices: dict[str, list[str]]
+    choices: Choices
     export_formats: list[str]

@@ -88,16 +88,29 @@ def _cannot_start(settings: Settings) -> str | None:
     finally:
         if claim is not None:
             claim.close()  # the app claims it again for its whole life
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((settings.host, settings.port))
-        except OSError as error:
-            return (
-                f"cannot listen on {settings.host}:{settings.port} ({error.strerror}); "
-                "another server may be there: choose a port with --port or LAYERLAB_PORT"
-            )
+    try:
+        _try_binding(settings.host, settings.port)
+    except OSError as error:  # gaierror too: a host name that does not resolve
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
+        return (
+            f"cannot listen on {host}:{settings.port} ({error.strerror}); "
+            "another server may be there: choose a port with --port or LAYERLAB_PORT"
+        )
     return None
+
+
+def _try_binding(host: str, port: int) -> None:
+    """Bind `host:port` as uvicorn will (through asyncio's `create_server`), and let go: each
+    address the host resolves to, in its own family, IPv4 or IPv6. Raises OSError if one fails."""
+    addresses = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio: an IPv4 listener beside it is no clash
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -30,7 +30,7 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     await websocket.accept()
     scheduler.touch(run_id)
     try:
-        async with scheduler.hub.subscribe(run_id) as (snapshot, mailbox):
+        async with scheduler.subscribe(run_id) as (snapshot, mailbox):
             await _send(websocket, snapshot, settings)
             await _pump(websocket, mailbox, settings)
     except KeyError:  # not live: a finished run from the store, or none at all
@@ -74,7 +74,7 @@ async def _send_frames(websocket: WebSocket, mailbox: Mailbox, settings: Setting
 
 
 async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
-    websocket.app.state.scheduler.hub.counts.slow_viewers_closed += 1
+    websocket.app.state.scheduler.stream_counts.slow_viewers_closed += 1
     reason = f"too slow: no frame accepted for {settings.slow_viewer_timeout_s:g} s"
     with contextlib.suppress(Exception):
         await asyncio.wait_for(
@@ -90,7 +90,7 @@ async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings)
             await websocket.send_text(text)
     else:  # pragma: no cover
         await asyncio.wait_for(websocket.send_text(text), limit_s)
-    websocket.app.state.scheduler.hub.counts.sent[frame["type"]] += 1
+    websocket.app.state.scheduler.stream_counts.sent[frame["type"]] += 1
 
 
 async def _read_messages(websocket: WebSocket, settings: Settings) -> None:

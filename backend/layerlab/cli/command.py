@@ -3,11 +3,13 @@
 import argparse
 import contextlib
 import json
+import math
 import os
 import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,28 +19,23 @@ from pydantic import ValidationError
 
 from layerlab import __version__
 from layerlab.api import serve
-from layerlab.cli.console import ProgressLine, format_result, run_text
+from layerlab.cli.console import ProgressLine, RunRecord, format_result, run_text
 from layerlab.cli.flags import FIELD_FLAGS, UsageError, add_spec_arguments, spec_from_args
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
-from layerlab.core.datasets import DatasetError
+from layerlab.core.datasets import DatasetError, make_dataset
 from layerlab.core.script_phrases import LANGUAGES
 from layerlab.core.strict_json import finite
 from layerlab.core.summary import model_summary, model_weights
-from layerlab.core.training import (
-    RunControl,
-    RunResult,
-    RunStatus,
-    Trainer,
-    pick_device,
-    run_training,
-)
+from layerlab.core.training import RunResult, RunStatus, Trainer, pick_device
+from layerlab.engine.session import TrainingSession
 from layerlab.measure import bench, loadtest
 
 EXIT_DONE, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {RunStatus.DONE: EXIT_DONE, RunStatus.CANCELLED: EXIT_INTERRUPTED}
 DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
 POINTS_PER_RUN = 100  # metric points even a short run reports, so that its curves are curves
+TURN_S = 0.05  # training between two looks for Ctrl-C
 
 EPILOG = """\
 examples:
@@ -55,23 +52,36 @@ def train_command(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise UsageError(f"--plot: no folder {str(Path(args.plot).parent)!r} to write into")
+    record = RunRecord()
     try:
-        trainer = Trainer(spec, device=device)
+        # a terminal draws no decision boundary, and its points come by step, not by clock
+        dataset = make_dataset(spec.dataset, get_settings().limits())
+        session = TrainingSession(
+            spec,
+            record,
+            dataset=dataset,
+            device=device,
+            metrics_interval_s=math.inf,
+            grid_interval_s=None,
+        )
     except DatasetError as error:  # a CSV that cannot be used, or features it cannot take
         fallback = "--csv" if spec.dataset.name == "csv" else error.field
         raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+    trainer = session.trainer
+    session.metrics_every_steps = max(
+        1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN)
+    )
     if not args.json:
         print(run_text(trainer, device) + "\n", flush=True)
-    progress = None if args.json or args.quiet else ProgressLine(trainer)
-    control = RunControl()
-    eval_every = max(1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN))
-    with _cancel_on_interrupt(control):
+    if not (args.json or args.quiet):
+        record.show_progress(ProgressLine(trainer))
+    started = time.perf_counter()  # the training, not the first call's imports and set-up
+    with _ctrl_c_presses() as pressed:
         try:
-            on_event = progress.on_event if progress else None
-            result = run_training(trainer, on_event, control, eval_every=eval_every)
+            train_to_the_end(session, pressed)
         finally:
-            if progress:
-                progress.close()
+            record.close_progress()
+    result = record.result(elapsed_s=time.perf_counter() - started)
     if args.json:
         print(json.dumps(finite(run_document(trainer, result, device)), allow_nan=False))
     else:
@@ -82,6 +92,15 @@ def train_command(args: argparse.Namespace) -> int:
         write_report(args.plot, trainer, result)
         print(f"\nReport: {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_CODES.get(result.status, EXIT_DIVERGED)
+
+
+def train_to_the_end(session: TrainingSession, pressed: threading.Event) -> None:
+    """Train in short turns; Ctrl-C cancels the run at the next turn (the weights so far stay)."""
+    while not session.finished:
+        if pressed.is_set():
+            session.cancel()
+        else:
+            session.advance(TURN_S)
 
 
 def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> dict[str, Any]:
@@ -122,19 +141,22 @@ def _device(name: str | None) -> torch.device:
 
 
 @contextlib.contextmanager
-def _cancel_on_interrupt(control: RunControl) -> Iterator[None]:
-    """Ctrl-C ends the run cleanly at the next check (within 32 steps); a second one at once."""
+def _ctrl_c_presses() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets, for the run to end cleanly at its next turn (within TURN_S): the
+    handler may run in the middle of a turn, so it only says so. A second Ctrl-C interrupts at
+    once."""
+    pressed = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set signal handlers
+        yield pressed  # only the main thread may set signal handlers
         return
 
-    def cancel(signum: int, frame: object) -> None:
-        control.cancel()
+    def press(signum: int, frame: object) -> None:
+        pressed.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, cancel)
+    previous = signal.signal(signal.SIGINT, press)
     try:
-        yield
+        yield pressed
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -144,7 +166,12 @@ def _cancel_on_interrupt(control: RunControl) -> Iterator[None]:
 
 def code_command(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    script = generate_script(spec, language=args.lang)
+    try:  # a CSV is read under this machine's limits (LAYERLAB_MAX_SAMPLES)
+        dataset = make_dataset(spec.dataset, get_settings().limits())
+    except DatasetError as error:
+        fallback = "--csv" if spec.dataset.name == "csv" else error.field
+        raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+    script = generate_script(spec, dataset, language=args.lang)
     script += "" if script.endswith("\n") else "\n"
     if args.output is None:
         sys.stdout.write(script)

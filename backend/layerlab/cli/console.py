@@ -11,7 +11,7 @@ import torch
 
 from layerlab.core.features import feature_label
 from layerlab.core.summary import learned_vs_true, model_summary, truth_formula
-from layerlab.core.training import RunResult, RunStatus, Trainer
+from layerlab.core.training import MetricPoint, RunResult, RunStatus, Trainer
 
 BAR_WIDTH = 24
 REDRAW_EVERY_S = 0.05  # a terminal redrawn more often than 20 times a second only flickers
@@ -60,10 +60,6 @@ class ProgressLine:
         self._last_draw_s = -math.inf
         self._drawn = 0  # characters of the line now on screen
 
-    def on_event(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "metrics":
-            self.update(payload)
-
     def update(self, point: dict[str, Any]) -> None:
         step = point["step"]
         if self.interactive:
@@ -105,6 +101,40 @@ def _can_encode(text: str, encoding: str) -> bool:
     except (UnicodeEncodeError, LookupError):
         return False
     return True
+
+
+class RunRecord:
+    """A session's events as a terminal keeps them: its metric points and its last status,
+    each point drawn on the progress line once there is one."""
+
+    def __init__(self) -> None:
+        self.history: list[MetricPoint] = []
+        self.last_status: dict[str, Any] = {}
+        self.progress: ProgressLine | None = None
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "metrics":
+            self.history.append(MetricPoint(**payload))
+            if self.progress:
+                self.progress.update(payload)
+        elif kind == "status":
+            self.last_status = payload
+
+    def show_progress(self, progress: ProgressLine) -> None:
+        """Draw the run on `progress` from here on, after the points it has missed."""
+        self.progress = progress
+        for point in self.history:
+            progress.update(point.to_dict())
+
+    def close_progress(self) -> None:
+        if self.progress:
+            self.progress.close()
+
+    def result(self, elapsed_s: float) -> RunResult:
+        """The run's end, once its session has finished."""
+        final = self.last_status
+        status = RunStatus(final["status"])
+        return RunResult(status, final["error"], final["final_metrics"], self.history, elapsed_s)
 
 
 # --- the result ----------------------------------------------------------------------------

@@ -166,7 +166,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
-    """The spec file (if any) with the flags given on top, validated by RunSpec itself."""
+    """The spec file (if any) with the flags given on top, validated by RunSpec itself against
+    the limits of the settings (LAYERLAB_MAX_*)."""
     data = read_spec_file(args.spec) if args.spec else {}
     given = {flag.path: getattr(args, flag.dest) for flag in SPEC_FLAGS if hasattr(args, flag.dest)}
     if "dataset.source" in given:
@@ -184,7 +185,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
                 raise UsageError(f"--spec: {key!r} should be an object; got {node!r}")
         node[name] = value
     try:
-        spec = RunSpec.model_validate(data)
+        spec = RunSpec.model_validate(data, context={"limits": get_settings().limits()})
     except ValidationError as error:
         lines = (name_flag(line, set(given), args.spec) for line in describe_errors(error))
         raise UsageError(*lines) from None

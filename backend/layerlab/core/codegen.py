@@ -3,29 +3,34 @@
 The script generates the same data and features, starts from the same initial weights, draws
 the same batches and steps the same torch.optim optimizer as `Trainer`, so on the CPU it ends
 with exactly the weights and numbers of `layerlab train --device cpu`. It is one plain
-`string.Template` with small pieces chosen by the spec; the spec's values appear as literals,
-and its comments and printed messages come from a table of phrases per language.
+`string.Template` with small pieces chosen by the spec (the data's piece is its dataset's
+snippet, from the registry); the spec's values appear as literals, and its comments and printed
+messages come from a table of phrases per language.
 """
 
 import json
 import math
 import re
+import sys
 import textwrap
 from itertools import pairwise
 from string import Template
 
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.datasets import (
-    MULTIGAUSS_BUMPS,
-    PLANE_BIAS,
-    PLANE_WEIGHTS,
+    CSV_LABELS,
+    DATASETS,
     Dataset,
+    LinearTruth,
+    Snippet,
+    Task,
     make_dataset,
     model_inputs,
 )
 from layerlab.core.features import FEATURE_TORCH
-from layerlab.core.models import ACTIVATIONS, MOMENTUM
+from layerlab.core.models import MOMENTUM
 from layerlab.core.script_phrases import PHRASES, Language
-from layerlab.core.spec import RunSpec, Task
+from layerlab.core.spec import RunSpec
 
 MAX_LINE = 100  # characters; the line length ruff checks
 PROGRESS_PRINTS = 10  # progress lines over the whole training
@@ -82,86 +87,6 @@ print(
     f"$final_scores"
 )
 $plane_check''')
-
-# How each dataset makes its points: the generators of datasets.py with the spec's values in place.
-_DATA = {
-    "moons": """\
-# $data_moons
-points, labels = make_moons(n_samples=$samples, noise=$noise, random_state=$data_seed)""",
-    "circles": """\
-# $data_circles
-points, labels = make_circles(n_samples=$samples, noise=$circles_noise, factor=0.5, random_state=$data_seed)""",  # noqa: E501
-    "xor": """\
-# $data_xor
-rng = np.random.default_rng($data_seed)
-points = rng.uniform(-1.0, 1.0, size=($samples, 2))
-points += np.sign(points) * 0.05  # $data_xor_gap
-labels = (points[:, 0] * points[:, 1] > 0).astype(np.int64)
-points += rng.normal(0.0, $xor_noise, size=points.shape)""",
-    "gaussian": """\
-# $data_gaussian
-rng = np.random.default_rng($data_seed)
-labels = np.arange($samples) % 2
-centers = np.where(labels[:, None] == 1, 1.0, -1.0)  # (N, 2)
-points = centers + rng.normal(0.0, $cloud_spread, size=($samples, 2))""",
-    "spiral": """\
-# $data_spiral
-rng = np.random.default_rng($data_seed)
-labels = np.arange($samples) % 2
-t = rng.uniform(0.05, 1.0, size=$samples)  # $data_spiral_radius
-angle = 3.5 * np.pi * t + np.pi * labels  # $data_spiral_turn
-points = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
-points += rng.normal(0.0, $spiral_noise, size=points.shape)""",
-    "blobs": """\
-# $data_blobs
-rng = np.random.default_rng($data_seed)
-labels = np.arange($samples) % $classes
-angles = 2 * np.pi * np.arange($classes) / $classes + np.pi / 2
-centers = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)  # ($classes, 2)
-points = centers[labels] + rng.normal(0.0, $cloud_spread, size=($samples, 2))""",
-    "multigauss": """\
-# $data_multigauss
-bumps = [  # $data_multigauss_bump
-$bumps
-]
-rng = np.random.default_rng($data_seed)
-points = rng.uniform(-1.0, 1.0, size=($samples, 2))
-targets = np.zeros($samples)
-for cx, cy, height, width in bumps:
-    r2 = (points[:, 0] - cx) ** 2 + (points[:, 1] - cy) ** 2
-    targets += height * np.exp(-r2 / (2 * width**2))
-targets += rng.normal(0.0, $multigauss_noise, size=$samples)""",
-    "plane": """\
-# $data_plane
-rng = np.random.default_rng($data_seed)
-points = rng.uniform(-10.0, 10.0, size=($samples, 2))
-targets = points @ np.array($plane_weights) + $plane_bias
-targets += rng.uniform(-$plane_noise, $plane_noise, size=$samples)""",
-    "features4": """\
-# $data_features4
-rng = np.random.default_rng($data_seed)
-points = rng.uniform(0.0, 1.0, size=($samples, 4))
-rule = rng.normal(size=4)
-labels = ((points - 0.5) @ rule > 0).astype(np.int64)
-flip = rng.uniform(size=$samples) < $flip_share
-labels = np.where(flip, 1 - labels, labels)""",
-    "csv": """\
-# $data_csv
-${upload_note}csv_path = $source
-with open(csv_path, newline="", encoding="utf-8-sig") as file:
-    text = file.read()
-dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\\t")  # $data_csv_delimiters
-header, *rows = [row for row in csv.reader(text.splitlines(), dialect) if any(row)]
-label = $label_index
-points = np.array([[float(cell) for i, cell in enumerate(row) if i != label] for row in rows])
-$csv_labels""",
-}
-
-_CSV_LABELS = {
-    "classes": "class_names, labels = np.unique("
-    "[row[label].strip() for row in rows], return_inverse=True)",
-    "regression": "targets = np.array([float(row[label]) for row in rows])",
-}
 
 _FEATURES = """
 
@@ -248,6 +173,9 @@ def generate_script(
     data = dataset if dataset is not None else make_dataset(spec.dataset)
     text = PHRASES[language]
     task = data.task
+    registered = DATASETS[spec.dataset.name]
+    snippet, truth = registered.script, registered.truth
+    assert snippet is not None, f"the dataset {registered.name!r} has no script snippet"
     n_inputs = model_inputs(data, spec)[0].shape[1]  # also rejects features for non-2-D data
     penalty = ""
     if spec.penalized:  # as Trainer.regularization_loss: only with a kind and a rate above 0
@@ -261,8 +189,8 @@ def generate_script(
     script = _SCRIPT.substitute(
         title=text["title"],
         summary=_summary(spec, text),
-        imports=_imports(spec.dataset.name, task),
-        data=_data(spec, task, text, upload_name),
+        imports=_imports(snippet, task),
+        data=_data(spec, snippet, task, text, upload_name),
         split_note=_fill(split_note, percent=f"{spec.dataset.train_fraction * 100:.0f}"),
         split=_split(spec, task),
         inputs=_inputs(spec, text) if data.is_2d else _RAW_INPUTS,
@@ -290,7 +218,7 @@ def generate_script(
         squeeze="" if task == "multiclass" else ".squeeze(1)",
         scores=_SCORES[task],
         final_scores=_FINAL_SCORES[task],
-        plane_check=_plane_check(text) if _is_plane_lesson(spec) else "",
+        plane_check=_plane_check(spec, truth, text),
     )
     return _allow_long_lines(_wrap_comments(script))
 
@@ -356,59 +284,57 @@ def _summary(spec: RunSpec, text: dict[str, str]) -> str:
     return wrapped.replace(NO_BREAK, " ")
 
 
-def _imports(dataset_name: str, task: Task) -> str:
-    from_sklearn = dataset_name in ("moons", "circles")
-    stdlib = [
-        *(["csv"] if dataset_name == "csv" else []),
-        *(["math"] if task == "regression" else []),
-    ]
-    lines = [
-        *(f"import {module}" for module in stdlib),
-        *([""] if stdlib else []),
+def _imports(snippet: Snippet, task: Task) -> str:
+    """The standard library's imports, a blank line, then the others, each group as isort sorts."""
+    lines = {
+        *snippet.imports,
+        *(["import math"] if task == "regression" else []),
         "import numpy as np",
         "import torch",
-        *([f"from sklearn.datasets import make_{dataset_name}"] if from_sklearn else []),
         "from sklearn.model_selection import train_test_split",
         "from torch import nn",
-    ]
-    return "\n".join(lines)
+    }
+    stdlib = {line for line in lines if line.split()[1] in sys.stdlib_module_names}
+    others = lines - stdlib
+
+    def in_order(group: set[str]) -> list[str]:
+        return sorted(group, key=lambda line: (line.startswith("from "), line))
+
+    return "\n".join([*in_order(stdlib), *([""] if stdlib else []), *in_order(others)])
 
 
-def _data(spec: RunSpec, task: Task, text: dict[str, str], upload_name: str | None) -> str:
+def _data(
+    spec: RunSpec, snippet: Snippet, task: Task, text: dict[str, str], upload_name: str | None
+) -> str:
+    """The dataset's snippet, its holes filled with the spec's values and its phrases."""
     ds = spec.dataset
-    noise = ds.noise
-    source = ds.source or ""
+    values = {
+        "samples": ds.samples, "noise": ds.noise, "data_seed": ds.seed, "classes": ds.classes,
+        **snippet.values(ds.noise),
+    }  # fmt: skip
+    if ds.name == "csv":
+        values |= _csv_values(ds.source or "", ds.label_column, task, text, upload_name)
+    # The phrases the snippet's holes name, with what they say filled in.
+    holes = re.findall(r"\$\{?(\w+)", snippet.code)
+    phrases = {key: _fill(text[key], **values) for key in holes if key in text}
+    return Template(snippet.code).substitute(**values, **phrases)
+
+
+def _csv_values(
+    source: str, label_column: str | None, task: Task, text: dict[str, str], upload_name: str | None
+) -> dict[str, object]:
+    """The CSV snippet's holes: where the file is, which column is the label, how labels read."""
     upload_note = ""
     if upload_name is not None:
         dataset_id = _plain(source)  # no line break: it goes in a comment
         upload_note = "# " + _fill(text["csv_upload"], dataset_id=dataset_id) + "\n"
         source = script_file_name(upload_name, source)
-    # The data phrases' holes: every dataset's comment takes what it needs of these.
-    said = {"samples": ds.samples, "classes": ds.classes, "plane_formula": _plane_formula()}
-    phrases = {
-        key: _fill(phrase, **said) for key, phrase in text.items() if key.startswith("data_")
+    return {
+        "upload_note": upload_note,
+        "source": _csv_source(source),
+        "label_index": _csv_label_index(label_column, text),
+        "csv_labels": CSV_LABELS["regression" if task == "regression" else "classes"],
     }
-    return Template(_DATA[ds.name]).substitute(
-        **phrases,
-        samples=ds.samples,
-        noise=noise,
-        data_seed=ds.seed,
-        classes=ds.classes,
-        circles_noise=_exact(0.4 * noise, f"0.4 * {noise!r}"),
-        xor_noise=_exact(0.3 * noise, f"0.3 * {noise!r}"),
-        cloud_spread=_exact(0.3 + noise, f"0.3 + {noise!r}"),
-        spiral_noise=_exact(0.15 * noise, f"0.15 * {noise!r}"),
-        multigauss_noise=_exact(0.2 * noise, f"0.2 * {noise!r}"),
-        plane_noise=_exact(10.0 * noise, f"10.0 * {noise!r}"),
-        flip_share=_exact(noise / 2, f"{noise!r} / 2"),
-        bumps="\n".join(f"    {bump}," for bump in MULTIGAUSS_BUMPS),
-        plane_weights=list(PLANE_WEIGHTS),
-        plane_bias=PLANE_BIAS,
-        upload_note=upload_note,
-        source=_csv_source(source),
-        label_index=_csv_label_index(ds.label_column, text),
-        csv_labels=_CSV_LABELS["regression" if task == "regression" else "classes"],
-    )
 
 
 def _split(spec: RunSpec, task: Task) -> str:
@@ -439,7 +365,7 @@ def _inputs(spec: RunSpec, text: dict[str, str]) -> str:
 
 def _modules(spec: RunSpec, n_inputs: int, n_outputs: int) -> str:
     """The layers of models.build_model, in its order, so the same seed gives the same weights."""
-    activation = ACTIVATIONS[spec.activation]
+    activation = ACTIVATIONS[spec.activation].module
     widths = [n_inputs, *spec.hidden_widths]
     modules = []
     for fan_in, fan_out in pairwise(widths):
@@ -455,7 +381,7 @@ def _modules(spec: RunSpec, n_inputs: int, n_outputs: int) -> str:
 def _model_note(
     spec: RunSpec, n_inputs: int, n_outputs: int, task: Task, text: dict[str, str]
 ) -> str:
-    activation = ACTIVATIONS[spec.activation]
+    activation = ACTIVATIONS[spec.activation].module
     outputs = _fill(text[f"outputs_{task}"], n_outputs=n_outputs)
     hidden = (
         _fill(text["model_hidden"], depth=spec.depth)
@@ -476,20 +402,14 @@ def _model_note(
     return _fill(text["model"], layers=layers)
 
 
-def _plane_check(text: dict[str, str]) -> str:
-    (w1, w2), b = PLANE_WEIGHTS, PLANE_BIAS
+def _plane_check(spec: RunSpec, truth: LinearTruth | None, text: dict[str, str]) -> str:
+    """The learned weights beside the true ones, where the data has them (the plane's lesson):
+    they only compare with a linear model of the raw x and z."""
+    if truth is None or spec.hidden_widths or spec.features != ["x1", "x2"]:
+        return ""
+    (w1, w2), b = truth.weights, truth.bias
     learned = _fill(text["plane_learned"], true_w1=f"{w1:g}", true_w2=f"{w2:g}", true_b=f"{b:g}")
     return _fill(_PLANE_CHECK, plane_question=text["plane_question"], plane_learned=learned)
-
-
-def _is_plane_lesson(spec: RunSpec) -> bool:
-    """The plane's true weights only compare with a linear model of the raw x and z."""
-    return spec.dataset.name == "plane" and not spec.hidden_widths and spec.features == ["x1", "x2"]
-
-
-def _plane_formula() -> str:
-    (w1, w2), b = PLANE_WEIGHTS, PLANE_BIAS
-    return f"y = {w1:g}x {'-' if w2 < 0 else '+'} {abs(w2):g}z + {b:g}"
 
 
 def _csv_source(source: str) -> str:
@@ -503,12 +423,6 @@ def _csv_label_index(label_column: str | None, text: dict[str, str]) -> str:
         return f"len(header) - 1  # {text['csv_last_column']}"
     name = json.dumps(label_column, ensure_ascii=False)
     return f"[name.strip() for name in header].index({name})"
-
-
-def _exact(value: float, formula: str) -> str:
-    """`value` as a short literal when one equals it exactly, else the formula that computes it."""
-    short = repr(round(value, 12))
-    return short if float(short) == value else formula
 
 
 def _wrap_comments(script: str) -> str:

@@ -1,8 +1,12 @@
 """Input features computed from a 2-D point: x1, x2, their squares, product and sines."""
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
+
+Feature = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
+DEFAULT_FEATURES: tuple[Feature, ...] = ("x1", "x2")  # as they are: a wider table's only choice
 
 FEATURE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "x1": lambda x1, x2: x1,

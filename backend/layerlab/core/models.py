@@ -5,18 +5,8 @@ import itertools
 import torch
 from torch import nn
 
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.spec import RunSpec
-
-ACTIVATIONS: dict[str, type[nn.Module] | None] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "linear": None,  # no activation: stacked layers collapse into one linear map
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-}
 
 MOMENTUM = 0.9
 
@@ -26,7 +16,7 @@ def build_model(spec: RunSpec, n_inputs: int, n_outputs: int) -> nn.Sequential:
 
     Initial weights depend on `spec.seed` only (PyTorch's default init, drawn on the CPU).
     """
-    activation = ACTIVATIONS[spec.activation]
+    activation = ACTIVATIONS[spec.activation].module
     widths = [n_inputs, *spec.hidden_widths]
     layers: list[nn.Module] = []
     with torch.random.fork_rng(devices=[]):

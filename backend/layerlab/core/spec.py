@@ -1,6 +1,10 @@
-"""RunSpec: the one description of a run, shared by the CLI, REST and websockets."""
+"""RunSpec: the one description of a run, shared by the CLI, REST and websockets.
 
-from typing import Literal, get_args
+The bounds a server may change come from the `Limits` in the validation context
+(`RunSpec.model_validate(data, context={"limits": limits})`); without one, the defaults hold.
+"""
+
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -13,34 +17,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from layerlab.config import get_settings
+from layerlab.core.activations import ACTIVATIONS
+from layerlab.core.datasets import DATASETS
+from layerlab.core.features import DEFAULT_FEATURES, Feature
+from layerlab.core.limits import UNLIMITED, limits_in
 
-DatasetName = Literal[
-    "moons",
-    "circles",
-    "xor",
-    "gaussian",
-    "spiral",
-    "blobs",
-    "multigauss",
-    "plane",
-    "features4",
-    "csv",
-]
-Feature = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
-Activation = Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu", "elu", "gelu", "silu"]
+if TYPE_CHECKING:  # a type checker sees the names the registries hold as strings
+    DatasetName = str
+    ActivationName = str
+else:  # the names as Literal: the same refusals, and the JSON schema's enum lists them
+    DatasetName = Literal[tuple(DATASETS)]
+    ActivationName = Literal[tuple(ACTIVATIONS)]
 OptimizerName = Literal["sgd", "momentum", "adam"]
 Regularization = Literal["none", "l1", "l2"]
-Task = Literal["binary", "multiclass", "regression"]
 
-DATASET_NAMES: tuple[str, ...] = get_args(DatasetName)
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 FEATURES: tuple[str, ...] = get_args(Feature)
-ACTIVATIONS: tuple[str, ...] = get_args(Activation)
 OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
 
 MAX_SEED = 2**31 - 1
-DEFAULT_FEATURES: tuple[Feature, ...] = ("x1", "x2")
 MAX_LEARNING_RATE = 10.0
 
 
@@ -79,7 +75,7 @@ class DatasetSpec(BaseModel):
     def _samples_within_limit(cls, samples: int, info: ValidationInfo) -> int:
         if info.data.get("name") == "csv":  # unused: its rows are its points, bounded as read
             return samples
-        return _at_most(samples, get_settings().max_samples, "samples", "MAX_SAMPLES")
+        return _at_most(samples, limits_in(info.context).max_samples, "samples", "MAX_SAMPLES")
 
     @model_validator(mode="after")
     def _csv_needs_source(self) -> "DatasetSpec":
@@ -109,7 +105,7 @@ class RunSpec(BaseModel):
         default_factory=lambda: [8, 8],
         description="Neurons in each hidden layer; [] is a linear (or logistic) model.",
     )
-    activation: Activation = "relu"
+    activation: ActivationName = "relu"
     optimizer: OptimizerName = "adam"
     learning_rate: float = Field(0.01, gt=0.0, le=MAX_LEARNING_RATE)
     batch_size: int = Field(32, ge=1)
@@ -130,19 +126,22 @@ class RunSpec(BaseModel):
                 "duplicate", "each feature once; repeated: {repeated}", {"repeated": repeated}
             )
         dataset = info.data.get("dataset")
-        if dataset and dataset.name == "features4" and tuple(features) != DEFAULT_FEATURES:
+        # A built-in table of fixed columns and no plane (features4); a CSV is checked as read.
+        table = DATASETS[dataset.name] if dataset else None
+        if table and table.inputs and not table.extent and tuple(features) != DEFAULT_FEATURES:
             raise PydanticCustomError(
                 "features_not_2d",
-                "input features are computed from 2-D points; 'features4' feeds its 4 "
+                "input features are computed from 2-D points; '{name}' feeds its {inputs} "
                 "columns as they are, so leave features at x1, x2",
+                {"name": table.name, "inputs": table.inputs},
             )
         return features
 
     @field_validator("hidden_widths")
     @classmethod
-    def _widths_within_limits(cls, widths: list[int]) -> list[int]:
-        settings = get_settings()
-        _at_most(len(widths), settings.max_hidden_layers, "hidden layers", "MAX_HIDDEN_LAYERS")
+    def _widths_within_limits(cls, widths: list[int], info: ValidationInfo) -> list[int]:
+        limits = limits_in(info.context)
+        _at_most(len(widths), limits.max_hidden_layers, "hidden layers", "MAX_HIDDEN_LAYERS")
         for width in widths:
             if width < 1:
                 raise PydanticCustomError(
@@ -150,23 +149,24 @@ class RunSpec(BaseModel):
                     "each hidden layer needs at least 1 neuron; got {width}",
                     {"width": width},
                 )
-            _at_most(width, settings.max_width, "neurons per layer", "MAX_WIDTH")
+            _at_most(width, limits.max_width, "neurons per layer", "MAX_WIDTH")
         return widths
 
     @field_validator("batch_size")
     @classmethod
-    def _batch_within_limit(cls, batch_size: int) -> int:
-        return _at_most(batch_size, get_settings().max_samples, "samples per batch", "MAX_SAMPLES")
+    def _batch_within_limit(cls, batch_size: int, info: ValidationInfo) -> int:
+        limit = limits_in(info.context).max_samples
+        return _at_most(batch_size, limit, "samples per batch", "MAX_SAMPLES")
 
     @field_validator("epochs")
     @classmethod
-    def _epochs_within_limit(cls, epochs: int) -> int:
-        return _at_most(epochs, get_settings().max_epochs, "epochs", "MAX_EPOCHS")
+    def _epochs_within_limit(cls, epochs: int, info: ValidationInfo) -> int:
+        return _at_most(epochs, limits_in(info.context).max_epochs, "epochs", "MAX_EPOCHS")
 
     @field_validator("grid_resolution")
     @classmethod
-    def _grid_within_limit(cls, resolution: int) -> int:
-        limit = get_settings().max_grid_resolution
+    def _grid_within_limit(cls, resolution: int, info: ValidationInfo) -> int:
+        limit = limits_in(info.context).max_grid_resolution
         return _at_most(resolution, limit, "grid cells per side", "MAX_GRID_RESOLUTION")
 
     @property
@@ -177,6 +177,12 @@ class RunSpec(BaseModel):
     def penalized(self) -> bool:
         """Whether the spec adds a regularization term to the loss (a kind and a rate above 0)."""
         return self.regularization != "none" and self.regularization_rate > 0.0
+
+
+def admitted_spec(data: dict[str, Any]) -> "RunSpec":
+    """A spec the server has already admitted under its own limits (stored, or sent to a
+    worker): read again without checking them, which may have changed or be another's."""
+    return RunSpec.model_validate(data, context={"limits": UNLIMITED})
 
 
 def describe_errors(error: ValidationError) -> list[str]:

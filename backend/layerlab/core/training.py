@@ -1,11 +1,8 @@
-"""One run: a Trainer that steps a model on in-memory tensors, and a loop that callers control."""
+"""One run: a Trainer that steps a model on in-memory tensors, and the words for how it went."""
 
 import enum
 import io
 import math
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,6 +52,17 @@ class MetricPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass
+class RunResult:
+    """How a run ended, with the metric points it reported on the way."""
+
+    status: RunStatus
+    error: str | None
+    metrics: dict[str, Any]
+    history: list[MetricPoint] = field(default_factory=list)
+    elapsed_s: float = 0.0
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -259,148 +267,6 @@ def _r2(predicted: torch.Tensor, target: torch.Tensor) -> float:
     residual = float(((target - predicted) ** 2).sum())
     total = float(((target - target.mean()) ** 2).sum())
     return 1.0 - residual / total if total > 0 else 0.0
-
-
-class RunControl:
-    """Pause, resume, single-step and cancel a training loop from another thread."""
-
-    def __init__(self) -> None:
-        self._wake = threading.Condition()
-        self.paused = False
-        self.cancelled = False
-        self._steps_requested = 0
-        self._rates: dict[str, float] = {}
-
-    def pause(self) -> None:
-        with self._wake:
-            self.paused = True
-
-    def resume(self) -> None:
-        with self._wake:
-            self.paused = False
-            self._wake.notify_all()
-
-    def step_once(self) -> None:
-        """While paused: take one step, report it, and stay paused."""
-        with self._wake:
-            self._steps_requested += 1
-            self._wake.notify_all()
-
-    def cancel(self) -> None:
-        with self._wake:
-            self.cancelled = True
-            self._wake.notify_all()
-
-    def set_rates(
-        self, learning_rate: float | None = None, regularization_rate: float | None = None
-    ) -> None:
-        """Change the learning or regularization rate from the next step on, without a reset."""
-        with self._wake:
-            if learning_rate is not None:
-                self._rates["learning_rate"] = learning_rate
-            if regularization_rate is not None:
-                self._rates["regularization_rate"] = regularization_rate
-
-    def apply_rates(self, trainer: "Trainer") -> None:
-        """Called by the training loop between steps, so a change never lands mid-step."""
-        if not self._rates:
-            return
-        with self._wake:
-            rates, self._rates = self._rates, {}
-        if "learning_rate" in rates:
-            trainer.set_learning_rate(rates["learning_rate"])
-        if "regularization_rate" in rates:
-            trainer.set_regularization_rate(rates["regularization_rate"])
-
-    def wait_while_paused(self, timeout_s: float | None = None) -> int:
-        """Block while paused; return how many single steps to take now (0 = run freely)."""
-        with self._wake:
-            while self.paused and not self.cancelled and self._steps_requested == 0:
-                if not self._wake.wait(timeout_s):
-                    break
-            steps, self._steps_requested = self._steps_requested, 0
-            return steps if self.paused else 0
-
-
-CONTROL_EVERY_STEPS = 32  # steps between two looks at the controls
-
-EventSink = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass
-class RunResult:
-    status: RunStatus
-    error: str | None
-    metrics: dict[str, Any]
-    history: list[MetricPoint] = field(default_factory=list)
-    elapsed_s: float = 0.0
-
-
-def run_training(
-    trainer: Trainer,
-    on_event: EventSink | None = None,
-    control: RunControl | None = None,
-    eval_every: int | None = None,
-    grid_every: int | None = None,
-) -> RunResult:
-    """Train to the last epoch, reporting to `on_event(type, payload)` as the wire names them.
-
-    Events: `metrics` (a MetricPoint dict) every `eval_every` steps (default: each epoch),
-    `grid` every `grid_every` steps (default: never), and `status` on every change. A loss that
-    becomes NaN or infinite ends the run as `diverged` with a sentence saying why.
-    """
-    emit = on_event or (lambda kind, payload: None)
-    control = control or RunControl()
-    eval_every = eval_every or trainer.steps_per_epoch
-    history: list[MetricPoint] = []
-    started = time.perf_counter()
-    status = RunStatus.RUNNING
-    emit("status", {"status": status.value})
-
-    def report(samples_per_s: float) -> str | None:
-        point = trainer.evaluate(samples_per_s)
-        history.append(point)
-        emit("metrics", point.to_dict())
-        if grid_every and (trainer.step % grid_every == 0 or trainer.finished):
-            emit("grid", trainer.grid().encode())
-        return divergence_message(trainer, point)
-
-    error = report(0.0)
-    timed_steps, timed_s = 0, 0.0
-    while error is None and not trainer.finished and not control.cancelled:
-        single_steps = control.wait_while_paused(timeout_s=0.5) if control.paused else 0
-        if control.cancelled:
-            break
-        if control.paused and single_steps == 0:
-            if status is not RunStatus.PAUSED:
-                status = RunStatus.PAUSED
-                emit("status", {"status": status.value})
-            continue
-        if status is RunStatus.PAUSED and not control.paused:
-            status = RunStatus.RUNNING
-            emit("status", {"status": status.value})
-        control.apply_rates(trainer)
-        if single_steps:
-            trainer.train_steps(single_steps)
-            error = report(0.0)
-            continue
-        # Train in short chunks so that pause and cancel take effect within milliseconds.
-        chunk_start, step_before = time.perf_counter(), trainer.step
-        trainer.train_steps(min(eval_every - trainer.step % eval_every, CONTROL_EVERY_STEPS))
-        timed_steps += trainer.step - step_before
-        timed_s += time.perf_counter() - chunk_start
-        if trainer.step % eval_every == 0 or trainer.finished:
-            error = report(timed_steps * trainer.batch_size / timed_s if timed_s > 0 else 0.0)
-            timed_steps, timed_s = 0, 0.0
-
-    if error is not None:
-        status = RunStatus.DIVERGED
-        metrics: dict[str, Any] = history[-1].to_dict()
-    else:
-        status = RunStatus.CANCELLED if control.cancelled else RunStatus.DONE
-        metrics = trainer.final_metrics()
-    emit("status", {"status": status.value, **({"error": error} if error else {})})
-    return RunResult(status, error, metrics, history, time.perf_counter() - started)
 
 
 def divergence_message(trainer: Trainer, point: MetricPoint) -> str | None:

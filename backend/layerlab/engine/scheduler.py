@@ -1,36 +1,32 @@
 """The scheduler: admits runs, queues them fairly, hands them to workers and keeps their record.
 
-Everything here runs on the server's event loop: the worker pool's reader thread hands each
-event over with `call_soon_threadsafe`, so run state is only ever changed from one thread.
+Everything here runs on the server's event loop: the executor's events are handed over with
+`call_soon_threadsafe`, so run state is only ever changed from one thread. Its parts live beside
+it: admission (per-client limits), tokens, retention, and its reads (reads.py). What stays here,
+the queue, the controls and the workers' events, changes one state machine of live runs (each
+`LiveRun`'s queued → submitted → parked… flags): one module, a little over 350 lines, rather
+than one state machine in three files.
 """
 
 import asyncio
 import collections
 import contextlib
-import hashlib
-import hmac
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from layerlab.config import Settings
-from layerlab.core.spec import RunSpec
+from layerlab.core.spec import RunSpec, admitted_spec
 from layerlab.core.training import FINAL_STATUSES
-from layerlab.engine.activity import Activity
+from layerlab.engine.admission import Admission, AdmissionError
+from layerlab.engine.executor import CHECKPOINT, LOST, PARKED, Executor
 from layerlab.engine.hub import Hub
+from layerlab.engine.reads import ControlError, LiveRun, SchedulerReads, public_run
+from layerlab.engine.retention import delete_expired
 from layerlab.engine.store import DatabaseDamaged, RunRecord, Store
-from layerlab.engine.workers import (
-    CHECKPOINT,
-    LOST,
-    PARKED,
-    WorkerConfig,
-    WorkerPool,
-    worker_devices,
-)
+from layerlab.engine.tokens import new_token
 
 logger = logging.getLogger("layerlab.scheduler")
 
@@ -38,95 +34,16 @@ INTERRUPTED_ERROR = (
     "The server stopped while this run was training. Resume it to go on from its last "
     "checkpoint, or start it again."
 )
-CALL_TIMEOUT_S = 5.0
 
 
-class AdmissionError(Exception):
-    """A run refused for now: 429 (this client's limits) or 503 (the whole server is full)."""
+class Scheduler(SchedulerReads):
+    """Admits runs, queues them fairly, hands them to the executor's workers and records what
+    the workers report; its reads (SchedulerReads) are what the API answers from."""
 
-    def __init__(self, status_code: int, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-        self.retry_after_s = retry_after_s
-
-
-class ControlError(Exception):
-    """A control that does not apply to the run in its current state (409)."""
-
-
-@dataclass
-class LiveRun:
-    """A run that has not ended: queued here, or held by a worker."""
-
-    id: str
-    client: str
-    token_hash: str
-    spec: RunSpec
-    csv_text: str | None
-    created_at: float
-    last_seen: float
-    start_paused: bool = False
-    submitted: bool = False  # held by a worker (or on its way to one)
-    status: str = "queued"
-    paused_at: float | None = None  # when it last became paused
-    parking: bool = False  # asked to leave its worker while paused; not yet gone
-    parked: bool = False  # paused with its state in the store, holding no worker's place
-    resume_when_parked: bool | None = None  # a control that came while parking: paused or not
-    pending_steps: int = 0  # single steps asked for before its worker had it
-    pending_rates: dict[str, float] = field(default_factory=dict)
-    deleted: bool = False
-    stop_reason: str | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    status_changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def public_run(record: RunRecord) -> dict[str, Any]:
-    """What anyone may read about a run (never its token)."""
-    return {
-        "id": record.id,
-        "status": record.status,
-        "error": record.error,
-        "spec": record.spec,
-        "created_at": record.created_at,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "queue_position": None,
-        "model_info": record.model_info,
-        "final_metrics": record.final_metrics,
-        "has_weights": record.has_weights,
-    }
-
-
-class Scheduler:
-    def __init__(self, settings: Settings, store: Store, hub: Hub) -> None:
-        self.settings = settings
-        self.store = store
-        self.hub = hub
-        self.activity = Activity()  # counts for GET /metrics
-        count = settings.worker_count(_cuda_devices() if settings.device == "auto" else 0)
-        config = WorkerConfig(
-            metrics_interval_s=1.0 / settings.metrics_frames_per_s,
-            grid_interval_s=1.0 / settings.grid_frames_per_s,
-            time_slice_s=settings.time_slice_s,
-            checkpoint_interval_s=settings.checkpoint_interval_s,
-        )
-        self.pool = WorkerPool(
-            worker_devices(settings.device, count),
-            settings.runs_per_worker,
-            config,
-            self._from_worker_thread,
-        )
-        self.live: dict[str, LiveRun] = {}
-        self.queue: list[LiveRun] = []
-        self._created: dict[str, collections.deque[float]] = {}
-        self._uploaded: dict[str, collections.deque[tuple[float, int]]] = {}  # (when, bytes)
+    def __init__(self, settings: Settings, store: Store, hub: Hub, executor: Executor) -> None:
+        super().__init__(settings, store, hub, executor)
+        self.admission = Admission(settings)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._weights_asked: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._janitor: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -136,13 +53,13 @@ class Scheduler:
         interrupted = self.store.mark_interrupted(INTERRUPTED_ERROR, time.time())
         if interrupted:
             logger.warning("%d runs were active when the server last stopped", len(interrupted))
-        self.pool.start()
+        self.executor.start(self._from_worker_thread)
         self._janitor = asyncio.create_task(self._clean_up_forever())
 
     async def stop(self) -> None:
         if self._janitor is not None:
             self._janitor.cancel()
-        await asyncio.to_thread(self.pool.stop)
+        await asyncio.to_thread(self.executor.stop)
         self.store.mark_interrupted(INTERRUPTED_ERROR, time.time())
         for run_id in list(self.live):
             self.hub.publish_status(run_id, {"status": "interrupted", "error": INTERRUPTED_ERROR})
@@ -156,13 +73,14 @@ class Scheduler:
         self, spec: RunSpec, client: str, csv_text: str | None = None, paused: bool = False
     ) -> tuple[dict[str, Any], str]:
         """Admit, record and queue a run; returns its public view and its owner token."""
-        self._admit(client)
+        active = sum(1 for run in self.live.values() if run.client == client)
+        self.admission.admit_run(client, active, len(self.queue), self.executor.free_slots())
         now = time.time()
-        token = secrets.token_urlsafe(24)
+        token, token_hash = new_token()
         record = RunRecord(
             id=secrets.token_hex(8),
             client=client,
-            token_hash=hash_token(token),
+            token_hash=token_hash,
             spec=spec.model_dump(mode="json"),
             created_at=now,
         )
@@ -172,79 +90,18 @@ class Scheduler:
         self.queue.append(run)
         self.hub.open(run.id, public_run(record))
         self.activity.run_created()
-        self._created.setdefault(client, collections.deque()).append(time.monotonic())
+        self.admission.created(client)
         self._dispatch()
         return self.describe(run.id) or public_run(record), token
 
-    def _admit(self, client: str) -> None:
-        settings = self.settings
-        self._admit_active(client)
-        recent = self._created.get(client, collections.deque())
-        while recent and time.monotonic() - recent[0] > 60.0:
-            recent.popleft()
-        if len(recent) >= settings.max_runs_per_minute:
-            wait_s = math.ceil(60.0 - (time.monotonic() - recent[0]))
-            raise AdmissionError(
-                429,
-                f"this client created {len(recent)} runs in the last minute, the most allowed "
-                f"(LAYERLAB_MAX_RUNS_PER_MINUTE={settings.max_runs_per_minute}); "
-                f"try again in {wait_s} s",
-                retry_after_s=max(1, wait_s),
-            )
-        self._admit_queued()
-
     def admit_upload(self, client: str, size_bytes: int) -> None:
         """Count an upload against the client's hourly quota; AdmissionError (429) beyond it."""
-        settings, now = self.settings, time.monotonic()
-        recent = self._uploaded.setdefault(client, collections.deque())
-        while recent and now - recent[0][0] > 3600.0:
-            recent.popleft()
-        count, sent = len(recent), sum(size for _, size in recent)
-        wait_s = max(1, math.ceil(3600.0 - (now - recent[0][0]))) if recent else 1
-        if count >= settings.max_uploads_per_hour:
-            raise AdmissionError(
-                429,
-                f"this client uploaded {count} files in the last hour, the most allowed "
-                f"(LAYERLAB_MAX_UPLOADS_PER_HOUR={settings.max_uploads_per_hour}); "
-                f"try again in {wait_s} s, or train on a file uploaded before",
-                retry_after_s=wait_s,
-            )
-        if sent + size_bytes > settings.max_upload_bytes_per_hour:
-            raise AdmissionError(
-                429,
-                f"this upload of {size_bytes} bytes would bring this client's last hour to "
-                f"{sent + size_bytes} bytes, more than allowed (LAYERLAB_MAX_UPLOAD_BYTES_PER_HOUR="
-                f"{settings.max_upload_bytes_per_hour}); try again in {wait_s} s",
-                retry_after_s=wait_s,
-            )
-        recent.append((now, size_bytes))
-
-    def _admit_active(self, client: str) -> None:
-        limit = self.settings.max_active_runs_per_client
-        active = sum(1 for run in self.live.values() if run.client == client)
-        if active >= limit:
-            raise AdmissionError(
-                429,
-                f"this client already has {active} active runs, the most it may have at once "
-                f"(LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT={limit}); "
-                "cancel one or wait for one to finish",
-                retry_after_s=5,
-            )
-
-    def _admit_queued(self) -> None:
-        limit = self.settings.max_queued_runs
-        if self.pool.free_slots() <= len(self.queue) - limit:
-            raise AdmissionError(
-                503,
-                f"the server is full: {len(self.queue)} runs are already waiting for a worker "
-                f"(LAYERLAB_MAX_QUEUED_RUNS={limit}); try again shortly",
-                retry_after_s=10,
-            )
+        self.admission.admit_upload(client, size_bytes)
 
     def _dispatch(self) -> None:
         """Hand queued runs to free workers, the least-served client first, then oldest first;
         paused runs leave their workers when queued runs need their places."""
-        while self.queue and self.pool.free_slots() > 0:
+        while self.queue and self.executor.free_slots() > 0:
             training = collections.Counter(r.client for r in self.live.values() if r.submitted)
             run = min(self.queue, key=lambda r: (training[r.client], r.created_at))
             self.queue.remove(run)
@@ -258,7 +115,7 @@ class Scheduler:
             ),
             key=lambda r: r.paused_at or 0.0,
         )
-        for run in paused[: max(0, len(self.queue) - self.pool.free_slots() - parking)]:
+        for run in paused[: max(0, len(self.queue) - self.executor.free_slots() - parking)]:
             self._park(run)
         for position, run in enumerate(self.queue, start=1):
             channel = self.hub.channels.get(run.id)
@@ -272,17 +129,17 @@ class Scheduler:
         saved = self.store.load_checkpoint(run.id)  # a run that has one goes on from it
         checkpoint = saved[1] if saved else None
         spec = run.spec.model_dump(mode="json")
-        self.pool.submit(run.id, spec, run.csv_text, run.start_paused, checkpoint)
+        self.executor.submit(run.id, spec, run.csv_text, run.start_paused, checkpoint)
         if run.pending_rates:  # a checkpoint holds the rates it had: newer ones follow it
-            self.pool.control(run.id, "rates", run.pending_rates)
+            self.executor.control(run.id, "rates", run.pending_rates)
         for _ in range(run.pending_steps):
-            self.pool.control(run.id, "step")
+            self.executor.control(run.id, "step")
         run.pending_rates, run.pending_steps = {}, 0
 
     def _park(self, run: LiveRun) -> None:
         """A paused run leaves its worker; its state comes back in a `parked` event."""
         run.parking = True
-        if not self.pool.control(run.id, "park"):
+        if not self.executor.control(run.id, "park"):
             run.parking = False
 
     def _requeue(self, run: LiveRun, paused: bool) -> None:
@@ -296,92 +153,6 @@ class Scheduler:
         self.store.update_run(run.id, status="queued")
         self.hub.publish_status(run.id, {"status": "queued"})
         self._dispatch()
-
-    # --- reading runs -------------------------------------------------------------------------
-
-    def snapshot(self, run_id: str) -> dict[str, Any] | None:
-        """The run, its metric history and latest grid: live from the hub, else as stored."""
-        live = self.hub.snapshot(run_id)
-        if live is not None:
-            return live
-        record = self.store.get_run(run_id)
-        if record is None:
-            return None
-        return {
-            "type": "snapshot",
-            "run": public_run(record),
-            "history": record.history,
-            "grid": record.grid,
-        }
-
-    def describe(self, run_id: str) -> dict[str, Any] | None:
-        """The run's public view (None for an unknown id)."""
-        snapshot = self.snapshot(run_id)
-        return snapshot["run"] if snapshot else None
-
-    def history(self, run_id: str) -> list[dict[str, Any]] | None:
-        snapshot = self.snapshot(run_id)
-        return snapshot["history"] if snapshot else None
-
-    def latest_grid(self, run_id: str) -> dict[str, Any] | None:
-        snapshot = self.snapshot(run_id)
-        return snapshot["grid"] if snapshot else None
-
-    def touch(self, run_id: str) -> None:
-        """Someone looked at the run: it is not abandoned."""
-        run = self.live.get(run_id)
-        if run is not None:
-            run.last_seen = time.time()
-
-    async def current_weights(self, run_id: str) -> dict[str, Any] | None:
-        """{'weights': bytes, 'gradient_norms', 'step'} now, from the worker or else the store.
-
-        Reads of one run that come together (the page asks for three things at once) share
-        one answer of its worker."""
-        asking = self._weights_asked.get(run_id)
-        if asking is None:
-            asking = asyncio.ensure_future(self._ask_weights(run_id))
-            self._weights_asked[run_id] = asking
-            asking.add_done_callback(lambda _: self._weights_asked.pop(run_id, None))
-        return await asyncio.shield(asking)
-
-    async def _ask_weights(self, run_id: str) -> dict[str, Any] | None:
-        run = self.live.get(run_id)
-        if run is not None and run.submitted:
-            future = self.pool.call(run_id)
-            try:
-                reply = await asyncio.wait_for(asyncio.wrap_future(future), CALL_TIMEOUT_S)
-            except asyncio.TimeoutError:
-                reply = {"error": "the worker did not answer in time"}
-            if "error" not in reply:
-                return reply
-        blob = self.store.load_weights(run_id)
-        if blob is None:
-            return None
-        history = self.history(run_id) or [{"step": None}]
-        return {"weights": blob, "gradient_norms": {}, "step": history[-1]["step"]}
-
-    def owner_matches(self, run_id: str, token: str) -> bool:
-        """Whether `token` is the run's owner token or the server's admin token."""
-        admin = self.settings.admin_token
-        if admin and hmac.compare_digest(token.encode(), admin.encode()):
-            return True
-        run = self.live.get(run_id)
-        expected = run.token_hash if run else None
-        if expected is None:
-            record = self.store.get_run(run_id)
-            expected = record.token_hash if record else None
-        return expected is not None and hmac.compare_digest(hash_token(token), expected)
-
-    async def wait_until_ended(self, run_id: str, timeout_s: float) -> bool:
-        run = self.live.get(run_id)
-        if run is None:
-            return True
-        try:
-            await asyncio.wait_for(run.ended.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            return False
-        return True
 
     # --- controlling runs ---------------------------------------------------------------------
 
@@ -409,7 +180,7 @@ class Scheduler:
         elif action == "step" and run.status != "paused":
             raise ControlError(f"the run is {run.status}: pause it before stepping")
         else:
-            self.pool.control(run_id, action)
+            self.executor.control(run_id, action)
         target = {"pause": "paused", "resume": "running"}.get(action)
         if target is not None:
             await self._await(run, lambda: run.status == target, wait_s)
@@ -423,11 +194,12 @@ class Scheduler:
         if record is None or record.status != "interrupted":
             return None
         try:
-            self._admit_active(record.client)
-            self._admit_queued()
+            active = sum(1 for run in self.live.values() if run.client == record.client)
+            self.admission.check_active(record.client, active)
+            self.admission.check_room(len(self.queue), self.executor.free_slots())
         except AdmissionError as error:
             raise ControlError(f"the run cannot resume now: {error.message}") from None
-        spec = RunSpec.model_validate(record.spec)
+        spec = admitted_spec(record.spec)
         csv_text = None
         if spec.dataset.source:
             dataset = self.store.get_dataset(spec.dataset.source)
@@ -460,7 +232,7 @@ class Scheduler:
         if run is None:
             raise ControlError("the run has ended: its rates can no longer change")
         if run.submitted:
-            self.pool.control(run_id, "rates", rates)
+            self.executor.control(run_id, "rates", rates)
         else:  # sent after its start, since a checkpoint holds the rates it had then
             run.spec = run.spec.model_copy(update=rates)
             run.pending_rates.update(rates)
@@ -472,7 +244,7 @@ class Scheduler:
         """Cancel a run: at once while queued, through its worker once it trains."""
         run.stop_reason = reason
         # a parking run has no session left to cancel: it ends here, and its state is ignored
-        if run.submitted and not run.parking and self.pool.control(run.id, "cancel"):
+        if run.submitted and not run.parking and self.executor.control(run.id, "cancel"):
             return
         self._finish(run, {"status": "cancelled", "error": reason})
 
@@ -482,7 +254,7 @@ class Scheduler:
         if run is not None:
             run.deleted = True
             if run.submitted:
-                self.pool.control(run.id, "cancel")
+                self.executor.control(run.id, "cancel")
             self._finish(run, {"status": "cancelled", "error": "deleted by its owner"})
         return self.store.delete_run(run_id) or run is not None
 
@@ -635,29 +407,7 @@ class Scheduler:
                 and now - (run.paused_at or now) >= self.settings.park_paused_after_s
             ):
                 self._park(run)
-        for client in [
-            c
-            for c, times in self._created.items()
-            if not times or time.monotonic() - times[-1] > 60
-        ]:
-            del self._created[client]
-        for client in [
-            c
-            for c, sent in self._uploaded.items()
-            if not sent or time.monotonic() - sent[-1][0] > 3600
-        ]:
-            del self._uploaded[client]
+        self.admission.forget_quiet_clients()
         if self.settings.retention_s > 0:
-            cutoff = now - self.settings.retention_s
-            for run_id in self.store.finished_before(cutoff):
-                self.store.delete_run(run_id)
             in_use = {run.spec.dataset.source for run in self.live.values()}
-            for dataset_id in self.store.datasets_before(cutoff):
-                if dataset_id not in in_use:
-                    self.store.delete_dataset(dataset_id)
-
-
-def _cuda_devices() -> int:
-    import torch
-
-    return torch.cuda.device_count()
+            delete_expired(self.store, now - self.settings.retention_s, in_use)

@@ -1,9 +1,9 @@
-"""One run inside a worker: its Trainer, its controls, and the events it owes its viewers.
+"""One run being trained: its Trainer, its controls, and the events it owes whoever watches.
 
 A worker trains its running sessions together, in stacks (`stacking.py`), and hands each its
 frames to `publish`. A session can also train alone (`advance`): its single steps while paused,
-and wherever no stack is wanted. Either way frames leave at most at the rates in settings, so a
-fast run costs its viewers no more than a slow one.
+`layerlab train`, and wherever no stack is wanted. Either way frames leave at most at the rates
+in settings, so a fast run costs its viewers no more than a slow one.
 """
 
 import io
@@ -28,7 +28,14 @@ STEPS_PER_CHUNK = 4  # steps between two looks at the clock (a look costs well u
 
 
 class TrainingSession:
-    """A run being trained: pause, resume, step, cancel and new rates apply between chunks."""
+    """A run being trained: pause, resume, step, cancel and new rates apply between turns.
+
+    Its owner calls everything from one thread (a worker's loop, the command's); a control that
+    arrives elsewhere, such as Ctrl-C, waits for the owner's next look. Metrics frames leave
+    every `metrics_interval_s`; when `metrics_every_steps` is set they also fall due at each
+    multiple of that many steps, where a turn alone stops: a history that is the same on every
+    machine. `grid_interval_s=None` sends no grids.
+    """
 
     def __init__(
         self,
@@ -39,7 +46,7 @@ class TrainingSession:
         device: torch.device | None = None,
         dtype: torch.dtype = torch.float32,
         metrics_interval_s: float = 0.05,
-        grid_interval_s: float = 0.1,
+        grid_interval_s: float | None = 0.1,
         paused: bool = False,
         checkpoint: bytes | None = None,
     ) -> None:
@@ -49,6 +56,7 @@ class TrainingSession:
             self.trainer.restore(checkpoint)
         self.metrics_interval_s = metrics_interval_s
         self.grid_interval_s = grid_interval_s
+        self.metrics_every_steps: int | None = None  # set once the Trainer's numbers are known
         self.status = RunStatus.PAUSED if paused else RunStatus.RUNNING
         self.steps_requested = 0
         self._timed_steps, self._timed_s = 0, 0.0
@@ -117,15 +125,24 @@ class TrainingSession:
             return
         start = time.perf_counter()
         deadline = min(start + budget_s, max(self._next_metrics, start + 0.001))
+        report_step = self._next_report_step()
         step_before = trainer.step
         now = start
-        while not trainer.finished and now < deadline:
-            trainer.train_steps(STEPS_PER_CHUNK)
+        while trainer.step < report_step and now < deadline:
+            trainer.train_steps(min(STEPS_PER_CHUNK, report_step - trainer.step))
             now = time.perf_counter()
         self._timed_steps += trainer.step - step_before
         self._timed_s += now - start
-        if trainer.finished or now >= self._next_metrics:
+        if trainer.step >= report_step or now >= self._next_metrics:
             self._report(force_grid=trainer.finished)
+
+    def _next_report_step(self) -> int:
+        """The step whose metrics are due whatever the clock says: the next multiple of
+        `metrics_every_steps`, or the last step."""
+        every, trainer = self.metrics_every_steps, self.trainer
+        if every is None:
+            return trainer.total_steps
+        return min((trainer.step // every + 1) * every, trainer.total_steps)
 
     def _report(self, force_grid: bool = False) -> None:
         """Evaluate the run alone and publish it (a stack evaluates its runs together)."""
@@ -133,7 +150,11 @@ class TrainingSession:
         rate = self._timed_steps * trainer.batch_size / self._timed_s if self._timed_s else 0.0
         self._timed_steps, self._timed_s = 0, 0.0
         now = time.perf_counter()
-        grid_due = trainer.dataset.is_2d and (force_grid or now >= self._next_grid)
+        grid_due = (
+            self.grid_interval_s is not None
+            and trainer.dataset.is_2d
+            and (force_grid or now >= self._next_grid)
+        )
         self.publish(trainer.evaluate(rate), trainer.grid() if grid_due else None)
 
     def publish(self, point: MetricPoint, grid: Grid | None) -> None:
@@ -142,7 +163,7 @@ class TrainingSession:
         self._next_metrics = now + self.metrics_interval_s
         self.emit("metrics", point.to_dict())
         error = divergence_message(self.trainer, point)
-        if error is None and grid is not None:
+        if error is None and grid is not None and self.grid_interval_s is not None:
             self._next_grid = now + self.grid_interval_s
             self.emit("grid", grid.encode())
         if error is not None:

@@ -113,8 +113,9 @@ def command(args: argparse.Namespace) -> int:
     settings = get_settings().model_copy(update={"device": str(device)})
     workers = args.workers or settings.worker_count(torch.cuda.device_count())
     try:  # the bench's runs are fixed; a server with tighter limits refuses them
-        lone_spec = RunSpec.model_validate(LONE_RUN)
-        mix = classroom_mix(max(runs))
+        limits = settings.limits()
+        lone_spec = RunSpec.model_validate(LONE_RUN, context={"limits": limits})
+        mix = classroom_mix(max(runs), limits=limits)
     except ValidationError as error:
         problem = "; ".join(str(item["msg"]) for item in error.errors())
         raise UsageError(

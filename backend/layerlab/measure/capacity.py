@@ -19,16 +19,21 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from layerlab.config import Settings
+from layerlab.core.limits import DEFAULT_LIMITS, Limits
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES, Trainer
-from layerlab.engine.workers import WorkerConfig, WorkerPool, worker_devices
+from layerlab.engine.executor import Executor, WorkerConfig
+from layerlab.engine.local_executor import LocalExecutor, worker_devices
 
 DATASETS = ("moons", "circles", "xor", "spiral")
 WIDTHS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
 
 
-def classroom_mix(k: int, seed: int = 0, epochs: int = 1000) -> list[RunSpec]:
-    """K runs as a class sets them, the same K for the same seed."""
+def classroom_mix(
+    k: int, seed: int = 0, epochs: int = 1000, limits: Limits = DEFAULT_LIMITS
+) -> list[RunSpec]:
+    """K runs as a class sets them, the same K for the same seed; a server's `limits` may
+    refuse them (ValidationError)."""
     rng = random.Random(seed)
     specs = []
     for i in range(k):
@@ -45,7 +50,8 @@ def classroom_mix(k: int, seed: int = 0, epochs: int = 1000) -> list[RunSpec]:
                     "batch_size": rng.choice((32, 32, 32, 32, 10)),
                     "epochs": epochs,
                     "seed": i,
-                }
+                },
+                context={"limits": limits},
             )
         )
     return specs
@@ -108,7 +114,7 @@ class _Learners:
 
     def __init__(self, specs: list[RunSpec]) -> None:
         self.specs = specs
-        self.pool: WorkerPool | None = None  # the pool calls us: it comes after
+        self.executor: Executor | None = None  # it calls us: it comes after
         self.learner_of: dict[str, int] = {}
         self.finished_steps = [0] * len(specs)  # in the learner's ended runs
         self.current_step = [0] * len(specs)
@@ -120,8 +126,8 @@ class _Learners:
         self.runs += 1
         self.learner_of[run_id] = learner
         self.current_step[learner] = 0
-        assert self.pool is not None
-        self.pool.submit(run_id, self.specs[learner].model_dump(mode="json"), None, False)
+        assert self.executor is not None
+        self.executor.submit(run_id, self.specs[learner].model_dump(mode="json"), None, False)
 
     def steps(self) -> list[int]:
         return [
@@ -145,18 +151,13 @@ class _Learners:
 def engine_capacity(
     specs: list[RunSpec], settings: Settings, workers: int, seconds: float
 ) -> Capacity:
-    """Train the runs in the service's worker pool and measure steps and grid frames per run."""
-    config = WorkerConfig(
-        metrics_interval_s=1.0 / settings.metrics_frames_per_s,
-        grid_interval_s=1.0 / settings.grid_frames_per_s,
-        time_slice_s=settings.time_slice_s,
-    )
+    """Train the runs in the service's workers and measure steps and grid frames per run."""
     per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
     learners = _Learners(specs)
-    pool = learners.pool = WorkerPool(
-        worker_devices(settings.device, workers), per_worker, config, learners
+    executor = learners.executor = LocalExecutor(
+        worker_devices(settings.device, workers), per_worker, WorkerConfig.from_settings(settings)
     )
-    pool.start()
+    executor.start(learners)
     try:
         for learner in range(len(specs)):
             learners.start(learner)
@@ -167,9 +168,9 @@ def engine_capacity(
         time.sleep(seconds)
         elapsed = time.perf_counter() - started
         steps_after, grids_after = learners.steps(), list(learners.grids)
-        memory = sum(_resident_mib(pid) for pid in pool.pids() if pid)
+        memory = sum(_resident_mib(w.pid) for w in executor.info().workers if w.pid)
     finally:
-        pool.stop()
+        executor.stop()
     steps = [(a - b) / elapsed for a, b in zip(steps_after, steps_before, strict=True)]
     grids = [(a - b) / elapsed for a, b in zip(grids_after, grids_before, strict=True)]
     return Capacity(

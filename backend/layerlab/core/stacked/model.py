@@ -13,7 +13,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default
+from layerlab.core.activations import ACTIVATIONS
+
 # Elements per step of PyTorch's widest CPU vector loop (2 × 16 float32 lanes on AVX-512), doubled
 # to cover float64 and narrower CPUs too: see `lanewise`.
 VECTOR_LOOP = 64
@@ -39,48 +40,6 @@ def lanewise(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.T
 
 def _as_is(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
     return op(*tensors)
-
-
-# --- activations: a = f(z), and the backward dz = g · f'(z) -------------------------------------
-class Activation(NamedTuple):
-    """f, and the gradient through it: dz = backward(g, z, a) with g = d(loss)/da, a = f(z).
-
-    The backward calls the kernels autograd itself calls for these modules, one op each;
-    `value_` overwrites z with f(z), for passes that keep nothing (grids are large: 64×64×K×H).
-    """
-
-    value: Callable[[torch.Tensor], torch.Tensor]
-    backward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-    value_: Callable[[torch.Tensor], torch.Tensor]
-    exact: bool = False  # comparisons and products only: the scalar code rounds as the vector's
-
-
-aten = torch.ops.aten
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation(  # g·[a > 0]
-        torch.relu, lambda g, z, a: aten.threshold_backward(g, a, 0), torch.relu_, exact=True
-    ),
-    "tanh": Activation(
-        torch.tanh, lambda g, z, a: aten.tanh_backward(g, a), torch.tanh_
-    ),  # g·(1−a²)
-    "sigmoid": Activation(  # g·a(1 − a)
-        torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a), torch.sigmoid_
-    ),
-    "linear": Activation(lambda z: z, lambda g, z, a: g, lambda z: z, exact=True),
-    "leaky_relu": Activation(  # g·(z > 0 ? 1 : 0.01)
-        lambda z: F.leaky_relu(z, LEAKY_SLOPE),
-        lambda g, z, a: aten.leaky_relu_backward(g, z, LEAKY_SLOPE, False),
-        lambda z: F.leaky_relu_(z, LEAKY_SLOPE),
-        exact=True,
-    ),
-    "elu": Activation(  # g·(z > 0 ? 1 : a + 1), from the result as nn.ELU's backward does
-        F.elu, lambda g, z, a: aten.elu_backward(g, 1.0, 1.0, 1.0, True, a), F.elu_
-    ),
-    "gelu": Activation(F.gelu, lambda g, z, a: aten.gelu_backward(g, z), F.gelu),  # g·(Φ + zφ)
-    "silu": Activation(  # g·σ(z)(1 + z(1 − σ(z)))
-        F.silu, lambda g, z, a: aten.silu_backward(g, z), lambda z: F.silu(z, inplace=True)
-    ),
-}
 
 
 # --- losses: per-sample loss, and d(weighted loss)/d(outputs) ---------------------------------

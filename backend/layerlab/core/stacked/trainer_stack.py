@@ -10,12 +10,15 @@ or leave between steps, and on leaving its Trainer holds exactly the state the s
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from layerlab.core.datasets import DATASETS
 from layerlab.core.grids import Grid, grid_from_outputs
 from layerlab.core.models import MOMENTUM, linear_layers
+from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.batch_order import BatchOrder
 from layerlab.core.stacked.model import (
     Geometry,
@@ -33,7 +36,7 @@ from layerlab.core.training import MetricPoint, Trainer
 STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none
 FLAT = ("params", "grads", "mask", "weight_mask", "velocity", "exp_avg", "exp_avg_sq")
 
-StackKey = tuple[str, int, str, int, int, int, torch.dtype, str]
+StackKey = tuple[Any, ...]  # see stack_key
 
 
 def width_class(width: int) -> int:
@@ -42,17 +45,27 @@ def width_class(width: int) -> int:
     return max(16, 1 << (width - 1).bit_length())
 
 
-def stack_key(trainer: Trainer) -> StackKey:
-    """Trainers with one key can share a stack: task, outputs, activation, width class, inputs,
-    batch size, dtype, device. Runs with no hidden layer stack apart: they have no activation
-    to share. Inputs and batches are never padded: a sum over padded zeros can round otherwise
-    than the same sum unpadded, and a run's numbers must not depend on its stack mates."""
-    spec, dataset = trainer.spec, trainer.dataset
+def stack_key(run: RunSpec | Trainer) -> StackKey:
+    """Runs with one key share a stack: task, outputs, activation, width class, inputs, batch
+    size, dtype, device. Runs with no hidden layer stack apart: they have no activation to
+    share. Inputs and batches are never padded: a sum over padded zeros can round otherwise than
+    the same sum unpadded, and a run's numbers must not depend on its stack mates.
+
+    Of a spec alone, the key as far as it tells before the run's data exists (an upload's task
+    and columns, the batch a small table caps): where the server places a run.
+    """
+    spec = run if isinstance(run, RunSpec) else run.spec
     activation, width = "none", 0
     if spec.hidden_widths:
         activation, width = spec.activation, width_class(max(spec.hidden_widths))
-    return (dataset.task, dataset.n_outputs, activation, width, trainer.n_inputs,
-            trainer.batch_size, trainer.dtype, str(trainer.device))  # fmt: skip
+    if isinstance(run, RunSpec):
+        info = DATASETS.get(spec.dataset.name)
+        task = (info.task if info else None) or "csv"
+        outputs = spec.dataset.classes if task == "multiclass" else None
+        return (task, outputs, activation, width, tuple(spec.features), spec.batch_size)
+    dataset = run.dataset
+    return (dataset.task, dataset.n_outputs, activation, width, run.n_inputs,
+            run.batch_size, run.dtype, str(run.device))  # fmt: skip
 
 
 def _padded_cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -90,8 +103,8 @@ class TrainerStack:
         """Take over these Trainers' stepping from their current state, from the next step on."""
         joining = list(trainers)
         for trainer in joining:
-            if stack_key(trainer) != self.key:
-                raise ValueError(f"a run of key {stack_key(trainer)} cannot join stack {self.key}")
+            if (key := stack_key(trainer)) != self.key:
+                raise ValueError(f"a run of key {key} cannot join stack {self.key}")
         if self.trainers:
             self.optimizer.sync()  # the rows are about to be copied: steps counted in first
         geometry = self.geometry

@@ -1,0 +1,100 @@
+"""The executor: where runs train, seen from the scheduler.
+
+The scheduler queues runs and keeps their record; an executor holds the workers that train them.
+It takes runs (`submit`), passes controls and reads to the worker holding each (`control`,
+`call`), and reports what the workers send through one callback, `on_event(run_id, kind,
+payload)`, in the order each worker sent it; a worker that dies reports each of its runs `lost`,
+after everything it sent before. `LocalExecutor` (local_executor.py) runs the workers as
+processes of this machine; another executor (workers on a cluster) implements the same protocol
+and runs the same worker loop (worker_loop.py), and nothing else changes.
+"""
+
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from layerlab.config import Settings
+
+# Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`; BATCH carries
+# many events in one message (a stack's frames), so the channel and the reader see one, not K.
+# CHECKPOINT carries a run's state now and then; PARKED its state as it leaves the worker.
+READY, REPLY, LOST, BATCH = "ready", "reply", "lost", "batch"
+CHECKPOINT, PARKED = "checkpoint", "parked"
+
+EventHandler = Callable[[str | None, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs to know, picklable for a spawned process."""
+
+    metrics_interval_s: float = 0.05
+    grid_interval_s: float = 0.1
+    time_slice_s: float = 0.02  # one training round of all stacks: how soon a command is heard
+    checkpoint_interval_s: float = 10.0  # how often each run's state goes to the server
+    log_format: str = "text"  # the server's LAYERLAB_LOG_FORMAT: a worker logs as it does
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "WorkerConfig":
+        return cls(
+            metrics_interval_s=1.0 / settings.metrics_frames_per_s,
+            grid_interval_s=1.0 / settings.grid_frames_per_s,
+            time_slice_s=settings.time_slice_s,
+            checkpoint_interval_s=settings.checkpoint_interval_s,
+            log_format=settings.log_format,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """One worker as the executor sees it: for /metrics, /api/info and the capacity bench."""
+
+    index: int
+    device: str
+    pid: int | None  # None where a worker is no process of this machine
+    runs: frozenset[str]  # the runs it holds (training, paused, or on their way to it)
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    workers: tuple[WorkerState, ...]
+    restarts: int  # workers replaced after they died
+
+    @property
+    def devices(self) -> list[str]:
+        return [worker.device for worker in self.workers]
+
+    def holder(self, run_id: str) -> WorkerState | None:
+        return next((w for w in self.workers if run_id in w.runs), None)
+
+
+class Executor(Protocol):
+    def start(self, on_event: EventHandler) -> None:
+        """Start the workers; from now on their events go to `on_event` (from any thread)."""
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask every worker to stop, with what each run has reached sent as a checkpoint."""
+
+    def free_slots(self) -> int:
+        """How many more runs the workers take now."""
+
+    def submit(
+        self,
+        run_id: str,
+        spec_json: dict[str, Any],
+        csv_text: str | None,
+        paused: bool,
+        checkpoint: bytes | None = None,
+    ) -> None:
+        """Start a run on a worker (from its checkpoint, if given)."""
+
+    def control(self, run_id: str, action: str, *args: Any) -> bool:
+        """pause, resume, step, cancel, rates or park; False when no worker holds the run."""
+
+    def call(self, run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
+        """The run's weights, gradient norms and step now, as its worker answers ({'error'}
+        when none holds it or the worker is lost)."""
+
+    def info(self) -> ExecutorInfo: ...

@@ -1,0 +1,13 @@
+"""Retention: finished runs and uploads are kept for LAYERLAB_RETENTION_S, then deleted."""
+
+from layerlab.engine.store import Store
+
+
+def delete_expired(store: Store, cutoff: float, in_use: set[str | None]) -> None:
+    """Delete the runs that ended and the uploads made before `cutoff`, but no upload a live
+    run still trains on (its worker may need the table again to resume)."""
+    for run_id in store.finished_before(cutoff):
+        store.delete_run(run_id)
+    for dataset_id in store.datasets_before(cutoff):
+        if dataset_id not in in_use:
+            store.delete_dataset(dataset_id)
