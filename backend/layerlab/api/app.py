@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from layerlab import __version__
-from layerlab.api import code, datasets, metrics, runs, stream
+from layerlab.api import code, datasets, metrics, runs, stream, trained
 from layerlab.api.access import AccessLog
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog, counts=app.state.requests)  # outermost: sees every refusal
     app.include_router(service)
     app.include_router(runs.router)
+    app.include_router(trained.router)
     app.include_router(datasets.router)
     app.include_router(code.router)
     app.include_router(stream.router)

@@ -5,7 +5,8 @@ the same batches and steps the same torch.optim optimizer as `Trainer`, so on th
 with exactly the weights and numbers of `layerlab train --device cpu`. It is one plain
 `string.Template` with small pieces chosen by the spec (the data's piece is its dataset's
 snippet, from the registry); the spec's values appear as literals, and its comments and printed
-messages come from a table of phrases per language.
+messages come from a table of phrases per language. Its length (about 450 lines) is the
+script's: the template and its pieces read top to bottom as the script does.
 """
 
 import json

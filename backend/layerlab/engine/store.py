@@ -1,4 +1,8 @@
-"""The SQLite store of runs, their weights and checkpoints, and uploaded CSV datasets."""
+"""The SQLite store of runs, their weights and checkpoints, and uploaded CSV datasets.
+
+One schema and the queries on it, behind one connection and one lock: a little under 400
+lines, kept whole so that every statement that touches a table sits beside its definition.
+"""
 
 import contextlib
 import json
