@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from layerlab import __version__
 from layerlab.api import serve
 from layerlab.cli.console import ProgressLine, RunRecord, format_result, run_text
-from layerlab.cli.flags import FIELD_FLAGS, UsageError, add_spec_arguments, spec_from_args
+from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, spec_from_args
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError, make_dataset
@@ -30,6 +30,7 @@ from layerlab.core.summary import model_summary, model_weights
 from layerlab.core.training import RunResult, RunStatus, Trainer, pick_device
 from layerlab.engine.session import TrainingSession
 from layerlab.measure import bench, loadtest
+from layerlab.usage import UsageError
 
 EXIT_DONE, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {RunStatus.DONE: EXIT_DONE, RunStatus.CANCELLED: EXIT_INTERRUPTED}

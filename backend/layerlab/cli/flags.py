@@ -13,14 +13,7 @@ from pydantic.fields import FieldInfo
 
 from layerlab.config import get_settings
 from layerlab.core.spec import DatasetSpec, RunSpec, describe_errors
-
-
-class UsageError(Exception):
-    """Input the user can fix; each line is printed as `error: <line>` and the exit code is 2."""
-
-    def __init__(self, *lines: str) -> None:
-        super().__init__("\n".join(lines))
-        self.lines = lines
+from layerlab.usage import UsageError
 
 
 def comma_list(text: str) -> list[str]:

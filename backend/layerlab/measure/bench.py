@@ -14,7 +14,6 @@ from collections.abc import Callable
 import torch
 from pydantic import ValidationError
 
-from layerlab.cli.flags import UsageError
 from layerlab.config import get_settings
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.trainer_stack import TrainerStack
@@ -25,6 +24,7 @@ from layerlab.measure.capacity import (
     engine_capacity,
     naive_total_steps_per_s,
 )
+from layerlab.usage import UsageError
 
 MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
 

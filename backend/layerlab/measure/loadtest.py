@@ -134,8 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from layerlab.cli.flags import UsageError
     from layerlab.measure.loadreport import format_report
+    from layerlab.usage import UsageError
 
     if not 1 <= args.clients <= MAX_CLIENTS:
         raise UsageError(f"--clients: from 1 to {MAX_CLIENTS} learners; got {args.clients}")
