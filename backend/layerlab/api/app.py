@@ -29,8 +29,8 @@ from layerlab.core.spec import (
     OPTIMIZERS,
     REGULARIZATIONS,
 )
+from layerlab.engine.executor import executor_for
 from layerlab.engine.hub import Hub
-from layerlab.engine.local_executor import LocalExecutor
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import Store, claim_database
 
@@ -98,7 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     claim = claim_database(settings.database)
     store = Store(settings.database)
-    scheduler = Scheduler(settings, store, Hub(), LocalExecutor.from_settings(settings))
+    scheduler = Scheduler(settings, store, Hub(), executor_for(settings))
     app.state.scheduler = scheduler
     await scheduler.start()
     try:

@@ -98,3 +98,11 @@ class Executor(Protocol):
         when none holds it or the worker is lost)."""
 
     def info(self) -> ExecutorInfo: ...
+
+
+def executor_for(settings: "Settings") -> Executor:
+    """The executor the settings choose: the one place a new executor is named. Today, worker
+    processes of this machine."""
+    from layerlab.engine.local_executor import LocalExecutor
+
+    return LocalExecutor.from_settings(settings)
