@@ -53,9 +53,6 @@ class StackedSessions:
     def __len__(self) -> int:
         return len(self._where)
 
-    def stack_sizes(self) -> list[int]:
-        return [len(entry.stack) for entry in self._stacks.values()]
-
     @staticmethod
     def _members(entry: _Stack) -> list[TrainingSession]:
         """The stack's sessions, in the order of its runs (and of its metric points)."""
