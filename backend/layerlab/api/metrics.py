@@ -1,8 +1,8 @@
 """`GET /metrics`: the server's state and counters in the Prometheus text format.
 
 Written by hand (see exposition.py) rather than with prometheus_client: nearly every value is
-read from live state at scrape time (the scheduler, the hub, the worker pool), and a test
-process builds many apps, which one process-wide registry would mix up.
+read from live state at scrape time (through the scheduler's reads: its runs, viewers and
+workers), and a test process builds many apps, which one process-wide registry would mix up.
 """
 
 import collections
