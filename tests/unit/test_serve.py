@@ -96,6 +96,17 @@ def test_a_taken_port_on_the_ipv6_loopback_is_refused_before_starting(
     assert "--port or LAYERLAB_PORT" in error
 
 
+def test_a_start_refused_for_its_port_leaves_no_database_behind(
+    capsys: pytest.CaptureFixture[str], served: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither runs.db nor its lock
+
+
 def test_with_a_token_it_listens_and_trusts_only_the_named_proxies(
     served: list[dict[str, Any]], override_settings: Callable[..., None]
 ) -> None:

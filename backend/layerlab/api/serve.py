@@ -70,7 +70,15 @@ def _cannot_start(settings: Settings) -> str | None:
 
     if settings.reachable_from_network() and settings.admin_token is None:
         return NEEDS_ADMIN_TOKEN.format(host=settings.host)
-
+    # the port first: a start refused for it leaves no database file behind
+    try:
+        _try_binding(settings.host, settings.port)
+    except OSError as error:  # gaierror too: a host name that does not resolve
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
+        return (
+            f"cannot listen on {host}:{settings.port} ({error.strerror}); "
+            "another server may be there: choose a port with --port or LAYERLAB_PORT"
+        )
     try:
         claim = claim_database(settings.database)
     except DatabaseInUse as error:
@@ -88,14 +96,6 @@ def _cannot_start(settings: Settings) -> str | None:
     finally:
         if claim is not None:
             claim.close()  # the app claims it again for its whole life
-    try:
-        _try_binding(settings.host, settings.port)
-    except OSError as error:  # gaierror too: a host name that does not resolve
-        host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
-        return (
-            f"cannot listen on {host}:{settings.port} ({error.strerror}); "
-            "another server may be there: choose a port with --port or LAYERLAB_PORT"
-        )
     return None
 
 

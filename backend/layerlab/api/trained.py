@@ -181,7 +181,11 @@ async def export_run(
     format: Annotated[ExportFormat, Query(description="File format.")] = "state_dict",
 ) -> Response:
     if format == "onnx" and not onnx_available():
-        raise ApiError(409, "format: onnx needs the onnx and onnxscript packages on the server")
+        raise ApiError(
+            409,
+            "format: onnx needs the onnx and onnxscript packages on the server "
+            "(pip install 'layerlab[onnx]'); state_dict and torchscript need nothing more",
+        )
     model, view, _ = await _trained_model(scheduler, run_id)
     data = await run_in_threadpool(export_model, model, view["model_info"]["n_inputs"], format)
     suffix = "onnx" if format == "onnx" else "pt"
