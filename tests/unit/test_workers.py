@@ -2,6 +2,7 @@
 imbalance."""
 
 import json
+import signal
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -115,3 +116,13 @@ def test_a_worker_process_logs_as_the_server_does(capfd: pytest.CaptureFixture[s
         assert "Traceback" in entry["exception"]
     finally:
         executor.stop()
+
+
+def test_stopping_does_not_wait_for_a_worker_still_starting() -> None:
+    """A worker that has not said it is ready (it imports PyTorch for seconds, e.g. one that
+    replaced a worker killed as the machine shuts down) holds nothing trained: stop kills it."""
+    executor = LocalExecutor(["cpu"], 4, WorkerConfig())
+    executor.start(lambda run_id, kind, payload: None)
+    (worker,) = executor._workers
+    executor.stop(timeout_s=60)
+    assert not worker.ready and worker.process.exitcode == -signal.SIGKILL

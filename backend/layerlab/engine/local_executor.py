@@ -71,6 +71,7 @@ class _Worker:
     conn: Connection
     runs: dict[str, Hashable]  # run id -> the stack it is expected to join (`placement_key`)
     started_at: float
+    ready: bool = False  # it has imported PyTorch, warmed up and taken its first command
 
 
 class LocalExecutor:
@@ -115,6 +116,9 @@ class LocalExecutor:
             for worker in self._workers:
                 with contextlib.suppress(OSError):
                     worker.conn.send(("stop", None))
+        for worker in self._workers:
+            if not worker.ready:  # still importing PyTorch (a replacement, say): nothing of a
+                worker.process.kill()  # run has trained there, and waiting for it costs seconds
         deadline = time.monotonic() + timeout_s
         for worker in self._workers:
             worker.process.join(max(0.0, deadline - time.monotonic()))
@@ -251,6 +255,7 @@ class LocalExecutor:
                 future.set_result(payload)
             return
         if kind == READY:
+            worker.ready = True
             logger.info("worker %d ready (pid %s)", worker.index, payload["pid"])
             return
         if run_id and (kind == PARKED or payload.get("status") in FINAL_STATUSES):
