@@ -1,6 +1,5 @@
 """REST routes of datasets: the built-in generators, previews of their points, CSV uploads."""
 
-import csv
 import re
 import secrets
 from typing import Annotated, Any
@@ -220,7 +219,7 @@ async def upload_dataset(
         "task": dataset.task,
         "rows": len(dataset.y_train) + len(dataset.y_test),
         "input_names": list(dataset.input_names),
-        "label_column": label_column or _header(text)[-1],
+        "label_column": dataset.label_name,
         "class_names": list(dataset.class_names),
     }
     created_at = scheduler.add_upload(dataset_id, name, text, info)
@@ -242,10 +241,3 @@ async def _form_file(request: Request) -> tuple[bytes, str | None]:
         return await files[0].read(), files[0].filename
     finally:
         await form.close()
-
-
-def _header(text: str) -> list[str]:
-    """The CSV's column names, unquoted as the table is read (`"label"` is `label`)."""
-    first = text.splitlines()[0]
-    delimiter = max(",;\t", key=first.count)
-    return [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]

@@ -94,6 +94,7 @@ def load_csv(text: str, spec: "DatasetSpec", limits: Limits = DEFAULT_LIMITS) ->
         input_names=names,
         class_names=class_names,
         extent=extent_of(points, None) if len(names) == 2 else None,
+        label_name=header[label_index],
     )  # fmt: skip
 
 

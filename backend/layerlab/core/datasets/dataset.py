@@ -41,6 +41,7 @@ class Dataset:
     extent: Extent | None
     class_names: tuple[str, ...] = ()
     truth: LinearTruth | None = None  # known weights, for the plane
+    label_name: str | None = None  # a table's label column, as its header names it
 
     @property
     def is_2d(self) -> bool:

@@ -21,13 +21,14 @@ def split_into_dataset(
     class_names: tuple[str, ...],
     extent: Extent | None,
     truth: LinearTruth | None = None,
+    label_name: str | None = None,
 ) -> Dataset:
     """The points split by the spec's train fraction and seed (stratified for classes)."""
     x_train, y_train, x_test, y_test = _split(points, labels, task, spec)
     return Dataset(
         name=spec.name, task=task, x_train=x_train, y_train=y_train, x_test=x_test,
         y_test=y_test, input_names=input_names, n_classes=len(class_names), extent=extent,
-        class_names=class_names, truth=truth,
+        class_names=class_names, truth=truth, label_name=label_name,
     )  # fmt: skip
 
 
