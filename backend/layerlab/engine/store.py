@@ -190,8 +190,7 @@ class Store:
     def check(self) -> None:
         """Raise DatabaseDamaged unless SQLite finds every page of the file sound: a server
         that starts on a damaged file would fail one request in some, later, at random."""
-        with self._lock, self._damage_named():
-            found = [row[0] for row in self._conn.execute("PRAGMA quick_check(3)")]
+        found = [row[0] for row in self._read("PRAGMA quick_check(3)")]
         if found != ["ok"]:
             raise DatabaseDamaged(self.path, sqlite3.DatabaseError("; ".join(found)))
 
@@ -210,10 +209,15 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        # the connection as context manager commits or rolls back
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for statements that commit together or roll back together."""
         with self._lock, self._damage_named(), self._conn:
-            return self._conn.execute(sql, params)
+            yield self._conn
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._transaction() as conn:
+            return conn.execute(sql, params)
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock, self._damage_named():
@@ -283,18 +287,18 @@ class Store:
 
     def delete_run(self, run_id: str) -> bool:
         """Remove the run, its weights and checkpoint; True when it existed."""
-        with self._lock, self._damage_named(), self._conn:
-            self._conn.execute("DELETE FROM weights WHERE run_id = ?", (run_id,))
-            self._conn.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
-            return self._conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM weights WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
+            return conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount > 0
 
     def mark_interrupted(self, error: str, now: float) -> list[str]:
         """Every queued, running or paused run becomes "interrupted"; returns their ids."""
         where = f"WHERE status IN ({_ACTIVE_PLACEHOLDERS})"
-        with self._lock, self._damage_named(), self._conn:
+        with self._transaction() as conn:
             sql = f"SELECT id FROM runs {where} ORDER BY created_at, id"
-            ids = [row["id"] for row in self._conn.execute(sql, ACTIVE_STATUSES)]
-            self._conn.execute(
+            ids = [row["id"] for row in conn.execute(sql, ACTIVE_STATUSES)]
+            conn.execute(
                 f"UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? {where}",
                 (error, now, *ACTIVE_STATUSES),
             )
@@ -329,13 +333,13 @@ class Store:
 
     def save_checkpoint(self, run_id: str, step: int, state: bytes, weights: bytes) -> None:
         """Store or replace the run's checkpoint and its weights, in one transaction."""
-        with self._lock, self._damage_named(), self._conn:
-            self._conn.execute(
+        with self._transaction() as conn:
+            conn.execute(
                 "INSERT OR REPLACE INTO checkpoints (run_id, step, state) "
                 "SELECT id, ?, ? FROM runs WHERE id = ?",
                 (step, state, run_id),
             )
-            self._conn.execute(
+            conn.execute(
                 "INSERT OR REPLACE INTO weights (run_id, blob) SELECT id, ? FROM runs WHERE id = ?",
                 (weights, run_id),
             )
