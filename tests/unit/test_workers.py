@@ -37,7 +37,7 @@ class Pool:
 
     def submit(self, run_id: str, spec_json: dict[str, Any]) -> int:
         """Place a run; the index of the worker it went to."""
-        self.executor.submit(run_id, spec_json, None, False)
+        self.executor.submit(run_id, RunSpec.model_validate(spec_json), None, False)
         holder = self.executor.info().holder(run_id)
         assert holder is not None
         return holder.index
@@ -103,7 +103,7 @@ def test_a_worker_process_logs_as_the_server_does(capfd: pytest.CaptureFixture[s
     executor.start(lambda run_id, kind, payload: events.append((run_id, kind)))
     try:
         spec_json = {**spec(), "epochs": 1000, "dataset": {"name": "moons", "samples": 100}}
-        executor.submit("r", spec_json, None, False)
+        executor.submit("r", RunSpec.model_validate(spec_json), None, False)
         executor.control("r", "rates", "not a dict of rates")  # an internal error, logged
         deadline, err = time.monotonic() + 60, ""
         while "internal error on run r" not in err:

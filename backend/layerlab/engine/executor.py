@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from layerlab.config import Settings
+    from layerlab.core.spec import RunSpec
 
 # Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`; BATCH carries
 # many events in one message (a stack's frames), so the channel and the reader see one, not K.
@@ -83,12 +84,12 @@ class Executor(Protocol):
     def submit(
         self,
         run_id: str,
-        spec_json: dict[str, Any],
+        spec: "RunSpec",
         csv_text: str | None,
         paused: bool,
         checkpoint: bytes | None = None,
     ) -> None:
-        """Start a run on a worker (from its checkpoint, if given)."""
+        """Start a run on a worker (from its checkpoint, if given); the spec is admitted."""
 
     def control(self, run_id: str, action: str, *args: Any) -> bool:
         """pause, resume, step, cancel, rates or park; False when no worker holds the run."""

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from layerlab.core.spec import RunSpec
+from layerlab.core.stacked.trainer_stack import stack_key
 from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.executor import (
     BATCH,
@@ -69,7 +71,7 @@ class _Worker:
     device: str
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    runs: dict[str, Hashable]  # run id -> the stack it is expected to join (`placement_key`)
+    runs: dict[str, Hashable]  # run id -> the stack it is expected to join (its spec's key)
     started_at: float
     ready: bool = False  # it has imported PyTorch, warmed up and taken its first command
 
@@ -163,14 +165,14 @@ class LocalExecutor:
     def submit(
         self,
         run_id: str,
-        spec_json: dict[str, Any],
+        spec: RunSpec,
         csv_text: str | None,
         paused: bool,
         checkpoint: bytes | None = None,
     ) -> None:
         """Start a run (from a checkpoint, if given) beside runs of its stack, or on the least
         busy worker."""
-        key = placement_key(spec_json)
+        key, spec_json = stack_key(spec), spec.model_dump(mode="json")
         with self._lock:
             worker = self._placement(key)
             worker.runs[run_id] = key
@@ -283,14 +285,6 @@ class LocalExecutor:
                     future.set_result({"error": "the worker stopped"})
         for run_id in lost:
             self.on_event(run_id, LOST, {"reason": how, "runs_lost": len(lost)})
-
-
-def placement_key(spec_json: dict[str, Any]) -> Hashable:
-    """The stack a run will join, as far as its spec tells before its data exists."""
-    from layerlab.core.spec import admitted_spec
-    from layerlab.core.stacked.trainer_stack import stack_key
-
-    return stack_key(admitted_spec(spec_json))
 
 
 def _cuda_devices() -> int:

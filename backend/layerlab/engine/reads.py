@@ -118,7 +118,7 @@ class SchedulerReads:
     def count_runs(self, status: str | None = None) -> int:
         return self.store.count_runs(status=status)
 
-    def uploads(self, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
+    def uploads(self, limit: int, offset: int) -> list[dict[str, Any]]:
         return self.store.list_datasets(limit, offset)
 
     def count_uploads(self) -> int:

@@ -73,7 +73,7 @@ class Scheduler(SchedulerReads):
         self, spec: RunSpec, client: str, csv_text: str | None = None, paused: bool = False
     ) -> tuple[dict[str, Any], str]:
         """Admit, record and queue a run; returns its public view and its owner token."""
-        active = sum(1 for run in self.live.values() if run.client == client)
+        active = self._active_runs(client)
         self.admission.admit_run(client, active, len(self.queue), self.executor.free_slots())
         now = time.time()
         token, token_hash = new_token()
@@ -93,6 +93,9 @@ class Scheduler(SchedulerReads):
         self.admission.created(client)
         self._dispatch()
         return self.describe(run.id) or public_run(record), token
+
+    def _active_runs(self, client: str) -> int:
+        return sum(1 for run in self.live.values() if run.client == client)
 
     def admit_upload(self, client: str, size_bytes: int) -> None:
         """Count an upload against the client's hourly quota; AdmissionError (429) beyond it."""
@@ -128,8 +131,7 @@ class Scheduler(SchedulerReads):
         self.hub.update_run(run.id, queue_position=None)
         saved = self.store.load_checkpoint(run.id)  # a run that has one goes on from it
         checkpoint = saved[1] if saved else None
-        spec = run.spec.model_dump(mode="json")
-        self.executor.submit(run.id, spec, run.csv_text, run.start_paused, checkpoint)
+        self.executor.submit(run.id, run.spec, run.csv_text, run.start_paused, checkpoint)
         if run.pending_rates:  # a checkpoint holds the rates it had: newer ones follow it
             self.executor.control(run.id, "rates", run.pending_rates)
         for _ in range(run.pending_steps):
@@ -194,8 +196,7 @@ class Scheduler(SchedulerReads):
         if record is None or record.status != "interrupted":
             return None
         try:
-            active = sum(1 for run in self.live.values() if run.client == record.client)
-            self.admission.check_active(record.client, active)
+            self.admission.check_active(record.client, self._active_runs(record.client))
             self.admission.check_room(len(self.queue), self.executor.free_slots())
         except AdmissionError as error:
             raise ControlError(f"the run cannot resume now: {error.message}") from None

@@ -127,7 +127,7 @@ class _Learners:
         self.learner_of[run_id] = learner
         self.current_step[learner] = 0
         assert self.executor is not None
-        self.executor.submit(run_id, self.specs[learner].model_dump(mode="json"), None, False)
+        self.executor.submit(run_id, self.specs[learner], None, False)
 
     def steps(self) -> list[int]:
         return [
