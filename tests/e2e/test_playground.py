@@ -1,14 +1,12 @@
 """The playground in Chromium: train, change the network, switch language, share, see refusals."""
 
-import csv
-import io
 import itertools
 import os
-import re
 import signal
 from pathlib import Path
 
 import pytest
+from playground import Playground
 from playwright.sync_api import Page, expect
 
 from service import LiveServer, wait_for
@@ -20,18 +18,13 @@ MOONS = "dataset=moons&samples=400&noise=0.1&hidden=8,8&activation=relu&lr=0.03&
 LONG_MOONS = "dataset=moons&samples=400&noise=0.1&hidden=8,8&activation=relu&lr=0.01&epochs=1000"
 
 
-def open_page(page: Page, server: LiveServer, fragment: str) -> None:
-    page.goto(f"{server.url}/#{fragment}")
-    expect(page.locator("#play")).to_be_enabled()
-
-
 def linear_parameters(widths: list[int], inputs: int = 2, outputs: int = 1) -> int:
     sizes = [inputs, *widths, outputs]
     return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def test_moons_trains_to_090_test_accuracy_on_the_page(page: Page, server: LiveServer) -> None:
-    open_page(page, server, f"{MOONS}&lang=en")
+    Playground(page, server).open(f"{MOONS}&lang=en")
     page.click("#play")
     expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
     page.wait_for_function(
@@ -45,7 +38,7 @@ def test_moons_trains_to_090_test_accuracy_on_the_page(page: Page, server: LiveS
 def test_the_depth_slider_starts_a_new_run_with_a_new_summary(
     page: Page, server: LiveServer
 ) -> None:
-    open_page(page, server, f"{LONG_MOONS}&lang=en")
+    Playground(page, server).open(f"{LONG_MOONS}&lang=en")
     page.click("#play")
     summary = page.locator("#summary-table")
     expect(summary).to_have_attribute("data-total-parameters", str(linear_parameters([8, 8])))
@@ -58,7 +51,7 @@ def test_the_depth_slider_starts_a_new_run_with_a_new_summary(
 
 
 def test_the_language_switches_between_spanish_and_english(page: Page, server: LiveServer) -> None:
-    open_page(page, server, f"{MOONS}&lang=es")
+    Playground(page, server).open(f"{MOONS}&lang=es")
     expect(page.locator("html")).to_have_attribute("lang", "es")
     spanish = page.locator("body").inner_text()
     page.select_option("#lang", "en")
@@ -70,9 +63,7 @@ def test_the_language_switches_between_spanish_and_english(page: Page, server: L
 
 
 def test_a_shared_url_opens_the_same_controls(page: Page, server: LiveServer) -> None:
-    open_page(
-        page,
-        server,
+    Playground(page, server).open(
         "dataset=xor&hidden=4,4&activation=tanh&lr=0.03&lang=en&hide=width,activation",
     )
     expect(page.locator("#dataset")).to_have_value("xor")
@@ -86,7 +77,7 @@ def test_a_shared_url_opens_the_same_controls(page: Page, server: LiveServer) ->
 
 
 def test_a_refused_upload_is_explained_next_to_its_control(page: Page, server: LiveServer) -> None:
-    open_page(page, server, f"{MOONS}&lang=en")
+    Playground(page, server).open(f"{MOONS}&lang=en")
     rows = "".join(f"{i / 10},{1 - i / 10},{i % 2}\n" for i in range(12))
     page.set_input_files(
         "#csv-file",
@@ -112,7 +103,7 @@ def test_screenshots_mid_training(page: Page, server: LiveServer, screenshots: P
         "&epochs=1000&lang=es",
     }
     for name, fragment in cases.items():
-        open_page(page, server, fragment)
+        Playground(page, server).open(fragment)
         page.click("#play")
         page.wait_for_function("() => window.layerlab.stats.gridsDrawn >= 5", timeout=30_000)
         page.wait_for_timeout(1000)  # a second more of training, mid-run rather than at start
@@ -126,7 +117,7 @@ def test_the_plane_trains_to_the_end_while_the_page_reads_it(
     page: Page, server: LiveServer
 ) -> None:
     """The report's case: the page's regression, read every second as it trains, never fails."""
-    open_page(page, server, "dataset=plane&epochs=100&lang=es")
+    Playground(page, server).open("dataset=plane&epochs=100&lang=es")
     page.click("#play")
     status = page.locator("#run-status")
     expect(status).to_have_attribute("data-status", "done", timeout=60_000)
@@ -137,7 +128,7 @@ def test_an_interrupted_run_goes_on_from_its_checkpoint_with_play(
     page: Page, server: LiveServer
 ) -> None:
     """Its worker killed mid-run, the run is interrupted; play takes it on from its checkpoint."""
-    open_page(page, server, f"{LONG_MOONS}&lang=en")
+    Playground(page, server).open(f"{LONG_MOONS}&lang=en")
     page.click("#play")
     status = page.locator("#run-status")
     expect(status).to_have_attribute("data-status", "running")
@@ -182,16 +173,9 @@ def test_markup_in_a_csvs_names_stays_text_under_the_pages_policy(
     policy = answer.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
     expect(page.locator("#play")).to_be_enabled()
-    table = io.StringIO()  # markup in both feature names, the label's name and every class
-    writer = csv.writer(table)
-    writer.writerow([MARKUP[0], MARKUP[1], MARKUP[3]])
-    writer.writerows([(i % 7) / 7, (i % 5) / 5, MARKUP[i % 3]] for i in range(60))
-    page.set_input_files(
-        "#csv-file",
-        files=[{"name": "<b>pets</b>.csv", "mimeType": "text/csv",
-                "buffer": table.getvalue().encode()}],
-    )  # fmt: skip
-    expect(page.locator("#dataset")).to_have_value(re.compile("^csv-"), timeout=15_000)
+    # markup in the file's name, both feature names, the label's name and every class
+    playground = Playground(page, server)
+    playground.upload_csv("<b>pets</b>.csv", [MARKUP[0], MARKUP[1], MARKUP[3]], MARKUP[:3])
     page.click("#play")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
     page.wait_for_function("() => window.layerlab.store.state.model !== null", timeout=20_000)
