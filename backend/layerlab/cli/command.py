@@ -19,12 +19,13 @@ from pydantic import ValidationError
 
 from layerlab import __version__
 from layerlab.api import serve
-from layerlab.cli.console import ProgressLine, RunRecord, format_result, run_text
+from layerlab.cli.console import ProgressLine, TerminalRun, format_result, run_text
 from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, spec_from_args
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError, make_dataset
 from layerlab.core.script_phrases import LANGUAGES
+from layerlab.core.spec import RunSpec
 from layerlab.core.strict_json import finite
 from layerlab.core.summary import model_summary, model_weights
 from layerlab.core.training import RunResult, RunStatus, Trainer, pick_device
@@ -53,7 +54,7 @@ def train_command(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise UsageError(f"--plot: no folder {str(Path(args.plot).parent)!r} to write into")
-    record = RunRecord()
+    record = TerminalRun()
     try:
         # a terminal draws no decision boundary, and its points come by step, not by clock
         dataset = make_dataset(spec.dataset, get_settings().limits())
@@ -66,8 +67,7 @@ def train_command(args: argparse.Namespace) -> int:
             grid_interval_s=None,
         )
     except DatasetError as error:  # a CSV that cannot be used, or features it cannot take
-        fallback = "--csv" if spec.dataset.name == "csv" else error.field
-        raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+        raise _flag_error(spec, error) from None
     trainer = session.trainer
     session.metrics_every_steps = max(
         1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN)
@@ -93,6 +93,12 @@ def train_command(args: argparse.Namespace) -> int:
         write_report(args.plot, trainer, result)
         print(f"\nReport: {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_CODES.get(result.status, EXIT_DIVERGED)
+
+
+def _flag_error(spec: RunSpec, error: DatasetError) -> UsageError:
+    """Data that cannot be used, blamed on the flag that chose it (--csv for a table)."""
+    fallback = "--csv" if spec.dataset.name == "csv" else error.field
+    return UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}")
 
 
 def train_to_the_end(session: TrainingSession, pressed: threading.Event) -> None:
@@ -170,8 +176,7 @@ def code_command(args: argparse.Namespace) -> int:
     try:  # a CSV is read under this machine's limits (LAYERLAB_MAX_SAMPLES)
         dataset = make_dataset(spec.dataset, get_settings().limits())
     except DatasetError as error:
-        fallback = "--csv" if spec.dataset.name == "csv" else error.field
-        raise UsageError(f"{FIELD_FLAGS.get(error.field, fallback)}: {error.message}") from None
+        raise _flag_error(spec, error) from None
     script = generate_script(spec, dataset, language=args.lang)
     script += "" if script.endswith("\n") else "\n"
     if args.output is None:

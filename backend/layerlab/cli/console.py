@@ -103,7 +103,7 @@ def _can_encode(text: str, encoding: str) -> bool:
     return True
 
 
-class RunRecord:
+class TerminalRun:
     """A session's events as a terminal keeps them: its metric points and its last status,
     each point drawn on the progress line once there is one."""
 
