@@ -120,8 +120,8 @@ class LiveServer:
 
     def worker_pid(self, run_id: str) -> int | None:
         """The process id of the worker holding the run (None when none holds it)."""
-        holder = self.scheduler.executor_info().holder(run_id)
-        return holder.pid if holder else None
+        workers = self.scheduler.executor_info().workers
+        return next((worker.pid for worker in workers if run_id in worker.runs), None)
 
     def worker_pids(self) -> list[int | None]:
         return [worker.pid for worker in self.scheduler.executor_info().workers]

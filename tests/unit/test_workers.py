@@ -38,9 +38,8 @@ class Pool:
     def submit(self, run_id: str, spec_json: dict[str, Any]) -> int:
         """Place a run; the index of the worker it went to."""
         self.executor.submit(run_id, RunSpec.model_validate(spec_json), None, False)
-        holder = self.executor.info().holder(run_id)
-        assert holder is not None
-        return holder.index
+        (index,) = [w.index for w in self.executor.info().workers if run_id in w.runs]
+        return index
 
 
 def pool_of(workers: int, runs_per_worker: int = 64) -> Pool:

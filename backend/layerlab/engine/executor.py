@@ -67,9 +67,6 @@ class ExecutorInfo:
     def devices(self) -> list[str]:
         return [worker.device for worker in self.workers]
 
-    def holder(self, run_id: str) -> WorkerState | None:
-        return next((w for w in self.workers if run_id in w.runs), None)
-
 
 class Executor(Protocol):
     def start(self, on_event: EventHandler) -> None:
