@@ -61,6 +61,8 @@ def test_reads_while_training_never_fail_a_run_nor_change_its_numbers(http: http
         if len(answers) % 15 == 0:  # a read followed by pause and resume, as in the report
             for action in ("pause", "resume"):
                 response = http.post(f"/api/runs/{read['id']}/{action}", headers=owner(read))
+                if response.status_code == 409 and "has ended (done)" in response.text:
+                    break  # it finished between the status read and the pause: nothing to pause
                 assert response.status_code == 200, response.text
     assert len(answers) >= 6 and set(answers[:-3]) == {200}, answers
     wait_for_status(http, bystander["id"], "done")
