@@ -1,5 +1,6 @@
 import itertools
 import json
+import math
 import signal
 import socket
 from collections.abc import Callable
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 import layerlab.cli.command
 from layerlab import __version__
@@ -104,6 +106,7 @@ def test_a_bad_value_in_the_spec_file_is_named_by_its_path(
         (["--dataset", "nope"], "--dataset", "'moons'"),
         (["--hidden", "8,0"], "--hidden", "at least 1 neuron"),
         (["--features", "x1,x9"], "--features", "'x1_sq'"),
+        (["--epochs-per-s", "5000"], "--epochs-per-s", "less than or equal to 1000"),
     ],
 )
 def test_bad_values_exit_2_naming_the_flag_and_the_limit(
@@ -316,3 +319,76 @@ def test_serve_refuses_a_database_another_server_holds(
         assert held is not None
         held.close()
     assert "another LayerLab server" in capsys.readouterr().err
+
+
+def by_hand(document: dict[str, Any], inputs: list[float]) -> list[float]:
+    """The network of a `train --json` document applied to one input vector, written out:
+    relu(W·h + b) for each hidden layer, then the output layer's W·h + b."""
+    h = torch.tensor(inputs)
+    layers = document["weights"]
+    for number, layer in enumerate(layers, start=1):
+        h = torch.tensor(layer["weight"]) @ h + torch.tensor(layer["bias"])
+        if number < len(layers):
+            h = torch.relu(h)
+    return h.tolist()
+
+
+def test_explain_point_walks_the_point_through_the_trained_network(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    flags = [*SMALL, "--hidden", "4,3", "--features", "x1,x2,x1_sq", "--explain-point", "0.5,-2"]
+    code, document = run_json(capsys, *flags)
+    assert code == 0
+    forward = document["forward"]
+    assert forward["point"] == [0.5, -2.0]
+    assert forward["input"] == {"names": ["x1", "x2", "x1²"], "values": [0.5, -2.0, 0.25]}
+    assert [layer["kind"] for layer in forward["layers"]] == ["hidden", "hidden", "output"]
+    assert [len(layer["pre_activation"]) for layer in forward["layers"]] == [4, 3, 1]
+    (logit,) = by_hand(document, [0.5, -2.0, 0.25])
+    assert forward["layers"][-1]["pre_activation"][0] == pytest.approx(logit, abs=1e-6)
+    probability = 1 / (1 + math.exp(-logit))
+    assert forward["probabilities"][0] == pytest.approx(probability, abs=1e-6)
+    assert forward["predicted_class"] == int(probability > 0.5)
+
+    code, out, _ = run(capsys, "train", "--quiet", *flags)
+    assert code == 0
+    text = out[out.index("Forward pass of the point (0.5, -2)") :]
+    assert "input x = (x1, x2, x1²) = (0.5, -2, 0.25)" in text
+    assert "Layer 1 of 3 (hidden 1, 3 → 4, relu): z = W·x + b, h1 = relu(z)" in text
+    assert "Layer 3 of 3 (output, 3 → 1, sigmoid): z = W·h2 + b, y = σ(z)" in text
+    chance = f"p(class 1) = {probability:.4f} → class {int(probability > 0.5)}"
+    assert text.rstrip().endswith(f"Output: {chance}")
+
+
+def test_explain_point_shows_a_large_layer_in_part(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = [*SMALL, "--hidden", "12", "--dataset", "blobs", "--explain-point", "1,1"]
+    code, out, _ = run(capsys, "train", "--quiet", *flags)
+    assert code == 0
+    assert "W (12×2)" in out and "… and 4 more rows, z from" in out  # rows 0 to 7 shown
+    assert "W (3×12)" in out and "… (12 in all) ]" in out  # 7 columns of 12 shown
+    assert "Output: p(class 0) = " in out and ", p(class 2) = " in out
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ("1,2,3", "--explain-point: expected 2 numbers (x1, x2); got 3"),
+        ("1,x", "argument --explain-point: expected numbers separated by commas"),
+        ("1,nan", "expected finite numbers; got '1,nan'"),
+    ],
+)
+def test_explain_point_refuses_what_is_no_point(
+    capsys: pytest.CaptureFixture[str], point: str, message: str
+) -> None:
+    code, out, err = run(capsys, "train", *SMALL, "--explain-point", point)
+    assert code == 2 and "Status" not in out, "refused before training"
+    assert message in err
+
+
+def test_until_paused_trains_to_the_servers_epoch_limit(
+    capsys: pytest.CaptureFixture[str], override_settings: Callable[..., None]
+) -> None:
+    override_settings(max_epochs=7)
+    code, document = run_json(capsys, *SMALL, "--until-paused")
+    assert code == 0 and document["spec"]["until_paused"] is True
+    assert document["history"][-1]["epoch"] == 7  # past --epochs 5

@@ -1,12 +1,14 @@
 """Whatever happens to a stack between its steps, each run follows the path it follows alone.
 
-Hypothesis draws interleavings of join, leave, read, step, single steps while out of the stack
-(a paused run), and learning-rate changes over runs with 1, 2 and 3 batches per epoch: far fewer
-than the stack gathers ahead, so reads and departures land in epochs drawn long before. Lone
+Hypothesis draws interleavings of join, leave, read, step, steps some members sit out (paced
+runs), single steps while out of the stack (a paused run), and learning-rate changes over runs
+with 1, 2 and 3 batches per epoch: far fewer than the stack gathers ahead, so reads and
+departures land in epochs drawn long before. Lone
 Trainers take the same steps and rates in lockstep; every read and every departure must hand
 back a Trainer at the lone one's step, with its batch order, generator state and weights.
 """
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,10 @@ operations = st.one_of(
     st.tuples(st.just("leave"), st.sampled_from(RUNS)),
     st.tuples(st.just("read"), st.sampled_from(RUNS)),
     st.tuples(st.just("step"), st.integers(1, 2 * STEPS_PER_REFILL)),
+    st.tuples(
+        st.just("paced"),
+        st.lists(st.integers(0, 2 * STEPS_PER_REFILL), min_size=len(SPECS), max_size=len(SPECS)),
+    ),
     st.tuples(st.just("alone"), st.sampled_from(RUNS), st.integers(1, 5)),
     st.tuples(st.just("rate"), st.sampled_from(RUNS), st.sampled_from([0.003, 0.02, 0.1])),
 )
@@ -92,6 +98,23 @@ class Playground:
             self.lone[i].train_steps(steps)
         for i in [i for i in self.members if self.stacked[i].finished]:
             self.leave(i)  # as a worker does: a run at its end leaves its stack
+
+    def paced(self, budgets: list[int]) -> None:
+        """Member i takes budgets[i] of the stack's steps (at most what it has left)."""
+        if self.stack is None:
+            return
+        mine = [min(budgets[RUNS.index(self.index_of(t))], t.total_steps - t.step)
+                for t in self.stack.trainers]  # fmt: skip
+        if max(mine) == 0:
+            return
+        self.stack.train(max(mine), mine)
+        for trainer, steps in zip(self.stack.trainers, mine, strict=True):
+            self.lone[self.index_of(trainer)].train_steps(steps)
+        for i in [i for i in self.members if self.stacked[i].finished]:
+            self.leave(i)
+
+    def index_of(self, trainer: Trainer) -> int:
+        return next(i for i, mine in enumerate(self.stacked) if mine is trainer)
 
     def alone(self, i: int, steps: int) -> None:
         if i not in self.members:
@@ -154,6 +177,44 @@ def test_reading_a_stacked_run_never_changes_its_path(reads_every: int) -> None:
     for untouched, read in zip(train(read=False), train(read=True), strict=True):
         for name in untouched:
             assert torch.equal(untouched[name], read[name]), name
+
+
+def test_steps_sat_out_never_change_a_runs_numbers() -> None:
+    """float32, bit for bit: runs that sit out steps (paced) end with the weights, optimizer
+    state and metrics of the same runs stepped together throughout."""
+    pattern = [[5, 0, 5], [5, 5, 1], [0, 3, 2], [5, 5, 5]]  # run 0 waits, run 1 lags…
+
+    def train(paced: bool) -> list[Trainer]:
+        trainers = [Trainer(spec) for spec in SPECS]
+        stack = TrainerStack(trainers)
+        for round_ in itertools.count():
+            if paced:
+                wanted = pattern[round_ % len(pattern)]
+                budgets = [
+                    min(wanted[trainers.index(trainer)], trainer.total_steps - trainer.step)
+                    for trainer in stack.trainers
+                ]
+                if max(budgets):
+                    stack.train(max(budgets), budgets)
+            else:
+                stack.train(min(5, stack.steps_left))
+            done = [trainer for trainer in stack.trainers if trainer.finished]
+            if len(done) == len(stack):
+                stack.leave(done)
+                return trainers
+            if done:  # as a worker does: a run at its end leaves its stack
+                stack.leave(done)
+        raise AssertionError("unreachable")
+
+    for together, paced in zip(train(paced=False), train(paced=True), strict=True):
+        assert paced.step == together.step == together.total_steps
+        assert paced.final_metrics() == together.final_metrics()
+        for name, tensor in together.model.state_dict().items():
+            assert torch.equal(paced.model.state_dict()[name], tensor), name
+        theirs = together.optimizer.state_dict()["state"]
+        for index, state in paced.optimizer.state_dict()["state"].items():
+            for name, value in state.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(theirs[index][name]))
 
 
 # Stack mates of every kind that shares the run's stack key: same shape, deeper, wider (in its

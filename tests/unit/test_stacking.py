@@ -1,6 +1,7 @@
 """A worker's sessions trained in stacks: per-run events, controls, fairness, failures apart."""
 
 import io
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -141,6 +142,48 @@ def test_every_running_run_takes_the_same_steps_whatever_its_stack() -> None:
         stacks.train_round()
     steps = {session.trainer.step for session in sessions.values()}
     assert len(steps) == 1 and steps.pop() > 5
+
+
+def test_a_paced_run_sits_out_while_its_stack_mates_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock the test moves: no step before its time, its epochs at its pace, no frame
+    while it waits, and once the pace is lifted, the weights of the same run never paced."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    unpaced = SPECS["a"].model_copy(update={"epochs": 30})
+    paced = unpaced.model_copy(update={"epochs_per_s": 8.0})
+    mate = spec_of(hidden_widths=[8], seed=7, epochs=400)
+    events = Events()
+    sessions = sessions_of({"paced": paced, "mate": mate}, events)
+    stacks = StackedSessions(0.0, 0.0, 0.02)  # frames every round
+    stacks.sync(sessions)
+    assert stack_sizes(stacks) == [2], "the pace is not in the stack key"
+    for _ in range(3):  # no time passes: its first step is not due
+        stacks.train_round()
+    assert sessions["paced"].trainer.step == 0 and sessions["mate"].trainer.step > 0
+    assert events.kinds("paced").count("metrics") == 1  # its start, and nothing it did not do
+
+    trainer = sessions["paced"].trainer
+    assert trainer.steps_per_epoch == 3
+    for eighths in range(1, 9):  # a second, an eighth at a time (exact in binary): 1 epoch each
+        clock[0] += 0.125
+        stacks.train_round()
+        stacks.train_round()  # a second round in the same instant owes nothing more
+        assert trainer.step == 3 * eighths
+    epochs = [payload["epoch"] for kind, payload in events.by_run["paced"] if kind == "metrics"]
+    assert len(epochs) > 2 and epochs == sorted(set(epochs)), "no frame twice for a step"
+    last = [payload for kind, payload in events.by_run["paced"] if kind == "metrics"][-1]
+    assert last["samples_per_s"] == pytest.approx(24 * trainer.batch_size, rel=1e-6)
+
+    stacks.set_rates(sessions["paced"], "paced", epochs_per_s=None)  # as fast as it goes
+    run_to_the_end(stacks, sessions)
+    twin_events = Events()
+    twins = sessions_of({"paced": unpaced, "mate": mate}, twin_events)
+    run_to_the_end(StackedSessions(0.0, 0.0, 0.02), twins)
+    for run_id in ("paced", "mate"):
+        final, twin = events.final(run_id), twin_events.final(run_id)
+        assert final["final_metrics"] == twin["final_metrics"]
+        for name, tensor in saved_weights(twin).items():
+            assert torch.equal(saved_weights(final)[name], tensor), (run_id, name)
 
 
 def test_a_stack_that_raises_fails_its_own_runs_only(monkeypatch: pytest.MonkeyPatch) -> None:

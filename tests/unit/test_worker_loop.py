@@ -5,6 +5,7 @@ answers, fails that run and goes on."""
 import io
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -14,7 +15,7 @@ import torch
 
 from layerlab.engine.executor import BATCH, CHECKPOINT, PARKED, READY, REPLY, WorkerConfig
 from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
-from layerlab.engine.worker_loop import run_worker
+from layerlab.engine.worker_loop import IDLE_WAIT_S, WorkerLoop, run_worker
 
 SPEC = {"dataset": {"samples": 100}, "hidden_widths": [8], "epochs": 300, "grid_resolution": 8}
 
@@ -108,3 +109,54 @@ def test_checkpoints_and_a_park_carry_the_whole_state(worker: Worker) -> None:
     assert final["final_metrics"] == untouched["final_metrics"]
     for name, tensor in torch.load(io.BytesIO(untouched["weights"])).items():
         assert torch.equal(torch.load(io.BytesIO(final["weights"]))[name], tensor), name
+
+
+def test_a_weight_set_on_a_paused_run_is_read_back_and_checkpointed(worker: Worker) -> None:
+    """The command sets it, the run's viewers get its new picture, a checkpoint keeps it, a read
+    after the command sees it; a run that moves keeps its own weights."""
+    worker.send("start", "a", SPEC, None, True, None)  # paused from the start
+    worker.until("a", "status", status="paused")
+    worker.unread.clear()
+    worker.send("set_weight", "a", 1, 3, 1, -0.25)
+    assert worker.until("a", "metrics")["step"] == 0 and worker.until("a", "grid")
+    stored = torch.load(io.BytesIO(worker.until("a", CHECKPOINT)["weights"]))
+    assert float(stored["0.weight"][3, 1]) == -0.25
+    worker.send("set_weight", "a", 2, 0, None, 4.0)  # the output layer's bias
+    worker.send("call", "a", 11)
+    read = torch.load(io.BytesIO(worker.until("a", REPLY, call_id=11)["weights"]))
+    assert float(read["0.weight"][3, 1]) == -0.25 and float(read["2.bias"][0]) == 4.0
+
+    worker.send("resume", "a")
+    worker.send("set_weight", "a", 1, 0, 0, 9.0)  # running: not set
+    worker.send("call", "a", 12)
+    read = torch.load(io.BytesIO(worker.until("a", REPLY, call_id=12)["weights"]))
+    assert float(read["0.weight"][0, 0]) != 9.0
+    worker.send("cancel", "a")
+    worker.until("a", "status", status="cancelled")
+
+
+def test_a_paced_run_lets_its_worker_wait_for_its_next_step() -> None:
+    """No spinning while a paced run waits for its step, and no half-second naps either: the
+    worker waits for commands until the next step falls due."""
+    loop = WorkerLoop(torch.device("cpu"), WorkerConfig(), lambda message: None)
+    assert loop.wait_s() == IDLE_WAIT_S  # nothing to train
+    paced = {**SPEC, "epochs_per_s": 4.0}  # 80 training points, batches of 32: 12 steps/s
+    loop.act("start", "a", paced, None, False)
+    steps_per_s = 4.0 * loop.sessions["a"].trainer.steps_per_epoch
+    waits: list[float] = []
+    started = time.monotonic()
+
+    def receive(timeout_s: float) -> tuple[Any, ...] | None:
+        waits.append(timeout_s)
+        if time.monotonic() - started > 1.0:
+            return ("stop", None)
+        time.sleep(timeout_s)  # no command comes
+        return None
+
+    loop.serve(receive)
+    step = loop.sessions["a"].trainer.step
+    assert steps_per_s - 2 <= step <= steps_per_s + 2, step
+    assert len(waits) < 4 * steps_per_s, "the worker spun"  # a round per step, about
+    assert max(waits) <= 1 / steps_per_s + 0.01, "the worker napped past a step"
+    loop.act("start", "b", SPEC, None, False)  # beside a run that trains flat out
+    assert loop.wait_s() == 0.0

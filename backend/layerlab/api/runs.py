@@ -20,6 +20,8 @@ from layerlab.api.schemas import (
     RunCreated,
     RunList,
     RunPublic,
+    WeightSet,
+    WeightUpdate,
     refusals,
 )
 from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
@@ -77,6 +79,9 @@ def _links(run_id: str) -> dict[str, str]:
         "grid": f"{base}/grid",
         "model": f"{base}/model",
         "predict": f"{base}/predict",
+        "forward": f"{base}/forward",
+        "roc": f"{base}/roc",
+        "weights": f"{base}/weights",
         "export": f"{base}/export",
     }
 
@@ -249,10 +254,58 @@ async def update_rates(
 ) -> dict[str, Any]:
     require_owner(scheduler, run_id, token)
     try:
-        scheduler.set_rates(run_id, rates.model_dump(exclude_none=True))
+        scheduler.set_rates(run_id, rates.changes())
     except ControlError as error:
         raise ApiError(409, str(error)) from None
     return run_view(scheduler, run_id)
+
+
+@router.patch(
+    "/{run_id}/weights",
+    response_model=WeightSet,
+    responses={**OWNER_CONTROL, **refusals(413)},
+    summary="Set one weight or bias of a paused run by hand (owner token)",
+)
+async def set_weight(
+    run_id: str, update: WeightUpdate, scheduler: SchedulerDep, token: TokenHeader = None
+) -> dict[str, Any]:
+    require_owner(scheduler, run_id, token)
+    view = run_view(scheduler, run_id)
+    if view["status"] != "paused" or not view.get("model_info"):
+        raise ApiError(409, f"run {run_id!r} is {view['status']}: weights are set while paused")
+    address = weight_address(update, view["model_info"]["summary"])
+    scheduler.touch(run_id)
+    try:
+        held = await scheduler.set_weight(run_id, address, update.value)
+    except ControlError as error:
+        raise ApiError(409, str(error)) from None
+    return {"run_id": run_id, **update.model_dump(exclude={"value"}), **held}
+
+
+def weight_address(update: WeightUpdate, summary: dict[str, Any]) -> tuple[int, int, int | None]:
+    """(layer, row, column) checked against the network's shapes; 422 naming what is out of
+    range, and the range."""
+    shapes = [layer["weight_shape"] for layer in summary["layers"] if "weight_shape" in layer]
+    if update.layer > len(shapes):
+        raise ApiError(
+            422,
+            f"layer: this network has {len(shapes)} layers of weights, 1 to {len(shapes)} (the "
+            f"last is the output layer); got {update.layer}",
+        )
+    out_features, in_features = shapes[update.layer - 1]
+    if update.row >= out_features:
+        raise ApiError(
+            422,
+            f"row: layer {update.layer} has {out_features} neurons, rows 0 to "
+            f"{out_features - 1}; got {update.row}",
+        )
+    if update.column is not None and update.column >= in_features:
+        raise ApiError(
+            422,
+            f"column: layer {update.layer} takes {in_features} inputs, columns 0 to "
+            f"{in_features - 1} (or null for the bias); got {update.column}",
+        )
+    return update.layer, update.row, update.column
 
 
 @router.delete(

@@ -1,11 +1,16 @@
 """Request and response bodies of the REST API, named by role (RunCreate is the RunSpec itself),
 and the refusals each route documents."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from layerlab.core.spec import MAX_LEARNING_RATE
+from layerlab.core.spec import MAX_EPOCHS_PER_S, MAX_LEARNING_RATE, MIN_EPOCHS_PER_S
+from layerlab.core.weight_edit import MAX_HAND_WEIGHT
+
+# A number JSON may carry as NaN or Infinity (Python's parser reads them): refused, by name.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class ErrorBody(BaseModel):
@@ -66,7 +71,9 @@ class RunPublic(BaseModel):
     )
     final_metrics: dict[str, Any] | None = None
     has_weights: bool = False
-    rates: dict[str, float] | None = Field(None, description="Rates changed while it trained.")
+    rates: dict[str, float | None] | None = Field(
+        None, description="Rates (and pace) changed while it trained; null: no pace."
+    )
     links: dict[str, str] = Field(default_factory=dict)
 
 
@@ -88,18 +95,35 @@ class MetricsPage(BaseModel):
 
 
 class RatesUpdate(BaseModel):
-    """New rates for a run that is training, applied from its next step without a reset."""
+    """New rates or pace for a run that is training, applied from its next step without a
+    reset."""
 
     model_config = ConfigDict(extra="forbid")
 
     learning_rate: float | None = Field(None, gt=0, le=MAX_LEARNING_RATE)
     regularization_rate: float | None = Field(None, ge=0, le=1)
+    epochs_per_s: float | None = Field(
+        None,
+        ge=MIN_EPOCHS_PER_S,
+        le=MAX_EPOCHS_PER_S,
+        description="A new pace in epochs per second; null lifts the pace (as fast as it goes). "
+        "Left out, the pace stays.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> "RatesUpdate":
-        if self.learning_rate is None and self.regularization_rate is None:
-            raise ValueError("give learning_rate, regularization_rate or both")
+        if self.changes() == {}:
+            raise ValueError("give learning_rate, regularization_rate, epochs_per_s or several")
         return self
+
+    def changes(self) -> dict[str, float | None]:
+        """What to change: the rates given, and the pace if given (null too: no pace)."""
+        changes: dict[str, float | None] = self.model_dump(
+            exclude_none=True, exclude={"epochs_per_s"}
+        )
+        if "epochs_per_s" in self.model_fields_set:
+            changes["epochs_per_s"] = self.epochs_per_s
+        return changes
 
 
 class PredictRequest(BaseModel):
@@ -119,6 +143,109 @@ class PredictResponse(BaseModel):
     classes: list[int] | None = None
     class_names: list[str] | None = None
     values: list[float] | None = None
+
+
+class ForwardRequest(BaseModel):
+    """One point to walk through the network: `point` on a 2-D plane, or the data's `features`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    point: list[FiniteFloat] | None = Field(
+        None,
+        description="x1, x2 on the data's plane (runs whose model_info.extent is not null), in "
+        "the units of /predict's points.",
+        examples=[[0.5, -0.25]],
+    )
+    features: list[FiniteFloat] | None = Field(
+        None,
+        description="The data's raw input columns (as many as model_info.input_names), for any "
+        "run.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> "ForwardRequest":
+        if (self.point is None) == (self.features is None):
+            raise PydanticCustomError(
+                "one_of",
+                "point, features: give exactly one of them; got {given}",
+                {"given": "both" if self.point is not None else "neither"},
+            )
+        return self
+
+
+class LayerPass(BaseModel):
+    """One linear layer at work: output = activation(weight · input + bias)."""
+
+    layer: int = Field(description="1-based over the linear layers; the last is the output.")
+    kind: Literal["hidden", "output"]
+    activation: str = Field(description="The hidden activation; sigmoid, softmax or identity.")
+    weight: list[list[float]] = Field(description="(out, in), as PyTorch stores it.")
+    bias: list[float]
+    input: list[float] = Field(description="What the layer takes: h of the layer before.")
+    pre_activation: list[float] = Field(description="weight · input + bias (logits at the end).")
+    output: list[float] = Field(description="activation(pre_activation); at the end, as /predict.")
+
+
+class NamedValues(BaseModel):
+    names: list[str]
+    values: list[float]
+
+
+class ForwardPass(BaseModel):
+    run_id: str
+    step: int | None = Field(description="The training step of the weights used.")
+    task: Literal["binary", "multiclass", "regression"]
+    point: list[float] | None = Field(description="The point asked about, when one was given.")
+    input: NamedValues = Field(description="The model's input vector, features computed.")
+    layers: list[LayerPass]
+    probabilities: list[float] | None = Field(
+        description="binary: [p(class 1)]; multiclass: one per class (as /predict, one point)."
+    )
+    value: float | None = Field(description="regression: the predicted value.")
+    predicted_class: int | None
+    class_names: list[str] | None
+
+
+class RocCurve(BaseModel):
+    fpr: list[float]
+    tpr: list[float]
+    thresholds: list[float] = Field(description="Decreasing, clipped to [0, 1].")
+
+
+class RocPublic(BaseModel):
+    """What a decision threshold does on the test points, from the run's latest weights."""
+
+    run_id: str
+    step: int | None
+    labels: list[int] = Field(description="Each test point's class (0 or 1).")
+    scores: list[float] = Field(description="Each test point's p(class 1), as /predict gives.")
+    points: list[list[float]] | None = Field(
+        description="The test points (raw units) where the data has a 2-D plane."
+    )
+    roc: RocCurve
+    auc: float = Field(description="Area under the ROC curve.")
+
+
+class WeightUpdate(BaseModel):
+    """One weight (or bias) of a paused run, set by hand; resuming trains on from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layer: int = Field(ge=1, description="1-based over the linear layers; the last is the output.")
+    row: int = Field(ge=0, description="The neuron the weight feeds: its output index.")
+    column: int | None = Field(ge=0, description="The input it weighs; null for the neuron's bias.")
+    value: float = Field(
+        ge=-MAX_HAND_WEIGHT, le=MAX_HAND_WEIGHT, allow_inf_nan=False, examples=[-0.5]
+    )
+
+
+class WeightSet(BaseModel):
+    run_id: str
+    step: int | None = Field(description="The run's step: setting a weight takes none.")
+    layer: int
+    row: int
+    column: int | None
+    value: float = Field(description="As the weights now hold it (float32).")
 
 
 class ModelPublic(BaseModel):

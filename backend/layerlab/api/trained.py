@@ -1,4 +1,5 @@
-"""REST routes of what a run's weights give: its model, predictions, neuron maps, export."""
+"""REST routes of what a run's weights give: its model, predictions, a forward pass with its
+numbers, the ROC curve of its test points, neuron maps, export."""
 
 import functools
 import json
@@ -13,23 +14,31 @@ from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import ApiError
 from layerlab.api.runs import run_view
 from layerlab.api.schemas import (
+    ForwardPass,
+    ForwardRequest,
     ModelPublic,
     PredictRequest,
     PredictResponse,
+    RocPublic,
     refusals,
 )
+from layerlab.core.datasets import load_csv, make_dataset
+from layerlab.core.features import feature_label
 from layerlab.core.grids import Grid, grid_points
 from layerlab.core.inference import (
     ExportFormat,
     export_model,
+    forward_pass,
     hidden_outputs,
     load_model,
     model_inputs_for,
     onnx_available,
     predict,
 )
+from layerlab.core.limits import UNLIMITED
 from layerlab.core.spec import DatasetSpec, RunSpec
 from layerlab.core.summary import model_summary, model_weights, tensor_stats
+from layerlab.core.threshold import roc_of
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -130,6 +139,122 @@ async def predict_points(
             )
     class_names = info["class_names"] if info["task"] != "regression" else None
     return {"task": info["task"], "step": reply["step"], "class_names": class_names, **result}
+
+
+@router.post(
+    "/{run_id}/forward",
+    response_model=ForwardPass,
+    responses=refusals(404, 409, 413, 422, reasons=NO_WEIGHTS),
+    summary="Walk one point through the network layer by layer, with every number",
+)
+async def forward(run_id: str, request: ForwardRequest, scheduler: SchedulerDep) -> dict[str, Any]:
+    model, view, reply = await _trained_model(scheduler, run_id)
+    info, spec = view["model_info"], _spec_of(view["spec"])
+    names, on_plane = info["input_names"], info["extent"] is not None
+    if request.point is not None:
+        if not on_plane:
+            raise ApiError(
+                422,
+                f"point: run {run_id!r} has no 2-D plane; send its {len(names)} input columns "
+                f"as features ({', '.join(names)})",
+            )
+        field, raw = "point", request.point
+    else:
+        field, raw = "features", request.features or []
+    if len(raw) != len(names):
+        raise ApiError(
+            422, f"{field}: expected {len(names)} numbers ({', '.join(names)}); got {len(raw)}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # points too far out: refused below
+        inputs = model_inputs_for([raw], spec, is_2d=on_plane)[0]
+    walked = forward_pass(model, inputs, info["task"], spec.activation)
+    numbers = [inputs.tolist()] + [
+        layer[kind] for layer in walked["layers"] for kind in ("pre_activation", "output")
+    ]
+    if not np.isfinite(np.concatenate(numbers)).all():
+        raise ApiError(
+            422,
+            f"{field}: {raw} is too far out: the network's numbers there overflow float32 "
+            "(about ±3.4e38); use smaller numbers",
+        )
+    input_names = (
+        [feature_label(name, names, subscripts=False) for name in spec.features]
+        if on_plane
+        else names
+    )
+    classified = info["task"] != "regression"
+    return {
+        "run_id": run_id,
+        "step": reply["step"],
+        "task": info["task"],
+        "point": raw if on_plane else None,
+        "input": {"names": input_names, "values": inputs.tolist()},
+        **walked,
+        "class_names": info["class_names"] if classified else None,
+    }
+
+
+@router.get(
+    "/{run_id}/roc",
+    response_model=RocPublic,
+    responses=refusals(
+        404, 409, 422, reasons={409: "No weights yet, not a binary task, or its data is gone."}
+    ),
+    summary="Labels and p(class 1) of the test points, their ROC curve and AUC",
+)
+async def get_roc(run_id: str, scheduler: SchedulerDep) -> dict[str, Any]:
+    info = run_view(scheduler, run_id).get("model_info")
+    if info is not None and info["task"] != "binary":
+        raise ApiError(
+            409,
+            f"run {run_id!r} is a {info['task']} task: a decision threshold and its ROC curve "
+            "are for binary classification (two classes)",
+        )
+    model, view, reply = await _trained_model(scheduler, run_id)
+    scheduler.touch(run_id)
+    spec, on_plane = _spec_of(view["spec"]), view["model_info"]["extent"] is not None
+    x_test, y_test = await _test_split(scheduler, run_id, spec.dataset)
+    scores = predict(model, model_inputs_for(x_test, spec, is_2d=on_plane), "binary")
+    labels = y_test.astype(np.int64).tolist()
+    try:
+        roc = roc_of(labels, scores["probabilities"])
+    except ValueError as error:
+        raise ApiError(409, f"run {run_id!r} has no ROC curve: {error}") from None
+    return {
+        "run_id": run_id,
+        "step": reply["step"],
+        "labels": labels,
+        "scores": scores["probabilities"],
+        "points": x_test.tolist() if on_plane else None,
+        "roc": {name: roc[name] for name in ("fpr", "tpr", "thresholds")},
+        "auc": roc["auc"],
+    }
+
+
+async def _test_split(
+    scheduler: Scheduler, run_id: str, dataset: DatasetSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """The run's test points and labels, made again from its spec (an upload, from the store)."""
+    csv_text = None
+    if dataset.name == "csv":
+        upload = scheduler.upload(dataset.source or "")
+        if upload is None:
+            raise ApiError(409, f"run {run_id!r}'s uploaded data has been deleted")
+        csv_text = upload[1]
+    dataset_json = json.dumps(dataset.model_dump(mode="json"), sort_keys=True)
+    return await run_in_threadpool(_test_points, dataset_json, csv_text)
+
+
+@functools.lru_cache(maxsize=16)
+def _test_points(dataset_json: str, csv_text: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(x_test, y_test) of a dataset spec, made once for the page's repeated reads (the data of a
+    spec never changes). Callers only read them."""
+    spec = DatasetSpec.model_construct(**json.loads(dataset_json))
+    if csv_text is not None:
+        data = load_csv(csv_text, spec, UNLIMITED)
+    else:
+        data = make_dataset(spec, UNLIMITED)
+    return data.x_test, data.y_test
 
 
 @router.get(

@@ -21,6 +21,7 @@ from layerlab import __version__
 from layerlab.api import serve
 from layerlab.cli.console import ProgressLine, TerminalRun, format_result, run_text
 from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, spec_from_args
+from layerlab.cli.forward_text import check_point, explain_point, forward_text, point_numbers
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
 from layerlab.core.datasets import DatasetError, make_dataset
@@ -51,6 +52,8 @@ examples:
 
 def train_command(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    if spec.until_paused:  # until Ctrl-C, or the end LAYERLAB_MAX_EPOCHS sets
+        spec = spec.model_copy(update={"epochs": get_settings().max_epochs})
     device = _device(args.device)
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise UsageError(f"--plot: no folder {str(Path(args.plot).parent)!r} to write into")
@@ -69,6 +72,8 @@ def train_command(args: argparse.Namespace) -> int:
     except DatasetError as error:  # a CSV that cannot be used, or features it cannot take
         raise _flag_error(spec, error) from None
     trainer = session.trainer
+    if args.explain_point is not None:  # a wrong count is told before training, not after
+        check_point(trainer, args.explain_point)
     session.metrics_every_steps = max(
         1, min(trainer.steps_per_epoch, trainer.total_steps // POINTS_PER_RUN)
     )
@@ -83,10 +88,16 @@ def train_command(args: argparse.Namespace) -> int:
         finally:
             record.close_progress()
     result = record.result(elapsed_s=time.perf_counter() - started)
+    explained = explain_point(trainer, args.explain_point) if args.explain_point else None
     if args.json:
-        print(json.dumps(finite(run_document(trainer, result, device)), allow_nan=False))
+        document = run_document(trainer, result, device)
+        if explained is not None:
+            document["forward"] = explained
+        print(json.dumps(finite(document), allow_nan=False))
     else:
         print(format_result(trainer, result))
+        if explained is not None:
+            print("\n" + forward_text(explained))
     if args.plot:
         from layerlab.cli.report import write_report  # plotly takes a second to import
 
@@ -108,6 +119,7 @@ def train_to_the_end(session: TrainingSession, pressed: threading.Event) -> None
             session.cancel()
         else:
             session.advance(TURN_S)
+            time.sleep(min(TURN_S, session.due_in_s(time.monotonic())))  # paced: its next step
 
 
 def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> dict[str, Any]:
@@ -230,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE.html", help="Also write an offline HTML report of the run."
     )
     output.add_argument("--quiet", action="store_true", help="No progress line while training.")
+    output.add_argument(
+        "--explain-point",
+        type=point_numbers,
+        metavar="X1,X2",
+        help="After training, walk this point through the network layer by layer: each "
+        "layer's W·h + b, its activation, the output and the class (a table's columns for data "
+        "without a plane).",
+    )
     train.set_defaults(handler=train_command)
 
     code = commands.add_parser(

@@ -57,6 +57,12 @@ class SpecFlag:
         return (DatasetSpec if model else RunSpec).model_fields[name]
 
     def add_to(self, group: argparse._ArgumentGroup) -> None:
+        if self.field.annotation is bool:  # a switch: given, the field is true
+            group.add_argument(
+                self.flag, dest=self.dest, action="store_const", const=True,
+                default=argparse.SUPPRESS, help=self.help_text(),
+            )  # fmt: skip
+            return
         parse, metavar = NUMBERS.get(self.field.annotation, (str, "NAME"))
         group.add_argument(
             self.flag,
@@ -80,7 +86,7 @@ class SpecFlag:
         if bounds:
             parts.append(f"Range: {bounds}.")
         default = field.get_default(call_default_factory=True)
-        if default is not None:
+        if default is not None and default is not False:  # a switch's default goes unsaid
             shown = ",".join(map(str, default)) if isinstance(default, list) else default
             parts.append(f"Default: {shown}.")
         return " ".join(part for part in parts if part).replace("%", "%%")
@@ -135,6 +141,12 @@ FLAG_GROUPS: dict[str, tuple[SpecFlag, ...]] = {
         SpecFlag("--lr", "learning_rate", "Learning rate: how far each step moves."),
         SpecFlag("--batch-size", "batch_size", "Training points per step.", setting="max_samples"),
         SpecFlag("--epochs", "epochs", "Passes over the training points.", setting="max_epochs"),
+        SpecFlag("--until-paused", "until_paused", own_words=True,
+                 help="Train until Ctrl-C, ignoring --epochs; LAYERLAB_MAX_EPOCHS "
+                      "({settings.max_epochs}) still ends the run."),
+        SpecFlag("--epochs-per-s", "epochs_per_s", own_words=True, parse=float, metavar="X",
+                 help="A pace to watch: at most this many epochs per second (the numbers are "
+                      "the same at any pace). Default: as fast as it goes."),
         SpecFlag("--regularization", "regularization", "Penalty on the weights, in the loss."),
         SpecFlag("--reg-rate", "regularization_rate", "Weight of that penalty."),
         SpecFlag("--seed", "seed"),

@@ -31,13 +31,17 @@ _FEATURE_FORMS = {
 _SUBSCRIPTED = {"x1": "x₁", "x2": "x₂"}
 
 
-def feature_label(name: str, input_names: Sequence[str] = ("x1", "x2")) -> str:
-    """How a feature reads: x₁² for the built-in data, height² on a table whose first column is
-    height. A name that is no 2-D feature (a column of a wider table) reads as itself."""
+def feature_label(
+    name: str, input_names: Sequence[str] = ("x1", "x2"), subscripts: bool = True
+) -> str:
+    """How a feature reads: x₁² for the built-in data (x1² without `subscripts`), height² on a
+    table whose first column is height. A name that is no 2-D feature (a column of a wider
+    table) reads as itself."""
     form = _FEATURE_FORMS.get(name)
     if form is None or len(input_names) != 2:
         return name
-    return form.format(*(_SUBSCRIPTED.get(column, column) for column in input_names))
+    columns = (_SUBSCRIPTED.get(c, c) if subscripts else c for c in input_names)
+    return form.format(*columns)
 
 
 # As numpy, in the generated script (`x`: (N, 2) array).

@@ -53,6 +53,49 @@ def predict(model: nn.Module, inputs: torch.Tensor, task: str) -> dict[str, Any]
     return {"values": outputs.squeeze(1).tolist()}
 
 
+# The output layer's activation, as the loss of each task reads its outputs.
+OUTPUT_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "regression": "identity"}
+
+
+@torch.no_grad()
+def forward_pass(
+    model: nn.Sequential, inputs: torch.Tensor, task: str, activation: str
+) -> dict[str, Any]:
+    """One input vector (n_inputs,) walked through the network layer by layer, as `model` computes
+    it: each linear layer's weight (out, in), bias, input h, W·h + b and its activation of that
+    (the output layer's: sigmoid, softmax or the value itself). The output is /predict's for
+    the same point: `probabilities` ([p(class 1)] or one per class) or `value`, and the class."""
+    layers: list[dict[str, Any]] = []
+    h = inputs.reshape(1, -1)  # a batch of one, as /predict computes a single point
+    for module in model:
+        if isinstance(module, nn.Linear):
+            z = module(h)
+            layers.append({
+                "layer": len(layers) + 1, "kind": "hidden", "activation": activation,
+                "weight": module.weight.tolist(), "bias": module.bias.tolist(),
+                "input": h[0].tolist(), "pre_activation": z[0].tolist(), "output": z[0].tolist(),
+            })  # fmt: skip
+            h = z
+        else:  # the activation of the layer before
+            h = module(h)
+            layers[-1]["output"] = h[0].tolist()
+    last = layers[-1]
+    last["kind"], last["activation"] = "output", OUTPUT_ACTIVATIONS[task]
+    result: dict[str, Any] = {"layers": layers, "probabilities": None, "value": None}
+    result["predicted_class"] = None
+    if task == "binary":
+        probability = torch.sigmoid(h.squeeze(1))  # (1,), as `predict`
+        result["probabilities"] = last["output"] = probability.tolist()
+        result["predicted_class"] = int(probability[0] > 0.5)
+    elif task == "multiclass":
+        probabilities = torch.softmax(h, dim=1)[0]
+        result["probabilities"] = last["output"] = probabilities.tolist()
+        result["predicted_class"] = int(probabilities.argmax())
+    else:
+        result["value"] = float(h[0, 0])
+    return result
+
+
 @torch.no_grad()
 def hidden_outputs(model: nn.Sequential, inputs: torch.Tensor) -> list[torch.Tensor]:
     """Each hidden layer's output after its activation, (n_points, width) per layer."""

@@ -38,6 +38,7 @@ REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
 
 MAX_SEED = 2**31 - 1
 MAX_LEARNING_RATE = 10.0
+MIN_EPOCHS_PER_S, MAX_EPOCHS_PER_S = 0.1, 1000.0  # a pace a learner can follow, up to none
 
 
 def _at_most(value: int, limit: int, what: str, setting: str) -> int:
@@ -116,6 +117,19 @@ class RunSpec(BaseModel):
         0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling."
     )
     grid_resolution: int = Field(64, ge=8, description="Cells per side of the output grid.")
+    # How fast, not what: neither changes a run's numbers, so runs of any pace share a stack.
+    epochs_per_s: float | None = Field(
+        None,
+        ge=MIN_EPOCHS_PER_S,
+        le=MAX_EPOCHS_PER_S,
+        description="Train at most this many epochs per second, a pace a learner can follow; "
+        "null trains as fast as the server goes. The numbers are the same at any pace.",
+    )
+    until_paused: bool = Field(
+        False,
+        description="Train on until paused or cancelled, ignoring epochs: the server's "
+        "LAYERLAB_MAX_EPOCHS still ends the run, and so does nobody watching it.",
+    )
 
     @field_validator("features")
     @classmethod

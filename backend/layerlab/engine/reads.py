@@ -47,7 +47,7 @@ class LiveRun:
     parked: bool = False  # paused with its state in the store, holding no worker's place
     resume_when_parked: bool | None = None  # a control that came while parking: paused or not
     pending_steps: int = 0  # single steps asked for before its worker had it
-    pending_rates: dict[str, float] = field(default_factory=dict)
+    pending_rates: dict[str, float | None] = field(default_factory=dict)
     deleted: bool = False
     stop_reason: str | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)

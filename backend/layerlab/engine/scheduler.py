@@ -2,10 +2,10 @@
 
 Everything here runs on the server's event loop: the executor's events are handed over with
 `call_soon_threadsafe`, so run state is only ever changed from one thread. Its parts live beside
-it: admission (per-client limits), tokens, retention, and its reads (reads.py). What stays here,
-the queue, the controls and the workers' events, changes one state machine of live runs (each
-`LiveRun`'s queued → submitted → parked… flags): one module, a little over 350 lines, rather
-than one state machine in three files.
+it: admission (per-client limits), tokens, retention, hand_weights (a weight set by hand on a
+parked run) and its reads (reads.py). What stays here, the queue, the controls and the workers'
+events, changes one state machine of live runs (each `LiveRun`'s queued → submitted → parked…
+flags): one module, a little under 500 lines, rather than one state machine in three files.
 """
 
 import asyncio
@@ -17,13 +17,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from layerlab.config import Settings
 from layerlab.core.spec import RunSpec, admitted_spec
 from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.admission import Admission, AdmissionError
 from layerlab.engine.executor import CHECKPOINT, LOST, PARKED, Executor
+from layerlab.engine.hand_weights import (
+    WeightAddress,
+    frames_from,
+    rewrite_parked_weight,
+    stored_value,
+)
 from layerlab.engine.hub import Hub
-from layerlab.engine.reads import ControlError, LiveRun, SchedulerReads, public_run
+from layerlab.engine.reads import (
+    CALL_TIMEOUT_S,
+    ControlError,
+    LiveRun,
+    SchedulerReads,
+    public_run,
+)
 from layerlab.engine.retention import delete_expired
 from layerlab.engine.store import DatabaseDamaged, RunRecord, Store
 from layerlab.engine.tokens import new_token
@@ -131,12 +145,21 @@ class Scheduler(SchedulerReads):
         self.hub.update_run(run.id, queue_position=None)
         saved = self.store.load_checkpoint(run.id)  # a run that has one goes on from it
         checkpoint = saved[1] if saved else None
-        self.executor.submit(run.id, run.spec, run.csv_text, run.start_paused, checkpoint)
+        self.executor.submit(
+            run.id, self._spec_to_train(run), run.csv_text, run.start_paused, checkpoint
+        )
         if run.pending_rates:  # a checkpoint holds the rates it had: newer ones follow it
             self.executor.control(run.id, "rates", run.pending_rates)
         for _ in range(run.pending_steps):
             self.executor.control(run.id, "step")
         run.pending_rates, run.pending_steps = {}, 0
+
+    def _spec_to_train(self, run: LiveRun) -> RunSpec:
+        """The run's spec as a worker trains it: one that trains until paused has no end of its
+        own, so the server's LAYERLAB_MAX_EPOCHS is its end."""
+        if run.spec.until_paused:
+            return run.spec.model_copy(update={"epochs": self.settings.max_epochs})
+        return run.spec
 
     def _park(self, run: LiveRun) -> None:
         """A paused run leaves its worker; its state comes back in a `parked` event."""
@@ -228,7 +251,8 @@ class Scheduler(SchedulerReads):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(run.status_changed.wait(), remaining)
 
-    def set_rates(self, run_id: str, rates: dict[str, float]) -> None:
+    def set_rates(self, run_id: str, rates: dict[str, float | None]) -> None:
+        """New learning or regularization rates, or a new pace (`epochs_per_s`, None: none)."""
         run = self.live.get(run_id)
         if run is None:
             raise ControlError("the run has ended: its rates can no longer change")
@@ -237,9 +261,53 @@ class Scheduler(SchedulerReads):
         else:  # sent after its start, since a checkpoint holds the rates it had then
             run.spec = run.spec.model_copy(update=rates)
             run.pending_rates.update(rates)
-        self.hub.update_run(
-            run_id, rates={**self.hub.channels[run_id].run.get("rates", {}), **rates}
-        )
+        channel = self.hub.channels[run_id]
+        self.hub.update_run(run_id, rates={**channel.run.get("rates", {}), **rates})
+        if "epochs_per_s" in rates:  # no checkpoint holds the pace: the spec does, everywhere
+            pace = {"epochs_per_s": rates["epochs_per_s"]}
+            run.spec = run.spec.model_copy(update=pace)
+            spec = {**channel.run["spec"], **pace}
+            self.hub.update_run(run_id, spec=spec)
+            self.store.update_run(run_id, spec=spec)
+
+    async def set_weight(self, run_id: str, address: WeightAddress, value: float) -> dict[str, Any]:
+        """Set one weight of a paused run by hand: its worker sets it, or for a parked run, its
+        stored state is rewritten. Returns {'step', 'value'} as the weights now hold it."""
+        run = self.live.get(run_id)
+        if run is not None and run.parking:  # its state is on its way to the store: wait for it
+            await self._await(run, lambda: not run.parking, CALL_TIMEOUT_S)
+        if run is None or run.status != "paused" or run.parking:
+            status = run.status if run else (self.describe(run_id) or {}).get("status", "gone")
+            raise ControlError(f"the run is {status}: weights are set on a paused run")
+        if run.submitted:
+            self._weights_asked.pop(run_id, None)  # a read on its way has the weights before
+            self.executor.control(run_id, "set_weight", *address, value)
+            future = self.executor.call(run_id)  # answered after the command: a worker's order
+            try:
+                reply = await asyncio.wait_for(asyncio.wrap_future(future), CALL_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                reply = {"error": "it did not answer in time"}
+            if "error" in reply:
+                raise ControlError(f"the run's worker could not set it ({reply['error']})")
+            step, weights = reply["step"], reply["weights"]
+        else:
+            rewritten = rewrite_parked_weight(self.store, run_id, address, value)
+            if rewritten is None:
+                raise ControlError("the run has no saved state to set a weight in")
+            step, checkpoint = rewritten
+            weights = self.store.load_weights(run_id) or b""
+            spec = self._spec_to_train(run)
+            frames = await asyncio.to_thread(frames_from, spec, run.csv_text, checkpoint)
+            if run.parked and self.live.get(run_id) is run:  # else a worker speaks for it now
+                for kind, frame in frames:
+                    publish = (
+                        self.hub.publish_metrics if kind == "metrics" else self.hub.publish_grid
+                    )
+                    publish(run_id, frame)
+        held = stored_value(weights, address)
+        if held != float(np.float32(value)):  # resumed before its worker came to it
+            raise ControlError("the run was resumed before the weight was set; pause it first")
+        return {"step": step, "value": held}
 
     def stop_run(self, run: LiveRun, reason: str | None) -> None:
         """Cancel a run: at once while queued, through its worker once it trains."""
@@ -290,6 +358,7 @@ class Scheduler(SchedulerReads):
         elif kind == PARKED:
             self._save_checkpoint(run, payload)
             run.submitted, run.parking, run.parked = False, False, True
+            run.status_changed.set()  # a weight set by hand waits for its state to be here
             wanted, run.resume_when_parked = run.resume_when_parked, None
             if wanted is not None:
                 self._requeue(run, paused=wanted)

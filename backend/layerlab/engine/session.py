@@ -7,6 +7,7 @@ in settings, so a fast run costs its viewers no more than a slow one.
 """
 
 import io
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ from layerlab.core.grids import Grid
 from layerlab.core.spec import RunSpec
 from layerlab.core.summary import learned_vs_true, model_summary, truth_formula
 from layerlab.core.training import MetricPoint, RunStatus, Trainer, divergence_message
+from layerlab.core.weight_edit import set_weight
+from layerlab.engine.pace import Pace
 
 Emit = Callable[[str, dict[str, Any]], None]
 
@@ -59,6 +62,9 @@ class TrainingSession:
         self.metrics_every_steps: int | None = None  # set once the Trainer's numbers are known
         self.status = RunStatus.PAUSED if paused else RunStatus.RUNNING
         self.steps_requested = 0
+        self.pace: Pace | None = None
+        self.set_pace(spec.epochs_per_s)
+        self.reported_step, self.reported_at = -1, time.monotonic()  # its last metrics frame
         self._timed_steps, self._timed_s = 0, 0.0
         self._next_metrics = self._next_grid = 0.0
         emit("status", {"status": self.status.value, "model_info": self.model_info()})
@@ -86,6 +92,8 @@ class TrainingSession:
     def resume(self) -> None:
         if self.status is RunStatus.PAUSED:
             self.status = RunStatus.RUNNING
+            if self.pace is not None:  # a pause owes no steps
+                self.pace.restart(time.monotonic(), self.trainer.step)
             self.emit("status", {"status": self.status.value})
 
     def step(self) -> None:
@@ -104,6 +112,43 @@ class TrainingSession:
             self.trainer.set_learning_rate(learning_rate)
         if regularization_rate is not None:
             self.trainer.set_regularization_rate(regularization_rate)
+
+    def set_pace(self, epochs_per_s: float | None) -> None:
+        """At most `epochs_per_s` epochs per second from now on; None: as fast as it goes."""
+        trainer = self.trainer
+        self.pace = (
+            None
+            if epochs_per_s is None
+            else Pace(epochs_per_s, trainer.steps_per_epoch, time.monotonic(), trainer.step)
+        )
+
+    def steps_allowed(self, now: float) -> int | None:
+        """Steps a running session may take now: its pace's allowance, or None for no limit."""
+        return None if self.pace is None else self.pace.allowance(now, self.trainer.step)
+
+    def paced_samples_per_s(self, now: float) -> float:
+        """Samples per second of the wall clock since the last metrics frame: a paced run's
+        speed is its pace, not what the machine could do."""
+        elapsed = now - self.reported_at
+        moved = self.trainer.step - self.reported_step
+        return moved * self.trainer.batch_size / elapsed if elapsed > 0 else 0.0
+
+    def due_in_s(self, now: float) -> float:
+        """Seconds until the session has a step to take: 0 now, inf while it waits for a
+        command (paused, or ended)."""
+        if not self.runnable:
+            return math.inf
+        if self.status is RunStatus.PAUSED or self.pace is None:
+            return 0.0
+        return 0.0 if self.steps_allowed(now) else self.pace.due_in_s(now)
+
+    def set_weight(self, layer: int, row: int, column: int | None, value: float) -> None:
+        """While paused: one weight (or with `column` None, a bias) set by hand. The run goes on
+        from it, its optimizer state as it was; viewers see its new picture at once."""
+        if self.status is not RunStatus.PAUSED:
+            raise ValueError(f"a weight is set on a paused run; this one is {self.status.value}")
+        set_weight(self.trainer.model.state_dict(), layer, row, column, value)
+        self._report(force_grid=True)
 
     def fail(self, error: str) -> None:
         if not self.finished:
@@ -126,14 +171,17 @@ class TrainingSession:
         start = time.perf_counter()
         deadline = min(start + budget_s, max(self._next_metrics, start + 0.001))
         report_step = self._next_report_step()
+        allowed = self.steps_allowed(time.monotonic())
+        last_step = report_step if allowed is None else min(report_step, trainer.step + allowed)
         step_before = trainer.step
         now = start
-        while trainer.step < report_step and now < deadline:
-            trainer.train_steps(min(STEPS_PER_CHUNK, report_step - trainer.step))
+        while trainer.step < last_step and now < deadline:
+            trainer.train_steps(min(STEPS_PER_CHUNK, last_step - trainer.step))
             now = time.perf_counter()
         self._timed_steps += trainer.step - step_before
         self._timed_s += now - start
-        if trainer.step >= report_step or now >= self._next_metrics:
+        moved = trainer.step != self.reported_step
+        if trainer.step >= report_step or (now >= self._next_metrics and moved):
             self._report(force_grid=trainer.finished)
 
     def _next_report_step(self) -> int:
@@ -148,6 +196,8 @@ class TrainingSession:
         """Evaluate the run alone and publish it (a stack evaluates its runs together)."""
         trainer = self.trainer
         rate = self._timed_steps * trainer.batch_size / self._timed_s if self._timed_s else 0.0
+        if self.pace is not None:
+            rate = self.paced_samples_per_s(time.monotonic())
         self._timed_steps, self._timed_s = 0, 0.0
         now = time.perf_counter()
         grid_due = (
@@ -161,6 +211,7 @@ class TrainingSession:
         """Send a metrics frame (and a grid); a loss gone NaN or the last step ends the run."""
         now = time.perf_counter()
         self._next_metrics = now + self.metrics_interval_s
+        self.reported_step, self.reported_at = point.step, time.monotonic()
         self.emit("metrics", point.to_dict())
         error = divergence_message(self.trainer, point)
         if error is None and grid is not None and self.grid_interval_s is not None:

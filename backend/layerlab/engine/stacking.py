@@ -3,9 +3,10 @@
 Running sessions whose runs can share a stack (`stack_key`) train as one `TrainerStack`; a
 session that pauses, is cancelled, fails or finishes leaves its stack, and its Trainer holds its
 run's exact state again. Every round, each stack trains the same number of steps, so every
-running run advances at the same pace whatever stack it sits in; a round lasts about
-`round_s`. Frames cost time that training then lacks, so when evaluating the runs would take more
-than its share of the worker, frames come less often than the caps.
+running run advances at the same pace whatever stack it sits in (a run with a pace of its own
+takes the steps its pace allows, and sits out the rest); a round lasts about `round_s`. Frames
+cost time that training then lacks, so when evaluating the runs would take more than its share
+of the worker, frames come less often than the caps.
 """
 
 import contextlib
@@ -137,13 +138,13 @@ class StackedSessions:
             with self._failing(key, [run_id], "reading a stacked run"):
                 self._stacks[key].stack.write_back(self._sessions[run_id].trainer)
 
-    def set_rates(
-        self,
-        session: TrainingSession,
-        run_id: str,
-        learning_rate: float | None = None,
-        regularization_rate: float | None = None,
-    ) -> None:
+    def set_rates(self, session: TrainingSession, run_id: str, **rates: float | None) -> None:
+        """New rates (learning_rate, regularization_rate) and pace (epochs_per_s, None to lift
+        it) from the run's next step; what is not named keeps its value."""
+        if "epochs_per_s" in rates:
+            session.set_pace(rates["epochs_per_s"])
+        learning_rate = rates.get("learning_rate")
+        regularization_rate = rates.get("regularization_rate")
         if run_id in self._where:
             key = self._where[run_id]
             with self._failing(key, [run_id], "changing a stacked run's rates"):
@@ -156,38 +157,71 @@ class StackedSessions:
     # --- training -----------------------------------------------------------------------------
 
     def train_round(self) -> None:
-        """Every stack trains the same number of steps (about `round_s` in all), then reports.
+        """Every stack trains the same number of steps (about `round_s` in all), then reports;
+        a paced run takes the steps its pace allows of them, and sits out the rest.
 
         A stack that raises fails its own runs, which leave it; the other stacks go on.
         """
         if not self._stacks:
             return
         steps = max(1, int(self.round_s / sum(entry.step_s for entry in self._stacks.values())))
+        now = time.monotonic()
         for key, entry in list(self._stacks.items()):
             members = [r for r, k in self._where.items() if k == key]
             with self._failing(key, members, "training a stack"):
-                self._train(entry, min(steps, entry.stack.steps_left))
+                budgets = self._budgets(entry, steps, now)
+                if max(budgets) > 0:
+                    self._train(entry, budgets)
                 self._report(entry)
         self.release(*[run_id for run_id, session in self._sessions.items() if session.finished])
 
-    def _train(self, entry: _Stack, steps: int) -> None:
+    def _budgets(self, entry: _Stack, steps: int, now: float) -> list[int]:
+        """The steps each member takes this round: `steps` (to the end of the first run to end),
+        or for a paced run its allowance. A stack of paced runs alone takes no more steps than
+        the most any of them may."""
+        sessions = self._members(entry)
+        allowed = [session.steps_allowed(now) for session in sessions]
+        left = [session.trainer.total_steps - session.trainer.step for session in sessions]
+        unpaced = [n for n, a in zip(left, allowed, strict=True) if a is None]
+        if unpaced:
+            steps = min(steps, *unpaced)
+        else:
+            steps = min(steps, max(min(n, a or 0) for n, a in zip(left, allowed, strict=True)))
+        return [
+            steps if a is None else min(steps, n, a) for n, a in zip(left, allowed, strict=True)
+        ]
+
+    def _train(self, entry: _Stack, budgets: list[int]) -> None:
+        steps = max(budgets)
         started = time.perf_counter()
-        entry.stack.train(steps)
+        if min(budgets) == steps:
+            entry.stack.train(steps)
+        else:  # paced runs among them sit some out
+            entry.stack.train(steps, budgets)
         elapsed = time.perf_counter() - started
         entry.steps += steps
         entry.steps_s += elapsed
         entry.step_s += SMOOTHING * (elapsed / max(1, steps) - entry.step_s)
 
     def _report(self, entry: _Stack) -> None:
-        """Metrics (and grids) of all the stack's runs when due, or when one reaches its end."""
+        """Metrics (and grids) of the stack's runs that moved, when due or when one reaches its
+        end (a paced run that sat the time out has nothing new to say)."""
         now = time.perf_counter()
         ending = entry.stack.steps_left == 0
-        if now < entry.next_metrics and not ending:
+        sessions = self._members(entry)
+        if (now < entry.next_metrics and not ending) or all(
+            session.trainer.step == session.reported_step for session in sessions
+        ):
             return
         stack = entry.stack
+        wall_clock = time.monotonic()
         rates = [
-            entry.steps * trainer.batch_size / entry.steps_s if entry.steps_s else 0.0
-            for trainer in stack.trainers
+            session.paced_samples_per_s(wall_clock)
+            if session.pace is not None
+            else entry.steps * session.trainer.batch_size / entry.steps_s
+            if entry.steps_s
+            else 0.0
+            for session in sessions
         ]
         entry.steps, entry.steps_s = 0, 0.0
         points = stack.evaluate(rates)
@@ -200,7 +234,9 @@ class StackedSessions:
             entry.next_grid = now + self._interval(self.grid_interval_s, "grid_s", GRID_SHARE)
         metrics_interval_s = self._interval(self.metrics_interval_s, "metrics_s", METRICS_SHARE)
         entry.next_metrics = now + metrics_interval_s
-        for session, point, grid in zip(self._members(entry), points, grids, strict=True):
+        for session, point, grid in zip(sessions, points, grids, strict=True):
+            if session.trainer.step == session.reported_step:
+                continue
             if session.trainer.finished:  # its final status carries its weights: bring them home
                 stack.write_back(session.trainer)
             session.publish(point, grid)

@@ -44,8 +44,10 @@ CREATE INDEX IF NOT EXISTS datasets_created_at ON datasets (created_at);
 """
 
 _JSON_FIELDS = ("spec", "final_metrics", "history", "model_info", "grid")
+# `spec` changes only in its pace (epochs_per_s), which a learner may change while it trains.
 _UPDATABLE = (
-    "status", "error", "started_at", "finished_at", "final_metrics", "history", "model_info", "grid"
+    "status", "error", "started_at", "finished_at", "final_metrics", "history", "model_info",
+    "grid", "spec",
 )  # fmt: skip
 # Everything but history and grid, which only get_run loads.
 _SUMMARY_COLUMNS = (

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("layerlab.workers")
 
 WORKER_NICENESS = 5  # below the server process, which only waits on sockets and pipes
+IDLE_WAIT_S = 0.5  # a wait for commands while no run has a step to take
 
 Message = tuple[str | None, str, dict[str, Any]]
 Receive = Callable[[float], "tuple[Any, ...] | None"]
@@ -66,7 +67,7 @@ class WorkerLoop:
         self.last_checkpoint: dict[str, tuple[float, int]] = {}  # run id -> (when, which step)
 
     def serve(self, receive: Receive) -> None:
-        while self.take_commands(receive, block=not self.any_runnable()):
+        while self.take_commands(receive, self.wait_s()):
             for run_id, session in list(self.sessions.items()):
                 if session.status is RunStatus.PAUSED and session.runnable:  # single steps
                     self.guarded(run_id, functools.partial(session.advance, 0.0))
@@ -82,8 +83,16 @@ class WorkerLoop:
             if ended and not self.sessions:
                 give_memory_back()
 
-    def any_runnable(self) -> bool:
-        return any(session.runnable for session in self.sessions.values())
+    def wait_s(self) -> float:
+        """How long to wait for a command before the next round: not at all while a run has a
+        step to take, until the next paced run's step falls due, else IDLE_WAIT_S. Paced runs
+        wake the worker at most once a time slice: a round then takes the steps due meanwhile,
+        rather than a round for each step of each pace."""
+        now = time.monotonic()
+        due_s = min((s.due_in_s(now) for s in self.sessions.values()), default=IDLE_WAIT_S)
+        if due_s == 0.0:
+            return 0.0
+        return min(IDLE_WAIT_S, max(due_s, self.config.time_slice_s))
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -98,10 +107,10 @@ class WorkerLoop:
             self._send((None, BATCH, {"events": list(self.outbox)}))
         self.outbox.clear()
 
-    def take_commands(self, receive: Receive, block: bool) -> bool:
-        """Every command waiting (waiting a little for one when nothing trains); False once the
-        server says stop."""
-        timeout_s = 0.5 if block else 0.0
+    def take_commands(self, receive: Receive, wait_s: float = 0.0) -> bool:
+        """Every command waiting (waiting up to `wait_s` for the first); False once the server
+        says stop."""
+        timeout_s = wait_s
         while (command := receive(timeout_s)) is not None:
             going_on = self.handle(command)
             self.flush()
@@ -133,6 +142,8 @@ class WorkerLoop:
         elif session is not None:
             if name == "rates":
                 self.stacks.set_rates(session, run_id, **args[0])
+            elif name == "set_weight":
+                self.set_weight(run_id, session, *args)
             else:  # pause, resume, step, cancel; a run that stops moving leaves its stack first
                 if name in ("pause", "cancel"):
                     self.stacks.release(run_id)
@@ -164,6 +175,22 @@ class WorkerLoop:
             checkpoint=checkpoint,
         )
         self.last_checkpoint[run_id] = (time.monotonic(), session.trainer.step)
+
+    def set_weight(
+        self,
+        run_id: str,
+        session: "TrainingSession",
+        layer: int,
+        row: int,
+        column: int | None,
+        value: float,
+    ) -> None:
+        """A weight set by hand on a paused run (one that moved on meanwhile keeps its own: the
+        server reads the weights back); its checkpoint goes at once, so that no stored copy of
+        the run holds the weights from before."""
+        if session.status is RunStatus.PAUSED:
+            session.set_weight(layer, row, column, value)
+            self.send_checkpoint(run_id)
 
     def answer_call(self, run_id: str, call_id: int) -> None:
         session = self.sessions.get(run_id)

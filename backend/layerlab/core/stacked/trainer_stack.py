@@ -6,7 +6,7 @@ run padded to the stack's geometry (see `model`), and one explicit forward, back
 optimizer pass steps them all. Each run keeps its own data, batch order, batch size, optimizer,
 rates and regularization, and follows the trajectory its Trainer follows alone: a run may join
 or leave between steps, and on leaving its Trainer holds exactly the state the stack built.
-The module is one class (a little under 400 lines with `stack_key`): its join, leave, refill
+The module is one class (a little over 400 lines with `stack_key`): its join, leave, refill
 and step share the flat buffers' layout, which splitting would spread over files.
 """
 
@@ -37,6 +37,7 @@ from layerlab.core.training import MetricPoint, Trainer
 
 STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none
 FLAT = ("params", "grads", "mask", "weight_mask", "velocity", "exp_avg", "exp_avg_sq")
+HELD = ("params", "grads", "velocity", "exp_avg", "exp_avg_sq")  # the rows a step changes
 
 StackKey = tuple[Any, ...]  # see stack_key
 
@@ -94,6 +95,7 @@ class TrainerStack:
         self.orders: list[BatchOrder] = []
         self.rows: dict[str, torch.Tensor] = {}
         self._batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._gathered: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.join(trainers)
 
     def __len__(self) -> int:
@@ -251,11 +253,12 @@ class TrainerStack:
         """Steps every member can still take before one of them reaches its last epoch."""
         return min(trainer.total_steps - trainer.step for trainer in self.trainers)
 
-    def _refill(self, steps_done: int) -> None:
-        """Gather the next STEPS_PER_REFILL batches of every run: (S, K, batch, …) tensors."""
+    def _refill(self, steps_done: Sequence[int]) -> None:
+        """Gather the next STEPS_PER_REFILL batches of every run, member k's from
+        `steps_done[k]` steps past its own: (S, K, batch, …) tensors."""
         taken = [
-            order.take(trainer.step + steps_done, STEPS_PER_REFILL)
-            for trainer, order in zip(self.trainers, self.orders, strict=True)
+            order.take(trainer.step + done, STEPS_PER_REFILL)
+            for trainer, order, done in zip(self.trainers, self.orders, steps_done, strict=True)
         ]
         indices = _padded_cat([i[None] for i, _ in taken]).transpose(0, 1).to(self.device)
         weights = _padded_cat([w[None] for _, w in taken]).transpose(0, 1)
@@ -263,15 +266,30 @@ class TrainerStack:
         x = self.rows["x_train"][runs, indices]  # (S, K, batch, I)
         y = self.rows["y_train"][runs, indices]  # (S, K, batch)
         w = weights.to(self.device, self.dtype)
+        self._gathered = (x, y, w)
         self._batches = list(zip(x.unbind(0), y.unbind(0), w.unbind(0), strict=True))[::-1]
 
     @torch.no_grad()
-    def train(self, steps: int) -> None:
-        """`steps` minibatch steps for every member: forward, explicit backward, update."""
+    def train(self, steps: int, budgets: Sequence[int] | None = None) -> None:
+        """`steps` minibatch steps for every member: forward, explicit backward, update.
+
+        With `budgets`, member k takes only the first `budgets[k]` of them and sits out the rest
+        (a paced run between its ticks): its weights, optimizer state and batch order stay where
+        its last step left them, and nobody's numbers change.
+        """
+        budgets = [steps] * len(self) if budgets is None else [min(b, steps) for b in budgets]
+        stopping: dict[int, list[int]] = {}  # step -> the members that take no more from it
+        for k, budget in enumerate(budgets):
+            if budget < steps:
+                stopping.setdefault(budget, []).append(k)
+        held: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
         params, grads, mask = self.rows["params"], self.rows["grads"], self.rows["mask"]
         for done in range(steps):
+            if done in stopping:  # what they hold now, they keep; their rows step idly meanwhile
+                members = torch.tensor(stopping[done], device=self.device)
+                held.append((members, {name: self.rows[name][members] for name in HELD}))
             if not self._batches:
-                self._refill(done)
+                self._refill([min(done, budget) for budget in budgets])
             x, y, sample_weights = self._batches.pop()
             outputs, saved = self.model.forward(x)
             self.model.backward(saved, loss_gradient(self.task, outputs, y, sample_weights))
@@ -281,8 +299,38 @@ class TrainerStack:
                 grads.addcmul_(penalty, self.rows["weight_mask"])
             grads.mul_(mask)  # padding gets no update, and stays exactly 0
             self.optimizer.step(params, grads)
-        for trainer in self.trainers:
-            trainer.step += steps
+        for trainer, budget in zip(self.trainers, budgets, strict=True):
+            trainer.step += budget
+        if held:
+            self._sat_out(held, [steps - budget for budget in budgets])
+
+    def _sat_out(
+        self, held: list[tuple[torch.Tensor, dict[str, torch.Tensor]]], skipped: list[int]
+    ) -> None:
+        """Members that sat out steps get back the state they stopped with, their Adam step
+        counts less the steps skipped, and their batches to come from their own step on."""
+        for members, rows in held:
+            for name, values in rows.items():
+                self.rows[name].index_copy_(0, members, values)
+        self.optimizer.sync()  # the schedule counted every member's steps: count them again
+        column = torch.tensor(skipped, dtype=self.dtype, device=self.device).view(-1, 1)
+        self.rows["adam_steps"].sub_(column)
+        for k in (k for k, count in enumerate(skipped) if count):
+            self._realign(k)
+
+    def _realign(self, k: int) -> None:
+        """Member k's batches to come, gathered again from its own step: the stack's step has
+        gone past it by the steps it sat out."""
+        left = len(self._batches)
+        if not left:
+            return
+        indices, weights = self.orders[k].take(self.trainers[k].step, left)
+        indices = indices.to(self.device)
+        assert self._gathered is not None
+        x, y, w = self._gathered  # the batches to come are views of their last `left` rows
+        x[-left:, k] = self.rows["x_train"][k, indices]
+        y[-left:, k] = self.rows["y_train"][k, indices]
+        w[-left:, k] = weights.to(self.device, self.dtype)
 
     # --- what viewers see ---------------------------------------------------------------------
 
