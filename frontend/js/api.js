@@ -42,6 +42,28 @@ async function request(method, path, { json, text, token, keepalive = false } = 
 
 const run = (id) => `/api/runs/${encodeURIComponent(id)}`;
 
+// Reads of a run's weights still on their way, by run: a run is deleted only once they are back,
+// since a read that reaches the server after the deletion is refused (404).
+const readsInFlight = new Map();
+
+function read(id, method, path, options) {
+  const reply = request(method, path, options);
+  const reads = readsInFlight.get(id) ?? new Set();
+  readsInFlight.set(id, reads);
+  reads.add(reply);
+  const done = () => {
+    reads.delete(reply);
+    if (!reads.size) readsInFlight.delete(id);
+  };
+  reply.then(done, done);
+  return reply;
+}
+
+/** Settles when the reads of run `id` sent so far have come back (answered or refused). */
+export function readsSettled(id) {
+  return Promise.allSettled([...(readsInFlight.get(id) ?? [])]);
+}
+
 export const api = {
   info: () => request("GET", "/api/info"),
   datasets: () => request("GET", "/api/datasets"),
@@ -57,8 +79,15 @@ export const api = {
   setRates: (id, token, rates) => request("PATCH", run(id), { json: rates, token }),
   deleteRun: (id, token, { keepalive = false } = {}) =>
     request("DELETE", run(id), { token, keepalive }),
-  model: (id) => request("GET", `${run(id)}/model`),
-  predict: (id, points) => request("POST", `${run(id)}/predict`, { json: { points } }),
-  neurons: (id, resolution) => request("GET", `${run(id)}/neurons?resolution=${resolution}`),
+  /** A weight (column: an input's index) or a bias (column: null) of a paused run. */
+  setWeight: (id, token, { layer, row, column, value }) =>
+    request("PATCH", `${run(id)}/weights`, { json: { layer, row, column, value }, token }),
+  model: (id) => read(id, "GET", `${run(id)}/model`),
+  predict: (id, points) => read(id, "POST", `${run(id)}/predict`, { json: { points } }),
+  neurons: (id, resolution) => read(id, "GET", `${run(id)}/neurons?resolution=${resolution}`),
+  /** One input through every layer: {point: [x1, x2]} or {features: [...]}. */
+  forward: (id, input) => read(id, "POST", `${run(id)}/forward`, { json: input }),
+  /** A binary run's test labels and scores, and its ROC curve. */
+  roc: (id) => read(id, "GET", `${run(id)}/roc`),
   code: (spec, lang) => request("POST", `/api/code?${new URLSearchParams({ lang })}`, { json: spec }),
 };

@@ -1,10 +1,12 @@
 // The decision boundary: the network's output over the plane as a heatmap (redrawn with
 // Plotly.react when a grid arrives, at most once per animation frame) under the train and
-// test points; the p = 0.5 line for two classes.
+// test points; for two classes the line where p equals the decision threshold. A click on the
+// plane chooses the point the forward pass walks through the network (a test point when the
+// click lands on one), marked with a cross.
 
 import { CLASS_COLORS, classBandScale, cssVar, divergingScale } from "./colors.js";
 import { escapeHtml } from "./html.js";
-import { formatNumber, plotlySeparators } from "./format.js";
+import { formatFixed, formatNumber, plotlySeparators } from "./format.js";
 import { t } from "./i18n.js";
 import { inputLabel } from "./notation.js";
 import { stats } from "./stream.js";
@@ -84,7 +86,7 @@ export function createBoundaryChart(store) {
       const row = new Array(nx);
       for (let j = 0; j < nx; j++) {
         const p = values[i * nx + j];
-        row[j] = discrete ? (p >= 0.5 ? 1 : 0) : p;
+        row[j] = discrete ? (p >= state.threshold ? 1 : 0) : p;
       }
       z[i] = row;
     }
@@ -97,7 +99,7 @@ export function createBoundaryChart(store) {
       x: heat.x,
       y: heat.y,
       z: heat.z,
-      contours: { start: 0.5, end: 0.5, size: 1, coloring: "none" },
+      contours: { start: state.threshold, end: state.threshold, size: 1, coloring: "none" },
       line: { color: cssVar("--ink"), width: 1.4, smoothing: 1 },
       showscale: false,
       hoverinfo: "skip",
@@ -141,6 +143,45 @@ export function createBoundaryChart(store) {
     pointsCache = { key, preview, traces };
     return traces;
   }
+
+  /** The chosen point: a cross in the ink's colour, ringed by the surface's, over everything. */
+  function probeTrace([x, y]) {
+    return {
+      type: "scatter",
+      mode: "markers",
+      x: [x],
+      y: [y],
+      marker: { symbol: "x-thin-open", size: 15, color: cssVar("--ink"), line: { width: 3, color: cssVar("--ink") } },
+      hoverinfo: "skip",
+    };
+  }
+
+  /** The plane's point under a click, or the shown test point within a few pixels of it. */
+  function pointAt(event) {
+    const layout = pointsDiv._fullLayout;
+    if (!layout?.xaxis || !store.state.preview) return null;
+    const { xaxis, yaxis } = layout;
+    const box = pointsDiv.getBoundingClientRect();
+    const px = event.clientX - box.left - xaxis._offset;
+    const py = event.clientY - box.top - yaxis._offset;
+    if (px < 0 || py < 0 || px > xaxis._length || py > yaxis._length) return null;
+    const test = store.state.view.showTest ? store.state.preview.test.x : [];
+    let nearest = null;
+    let best = 8 * 8; // px², a marker's reach
+    test.forEach(([x, y], k) => {
+      const distance = (xaxis.l2p(x) - px) ** 2 + (yaxis.l2p(y) - py) ** 2;
+      if (distance < best) {
+        best = distance;
+        nearest = k;
+      }
+    });
+    if (nearest !== null) return { point: test[nearest].map(Number), test: nearest };
+    return { point: [xaxis.p2l(px), yaxis.p2l(py)] };
+  }
+  pointsDiv.addEventListener("click", (event) => {
+    const probe = pointAt(event);
+    if (probe) store.set({ probe });
+  });
 
   /** One layout for both layers, so that the points sit exactly over the heatmap's cells. */
   function layoutFor(state, extent, { axes }) {
@@ -213,10 +254,11 @@ export function createBoundaryChart(store) {
       stats.gridsDrawn += 1;
     }
     const points = pointTraces(state, kind);
-    const wanted = [points, state.view.showTest, below.height, div.clientWidth, extent.join()];
+    const wanted = [points, state.view.showTest, below.height, div.clientWidth, extent.join(), state.probe];
     if (!pointsDrawn || wanted.some((item, i) => item !== pointsDrawn[i])) {
       pointsDrawn = wanted;
       const traces = state.view.showTest ? [points.train, points.test] : [points.train];
+      if (state.probe?.point) traces.push(probeTrace(state.probe.point));
       Plotly.react(pointsDiv, traces, layoutFor(state, extent, { axes: false }), PLOT_CONFIG);
     }
     renderLegend(state, kind);
@@ -241,12 +283,14 @@ export function createBoundaryChart(store) {
     }
     items.push(`<span class="legend-item"><span class="dot train"></span>${t("metric.train")}</span>`);
     if (state.view.showTest) items.push(`<span class="legend-item"><span class="dot test"></span>${t("metric.test")}</span>`);
+    if (kind === "binary" && !state.view.discretize) items.push(`<span class="legend-item"><span class="boundary-line"></span>p = ${formatFixed(state.threshold, 2)}</span>`);
+    items.push(`<span class="legend-item legend-hint">${t("boundary.click_hint")}</span>`);
     legend.innerHTML = items.join("");
   }
 
   new ResizeObserver(() => schedule()).observe(stack.parentElement);
   let lastKind = null;
-  store.on(["grid", "preview", "view"], schedule);
+  store.on(["grid", "preview", "view", "threshold", "probe"], schedule);
   store.on(["run"], (state) => {
     if (task(state) !== lastKind) {
       lastKind = task(state);

@@ -9,13 +9,14 @@ const LEARNING_RATES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 
 const REGULARIZATION_RATES = [0, 0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
 const BATCH_SIZES = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024];
 const MAX_WIDTH_SLIDER = 32;
+const PACES = [1, 5, 20]; // epochs a second a learner can follow; "max" is as fast as it goes
 
 /** Every control name a teacher can hide with hide= or keep alone with only=. */
 export const CONTROL_NAMES = [
   "dataset", "noise", "samples", "train-fraction", "data-seed", "classes", "csv", "regenerate",
   "depth", "width", "layers", "activation", "features", "play", "step", "reset", "learning-rate",
-  "optimizer", "batch-size", "regularization", "regularization-rate", "epochs", "show-test",
-  "discretize", "lang", "theme",
+  "optimizer", "batch-size", "regularization", "regularization-rate", "pace", "epochs",
+  "until-paused", "show-test", "discretize", "threshold", "forward", "lang", "theme",
 ];
 
 const $ = (id) => document.getElementById(id);
@@ -76,6 +77,10 @@ export function createControls(store, { onUpload }) {
     const width = Number(event.target.value);
     setConfig({ width, hidden: store.state.config.hidden.map(() => width) });
   });
+  $("pace").addEventListener("change", (event) => {
+    setConfig({ epochsPerS: event.target.value === "max" ? null : Number(event.target.value) });
+  });
+  $("until-paused").addEventListener("change", (event) => setConfig({ untilPaused: event.target.checked }));
   $("regenerate").addEventListener("click", () => {
     // New points from the same generator; the network stays as it is.
     setConfig({ dataSeed: (store.state.config.dataSeed + 1) % 2147483647 });
@@ -121,6 +126,8 @@ export function createControls(store, { onUpload }) {
     fillSelect($("regularization-rate"), regRates.map((rate) => [String(rate), formatNumber(rate, 5)]), String(config.regularizationRate));
     const batches = withValue(BATCH_SIZES.filter((size) => size <= limits.max_samples), config.batchSize);
     fillSelect($("batch-size"), batches.map((size) => [String(size), formatInteger(size)]), String(config.batchSize));
+    const paces = withValue(PACES, config.epochsPerS ?? NaN).map((pace) => [String(pace), t("control.pace_value", { count: formatNumber(pace, 2) })]);
+    fillSelect($("pace"), [...paces, ["max", t("control.pace_max")]], config.epochsPerS === null ? "max" : String(config.epochsPerS));
   }
 
   function render(state) {
@@ -132,6 +139,9 @@ export function createControls(store, { onUpload }) {
     setValue($("data-seed"), config.dataSeed);
     setValue($("classes"), config.classes);
     setValue($("epochs"), config.epochs);
+    $("until-paused").checked = config.untilPaused;
+    // Trained until paused, the run has no epoch count to reach.
+    $("epochs").disabled = config.untilPaused;
     setValue($("depth"), config.hidden.length);
     setValue($("width"), config.width);
     $("noise-value").textContent = formatNumber(config.noise, 2);
@@ -194,7 +204,7 @@ export function createControls(store, { onUpload }) {
     return options;
   }
 
-  store.on(["config", "datasets", "uploads"], render);
+  store.on(["config", "datasets", "uploads", "view"], render); // the view: options in its language
   store.on(["view"], renderView);
   return { render: () => (render(store.state), renderView(store.state)) };
 }

@@ -8,8 +8,8 @@ import { t } from "./i18n.js";
 const FIELDS = [
   "dataset.name", "dataset.samples", "dataset.noise", "dataset.train_fraction", "dataset.seed",
   "dataset.classes", "dataset.source", "dataset.label_column", "features", "hidden_widths",
-  "activation", "optimizer", "learning_rate", "batch_size", "epochs", "regularization",
-  "regularization_rate",
+  "activation", "optimizer", "learning_rate", "batch_size", "epochs", "epochs_per_s",
+  "until_paused", "regularization", "regularization_rate",
 ];
 /** Names the preview's query parameters use, and what the upload route calls its body. */
 const ALIASES = {

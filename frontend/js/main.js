@@ -8,17 +8,20 @@ import { createControls, isControlHidden } from "./controls.js";
 import { createDataPreview } from "./data-preview.js";
 import { createDataSource } from "./data-source.js";
 import { createErrorView } from "./errors.js";
+import { createForwardPass } from "./forward-pass.js";
 import { loadDictionaries, preferredLanguage, t, translatePage, useLanguage } from "./i18n.js";
 import { createInspector } from "./inspector.js";
 import { startLivePolls } from "./live-polls.js";
 import { createLossChart } from "./loss-chart.js";
 import { createNetworkView } from "./network.js";
 import { createNeuronDetail } from "./neuron-detail.js";
+import { createProbeForm } from "./probe-form.js";
 import { createResults } from "./results.js";
 import { RunController } from "./run.js";
 import { createRunReadout } from "./run-readout.js";
-import { changedKeys, createStore, defaultConfig, defaultView, LIVE_KEYS } from "./state.js";
+import { changedKeys, createStore, DEFAULT_THRESHOLD, defaultConfig, defaultView, LIVE_KEYS } from "./state.js";
 import { stats } from "./stream.js";
+import { createThreshold } from "./threshold.js";
 import { createTips } from "./tips.js";
 import { readHash, replaceHash } from "./url-hash.js";
 
@@ -59,6 +62,10 @@ async function main() {
     model: null,
     neurons: null,
     predictions: null,
+    roc: null, // a binary run's test labels and scores (/roc)
+    threshold: fromHash.threshold ?? DEFAULT_THRESHOLD,
+    probe: null, // the point the forward pass walks through the network
+    forward: null, // its walk (/forward)
     selected: null,
     connection: null,
     errors: { fields: {}, banner: null },
@@ -86,12 +93,15 @@ async function main() {
   const controls = createControls(store, { onUpload: data.upload });
   createRunReadout(store).render();
   createNetworkView(store).render();
-  createNeuronDetail(store);
+  createNeuronDetail(store, { setWeight: (edit) => run.setWeight(edit) });
   createBoundaryChart(store);
   createLossChart(store);
   createDataPreview(store);
   createResults(store);
   createInspector(store);
+  createThreshold(store);
+  createProbeForm(store);
+  createForwardPass(store);
   createTips(store).render();
   const code = createCodePanel(store);
   startLivePolls(store);
@@ -103,13 +113,12 @@ async function main() {
   store.on(["config"], (state) => {
     const changed = changedKeys(before, state.config).filter((key) => key !== "width");
     before = state.config;
-    if (changed.some((key) => !LIVE_KEYS.includes(key))) run.restartSoon(followingLink ? 0 : 300);
+    if (changed.some((key) => !(key in LIVE_KEYS))) run.restartSoon(followingLink ? 0 : 300);
     else if (changed.length) {
-      const names = { learningRate: "learning_rate", regularizationRate: "regularization_rate" };
-      run.setRates(Object.fromEntries(changed.map((key) => [names[key], state.config[key]])));
+      run.setRates(Object.fromEntries(changed.map((key) => [LIVE_KEYS[key], state.config[key]])));
     }
   });
-  store.on(["config", "view"], (state) => replaceHash(state.config, state.view));
+  store.on(["config", "view", "threshold"], (state) => replaceHash(state.config, state.view, state.threshold));
 
   document.getElementById("play").addEventListener("click", () => run.togglePlay());
   document.getElementById("step").addEventListener("click", () => run.step());
@@ -131,12 +140,13 @@ async function main() {
     store.set({
       config: { ...defaultConfig(), ...next.config },
       view: { ...defaultView(), ...next.view, lang: next.view.lang ?? store.state.view.lang },
+      threshold: next.threshold ?? DEFAULT_THRESHOLD,
       selected: null,
     });
     followingLink = false;
   });
 
-  replaceHash(store.state.config, store.state.view);
+  replaceHash(store.state.config, store.state.view, store.state.threshold);
   const primed = run.reset(); // a first network, untrained, ready to play
   document.getElementById("play").disabled = false; // a press now waits for it
   code.load();

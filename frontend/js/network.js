@@ -1,12 +1,16 @@
 // The network drawn as it trains: the input features (checkboxes with their pictures), each
 // hidden layer's neurons with a small map of its output over the plane, the output; links
-// coloured by the weight's sign (blue +, orange −) and as thick as the weight is large.
+// coloured by the weight's sign (blue +, orange −) and as thick as the weight is large. On a
+// paused run a click on a link opens its neuron's detail at that weight, to be set by hand;
+// the forward pass lights the neuron (or link) whose number is hovered.
 
 import { paintFeature, paintOutput, paintSigned } from "./canvas-map.js";
 import { BLUE, ORANGE } from "./colors.js";
-import { formatInteger } from "./format.js";
+import { formatFixed, formatInteger } from "./format.js";
+import { element } from "./html.js";
 import { t } from "./i18n.js";
-import { featureLabel, inputLabel } from "./notation.js";
+import { featureLabel, hiddenLabel, inputLabel } from "./notation.js";
+import { canSetWeights } from "./run.js";
 import { hasPlane } from "./state.js";
 
 const MAX_SHOWN = 16; // neurons drawn per layer; wider layers say how many more they have
@@ -165,16 +169,26 @@ export function createNetworkView(store) {
   function buildLinks() {
     svg.replaceChildren();
     links = [];
+    const hits = [];
     for (let k = 0; k + 1 < columns.length; k++) {
       for (const to of columns[k + 1]) {
         for (const from of columns[k]) {
           const path = document.createElementNS(SVG_NS, "path");
           path.classList.add("link");
+          // A wider, unseen twin takes the clicks: a thin link is hard to hit.
+          const hit = document.createElementNS(SVG_NS, "path");
+          hit.classList.add("link-hit");
+          hit.dataset.link = String(links.length);
+          // the weight it stands for, as PATCH /weights names it: W[layer][row][column]
+          Object.assign(hit.dataset, { layer: k + 1, row: to.index, column: from.index });
+          hit.append(document.createElementNS(SVG_NS, "title"));
           svg.append(path);
-          links.push({ k, from, to, path });
+          hits.push(hit);
+          links.push({ k, from, to, path, hit });
         }
       }
     }
+    svg.append(...hits); // above every link
     paintWeights(store.state);
   }
 
@@ -190,7 +204,9 @@ export function createNetworkView(store) {
       const [x1, y1] = centre(link.from, "right");
       const [x2, y2] = centre(link.to, "left");
       const mid = (x1 + x2) / 2;
-      link.path.setAttribute("d", `M${x1.toFixed(1)},${y1.toFixed(1)} C${mid.toFixed(1)},${y1.toFixed(1)} ${mid.toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`);
+      const d = `M${x1.toFixed(1)},${y1.toFixed(1)} C${mid.toFixed(1)},${y1.toFixed(1)} ${mid.toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
+      link.path.setAttribute("d", d);
+      link.hit.setAttribute("d", d);
     }
   }
 
@@ -209,6 +225,7 @@ export function createNetworkView(store) {
   function paintWeights(state) {
     const weights = matchingWeights(state);
     root.classList.toggle("has-weights", Boolean(weights));
+    root.classList.toggle("editable", Boolean(weights) && canSetWeights(state.run));
     if (!weights) {
       for (const link of links) {
         link.path.style.stroke = "";
@@ -225,7 +242,15 @@ export function createNetworkView(store) {
       link.path.style.stroke = w >= 0 ? BLUE : ORANGE;
       link.path.style.strokeWidth = (0.4 + 5.6 * ratio).toFixed(2);
       link.path.style.opacity = (0.3 + 0.65 * Math.sqrt(ratio)).toFixed(2);
+      link.hit.firstChild.textContent = t("network.link_title", { from: nodeName(link.k, link.from), to: nodeName(link.k + 1, link.to), value: formatFixed(w, 3) });
     }
+  }
+
+  /** How the forward pass and the formulas write a node: x₁² for an input, h¹₂, or the output. */
+  function nodeName(column, node) {
+    if (column === 0) return drawn.is2d ? featureLabel(node.feature, drawn.columns) : inputLabel(drawn.inputs[node.index]);
+    if (column === columns.length - 1) return t("network.output_neuron", { index: node.index + 1 });
+    return hiddenLabel(column, node.index + 1);
   }
 
   function paintMaps(state) {
@@ -284,6 +309,13 @@ export function createNetworkView(store) {
   }
 
   root.addEventListener("click", (event) => {
+    const hit = event.target.closest(".link-hit");
+    if (hit && root.classList.contains("editable")) {
+      const link = links[Number(hit.dataset.link)];
+      store.set({ selected: { layer: link.k + 1, index: link.to.index } });
+      store.emit("edit-weight", { layer: link.k + 1, row: link.to.index, column: link.from.index });
+      return;
+    }
     const node = event.target.closest(".neuron");
     if (!node) return;
     const picked = { layer: Number(node.dataset.layer), index: Number(node.dataset.index) };
@@ -308,6 +340,26 @@ export function createNetworkView(store) {
       link.path.classList.toggle("hot", Boolean(nodeElement) && (link.from.element === nodeElement || link.to.element === nodeElement));
     }
   }
+
+  // A number of the forward pass hovered: {layer, index} lights that node and its links,
+  // {layer, index, from} the one link of that weight and its two ends; null lights nothing.
+  store.listen("highlight", (target) => {
+    for (const lit of root.querySelectorAll(".lit")) lit.classList.remove("lit");
+    const node = target && columns[target.layer]?.find((item) => item.index === target.index);
+    if (!node) {
+      highlight(null);
+      return;
+    }
+    node.element.classList.add("lit");
+    if (target.from === undefined) {
+      highlight(node.element);
+      return;
+    }
+    const from = columns[target.layer - 1]?.find((item) => item.index === target.from);
+    from?.element.classList.add("lit");
+    svg.classList.add("focused");
+    for (const link of links) link.path.classList.toggle("hot", link.to === node && link.from === from);
+  });
 
   new ResizeObserver(() => {
     if (!drawn) return;
@@ -338,11 +390,4 @@ function describeFeature(feature, columns) {
 
 function clearCanvas(canvas) {
   canvas?.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-}
-
-function element(tag, attributes = {}, text = null) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  if (text !== null) node.textContent = text;
-  return node;
 }

@@ -1,5 +1,7 @@
 // One neuron up close: the weights coming into it and its bias, the formula it computes
-// (ReLU(0.42·x₁ − 1.3·x₂ + 0.1), σ(w·h + b) for the output) and its output over the plane.
+// (ReLU(0.42·x₁ − 1.3·x₂ + 0.1), σ(w·h + b) for the output) and its output over the plane. On a
+// paused run each weight and the bias is a number field: a value typed in is set in the run
+// (PATCH /weights), and everything drawn from the weights follows.
 
 import { paintOutput, paintSigned } from "./canvas-map.js";
 import { BLUE, ORANGE } from "./colors.js";
@@ -7,9 +9,12 @@ import { escapeHtml } from "./html.js";
 import { formatFixed } from "./format.js";
 import { t } from "./i18n.js";
 import { applyActivation, featureLabel, hiddenLabel, inputLabel, linearTerm, subscript } from "./notation.js";
+import { canSetWeights, FINAL_STATUSES } from "./run.js";
 
-export function createNeuronDetail(store) {
+/** setWeight({layer, row, column, value}): sets it in the run; throws the server's refusal. */
+export function createNeuronDetail(store, { setWeight }) {
   const box = document.getElementById("neuron-detail");
+  let refusal = null; // the server's last word on a value typed here, until the next one
 
   function render(state) {
     const selected = state.selected;
@@ -48,17 +53,19 @@ export function createNeuronDetail(store) {
       else formula = `ŷ = ${sum}`;
     }
 
+    const known = Boolean(row) && inputs.length === row.length;
+    const editable = known && canSetWeights(run);
     const largest = Math.max(1e-6, ...(row ?? []).map(Math.abs), Math.abs(bias ?? 0));
-    const bar = (label, value) => {
+    const bar = (label, value, column) => {
       const width = (Math.abs(value) / largest) * 50;
-      const left = value < 0 ? 50 - width : 50;
+      const number = editable
+        ? `<input type="number" step="any" class="weight-input" data-column="${column}" value="${Number(value.toFixed(3))}" aria-label="${escapeHtml(t("neuron.set_weight", { name: label }))}">`
+        : `<span class="weight-value">${formatFixed(value, 3)}</span>`;
       return `<div class="weight-row"><span class="weight-name" title="${escapeHtml(label)}">${escapeHtml(label)}</span>
-        <span class="weight-bar"><span style="left:${left}%;width:${width}%;background:${value < 0 ? ORANGE : BLUE}"></span></span>
-        <span class="weight-value">${formatFixed(value, 3)}</span></div>`;
+        <span class="weight-bar"><span data-left="${value < 0 ? 50 - width : 50}" data-width="${width}" data-sign="${value < 0 ? "negative" : "positive"}"></span></span>
+        ${number}</div>`;
     };
-    const weightRows = row && inputs.length === row.length
-      ? row.map((w, k) => bar(inputs[k], w)).join("") + bar(t("neuron.bias"), bias)
-      : "";
+    const weightRows = known ? row.map((w, k) => bar(inputs[k], w, k)).join("") + bar(t("neuron.bias"), bias, "bias") : "";
 
     // Built once per opening, then filled in: re-rendered while the run trains, the detail keeps
     // the keyboard's focus (on its close button) and the weights' scroll.
@@ -73,6 +80,8 @@ export function createNeuronDetail(store) {
           <div class="detail-numbers">
             <pre class="formula"></pre>
             <div class="weights" role="group"></div>
+            <p class="field-error weight-error" role="alert"></p>
+            <p class="hint weight-hint"></p>
           </div>
         </div>`;
       box.querySelector(".detail-close").addEventListener("click", () => store.set({ selected: null }));
@@ -85,8 +94,21 @@ export function createNeuronDetail(store) {
     box.querySelector(".formula").textContent = formula;
     const weights = box.querySelector(".weights");
     weights.setAttribute("aria-label", t("neuron.weights"));
-    weights.innerHTML = weightRows;
-    weights.tabIndex = weights.scrollHeight > weights.clientHeight ? 0 : -1; // a long list scrolls by keyboard too
+    // Not while the learner types in one of this neuron's fields: the value would go from under them.
+    const shown = `${selected.layer}:${selected.index}:${editable}:${row?.length}`;
+    if (!weights.contains(document.activeElement) || weights.dataset.shown !== shown) {
+      weights.dataset.shown = shown;
+      weights.innerHTML = weightRows;
+      for (const fill of weights.querySelectorAll(".weight-bar span")) {
+        fill.style.left = `${fill.dataset.left}%`;
+        fill.style.width = `${fill.dataset.width}%`;
+        fill.style.background = fill.dataset.sign === "negative" ? ORANGE : BLUE;
+      }
+    }
+    weights.tabIndex = !editable && weights.scrollHeight > weights.clientHeight ? 0 : -1; // a long list scrolls by keyboard too
+    box.querySelector(".weight-error").textContent = refusal ?? "";
+    const hint = !known ? "" : editable ? "neuron.edit_hint" : run && !FINAL_STATUSES.has(run.status) ? "neuron.pause_to_edit" : "";
+    box.querySelector(".weight-hint").textContent = hint ? t(hint) : "";
     paintMap(state, box.querySelector("canvas"), selected, isOutput, task);
   }
 
@@ -104,7 +126,33 @@ export function createNeuronDetail(store) {
     paintSigned(canvas, grid.values, grid.nx, grid.ny, range, theme);
   }
 
-  store.on(["selected", "model", "neurons", "view", "config"], render);
+  // A value typed in (Enter, or leaving the field) goes to the run.
+  box.addEventListener("change", async (event) => {
+    const input = event.target.closest(".weight-input");
+    const selected = store.state.selected;
+    if (!input || !selected) return;
+    const value = Number(input.value);
+    if (input.value.trim() === "" || !Number.isFinite(value)) return;
+    const column = input.dataset.column === "bias" ? null : Number(input.dataset.column);
+    try {
+      await setWeight({ layer: selected.layer, row: selected.index, column, value });
+      refusal = null;
+    } catch (error) {
+      refusal = error.message;
+    }
+    render(store.state);
+  });
+  // A link clicked in the drawing: its weight's field, ready to type in.
+  store.listen("edit-weight", ({ column }) => {
+    const input = box.querySelector(`.weight-input[data-column="${column ?? "bias"}"]`);
+    input?.focus();
+    input?.select();
+  });
+  store.on(["selected"], () => {
+    refusal = null;
+  });
+
+  store.on(["selected", "model", "neurons", "view", "config", "run"], render);
   render(store.state);
   // A neuron chosen (by click or keyboard) brings its detail into view: below the fold on a laptop.
   store.on(["selected"], (state) => {

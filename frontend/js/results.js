@@ -1,6 +1,7 @@
 // How well the network does, beyond the curves: a confusion matrix for classes (rows = true
-// class), and for regression the predictions against the targets and the learned weights
-// beside the true ones (when the network is affine and the data has a known rule).
+// class; for two classes at the page's decision threshold, from /roc's test scores), and for
+// regression the predictions against the targets and the learned weights beside the true ones
+// (when the network is affine and the data has a known rule).
 
 import { CLASS_COLORS, BLUE, ORANGE, cssVar, tintOnSurface } from "./colors.js";
 import { escapeHtml } from "./html.js";
@@ -8,6 +9,7 @@ import { formatFixed, formatInteger, formatPercent, plotlySeparators } from "./f
 import { t } from "./i18n.js";
 import { featureLabel, inputLabel, linearTerm } from "./notation.js";
 import { FINAL_STATUSES } from "./run.js";
+import { confusionAt } from "./threshold-metrics.js";
 
 export function createResults(store) {
   const matrixBox = document.getElementById("confusion-matrix");
@@ -16,8 +18,15 @@ export function createResults(store) {
 
   // --- classification ---------------------------------------------------------------------------
 
+  /** The test scores of the run on the page, for two classes; null until they come. */
+  function rocOf(state) {
+    return state.roc && state.roc.runId === state.run?.id ? state.roc : null;
+  }
+
   function confusion(state) {
     const run = state.run;
+    const roc = rocOf(state);
+    if (roc) return confusionAt(roc.labels, roc.scores, state.threshold);
     const final = run && FINAL_STATUSES.has(run.status) ? run.finalMetrics?.confusion_matrix : null;
     if (final) return final;
     const predictions = state.predictions;
@@ -42,17 +51,20 @@ export function createResults(store) {
     const total = matrix.flat().reduce((a, b) => a + b, 0);
     const correct = matrix.reduce((sum, row, i) => sum + (row[i] ?? 0), 0);
     // A long class name wraps and then ends in "…" (its title has it whole): the table stays in its card.
-    const label = (c) => `<span class="class-name" title="${escapeHtml(names[c] ?? c)}"><span class="swatch" style="background:${CLASS_COLORS[c % CLASS_COLORS.length]}"></span>${escapeHtml(names[c] ?? c)}</span>`;
+    const label = (c) => `<span class="class-name" title="${escapeHtml(names[c] ?? c)}"><span class="swatch" data-class="${c}"></span>${escapeHtml(names[c] ?? c)}</span>`;
     const head = names.map((name, c) => `<th scope="col">${label(c)}</th>`).join("");
+    const tints = [];
     const rows = matrix.map((row, i) => {
       const rowTotal = row.reduce((a, b) => a + b, 0) || 1;
       const cells = row.map((count, j) => {
         const share = count / rowTotal;
-        const tint = tintOnSurface(i === j ? BLUE : ORANGE, Math.min(1, share) * (i === j ? 0.55 : 0.8));
-        return `<td style="background:${tint.background};color:${tint.text}" title="${formatPercent(share)}">${formatInteger(count)}</td>`;
+        tints.push(tintOnSurface(i === j ? BLUE : ORANGE, Math.min(1, share) * (i === j ? 0.55 : 0.8)));
+        return `<td title="${formatPercent(share)}">${formatInteger(count)}</td>`;
       }).join("");
       return `<tr><th scope="row">${label(i)}</th>${cells}</tr>`;
     }).join("");
+    const caption = t("results.confusion_caption", { correct: formatInteger(correct), total: formatInteger(total), accuracy: formatPercent(total ? correct / total : 0) });
+    const at = rocOf(state) ? ` ${t("results.at_threshold", { threshold: formatFixed(state.threshold, 2) })}` : "";
     matrixBox.innerHTML = `
       <table class="confusion-table" data-total="${total}">
         <thead>
@@ -61,7 +73,15 @@ export function createResults(store) {
         </thead>
         <tbody>${rows}</tbody>
       </table>
-      <p class="hint">${t("results.confusion_caption", { correct: formatInteger(correct), total: formatInteger(total), accuracy: formatPercent(total ? correct / total : 0) })}</p>`;
+      <p class="hint">${caption}${at}</p>`;
+    // Colours set as properties, not as markup: the page's style policy need not allow inline styles.
+    matrixBox.querySelectorAll("tbody td").forEach((cell, k) => {
+      cell.style.background = tints[k].background;
+      cell.style.color = tints[k].text;
+    });
+    for (const swatch of matrixBox.querySelectorAll(".swatch[data-class]")) {
+      swatch.style.background = CLASS_COLORS[Number(swatch.dataset.class) % CLASS_COLORS.length];
+    }
   }
 
   // --- regression -------------------------------------------------------------------------------
@@ -167,7 +187,7 @@ export function createResults(store) {
     }
   }
 
-  store.on(["predictions", "run", "model", "view", "preview"], render);
+  store.on(["predictions", "roc", "threshold", "run", "model", "view", "preview"], render);
   render(store.state);
 }
 

@@ -32,7 +32,11 @@ export function createRunReadout(store) {
 
     const info = run?.modelInfo;
     const epochs = run?.spec?.epochs ?? state.config.epochs;
-    $("epoch-total").textContent = `/ ${formatInteger(epochs)}`;
+    // A run trained until paused has no end to count towards: no total, no progress bar.
+    const endless = run?.spec?.until_paused ?? state.config.untilPaused;
+    $("epoch-total").textContent = endless ? "/ ∞" : `/ ${formatInteger(epochs)}`;
+    $("epoch-total").title = endless ? t("control.until_paused") : "";
+    $("progress").classList.toggle("endless", Boolean(endless));
     $("progress").max = info?.total_steps ?? 1;
     document.body.dataset.task = info?.task ?? state.preview?.task ?? "binary";
     // The run's own failure (diverged, failed) is said once, in the banner.

@@ -1,13 +1,30 @@
 // The run's life on the page: create (primed: paused at step 0, shown as idle, so the network
 // and its boundary are there before play), play, pause, step, reset, restart on a new
-// configuration (cancelling the old run), live rates; its stream feeds the store.
+// configuration (cancelling the old run), live rates and pace, weights set by hand; its stream
+// feeds the store.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, readsSettled } from "./api.js";
 import { decodeGrid } from "./grid-codec.js";
 import { specFromState } from "./state.js";
 import { RunStream } from "./stream.js";
 
 export const FINAL_STATUSES = new Set(["done", "diverged", "failed", "cancelled", "interrupted"]);
+
+/**
+ * Whether the run's weights can be read (/model, /predict, /forward...) without a refusal: its
+ * worker has built it (it said so in a frame), and it has not lost them; an ended run, if it
+ * kept them.
+ */
+export function canRead(run) {
+  if (!run?.built) return false;
+  if (FINAL_STATUSES.has(run.status)) return Boolean(run.hasWeights);
+  return run.status === "running" || run.status === "paused";
+}
+
+/** Whether a learner may set the run's weights by hand now: paused, with weights to set. */
+export function canSetWeights(run) {
+  return canRead(run) && run.status === "paused" && !run.playing;
+}
 
 /** What the page calls the run's state: a primed run that has not moved is idle. */
 export function displayStatus(run) {
@@ -97,7 +114,33 @@ export class RunController {
     this.restartTimer = null;
   }
 
-  /** Learning or regularization rate, taken by the run as it trains. */
+  /**
+   * One weight or bias of the paused run, set by hand: {layer, row, column, value} (column null
+   * for the bias). Resolves once the server has it; a refusal is thrown for the caller to show.
+   */
+  async setWeight(edit) {
+    const current = this.current;
+    if (!current || !canSetWeights(this.store.state.run)) return;
+    await api.setWeight(current.id, current.token, edit);
+    if (this.current !== current) return;
+    this.showWeight(edit);
+    this.store.emit("weights-changed", edit);
+  }
+
+  /** The model on the page gets the new value at once; the reads that follow confirm it. */
+  showWeight({ layer, row, column, value }) {
+    const model = this.store.state.model;
+    const weights = model?.weights;
+    if (!weights?.[layer - 1]) return;
+    const edited = weights.map((item, k) => {
+      if (k !== layer - 1) return item;
+      if (column === null) return { ...item, bias: item.bias.map((b, i) => (i === row ? value : b)) };
+      return { ...item, weight: item.weight.map((r, i) => (i === row ? r.map((w, j) => (j === column ? value : w)) : r)) };
+    });
+    this.store.set({ model: { ...model, weights: edited } });
+  }
+
+  /** Learning or regularization rate, or the pace, taken by the run as it trains. */
   setRates(rates) {
     const current = this.current;
     const run = this.store.state.run;
@@ -146,18 +189,22 @@ export class RunController {
         modelInfo: created.model_info,
         finalMetrics: null,
         spec: created.spec,
+        built: false, // until its worker says it has built the network
+        hasWeights: false,
       },
       metrics: null,
       grid: null,
       model: null,
       neurons: null,
       predictions: null,
+      roc: null,
+      forward: null,
     });
     this.store.emit("run-started", created);
     this.current.stream = new RunStream(created.id, this.streamHandlers(created.id));
     if (previous) {
       previous.stream?.close();
-      api.deleteRun(previous.id, previous.token).catch(() => {});
+      readsSettled(previous.id).then(() => api.deleteRun(previous.id, previous.token).catch(() => {}));
     }
   }
 
@@ -207,6 +254,9 @@ export class RunController {
           model_info: run.model_info,
           final_metrics: run.final_metrics,
           error: run.error,
+          has_weights: run.has_weights,
+          // a run that has reported a point or a grid has been built by its worker
+          built: Boolean(frame.history?.length || frame.grid),
         });
         this.store.emit("history", frame.history ?? []);
         const last = frame.history?.[frame.history.length - 1] ?? null;
@@ -219,11 +269,14 @@ export class RunController {
       },
       metrics: (frame) => {
         if (!mine() || !frame.points?.length) return;
+        this.markBuilt();
         this.store.emit("points", frame.points);
         this.store.set({ metrics: frame.points[frame.points.length - 1] });
       },
       grid: (frame) => {
-        if (mine()) this.store.set({ grid: decodeGrid(frame) });
+        if (!mine()) return;
+        this.markBuilt();
+        this.store.set({ grid: decodeGrid(frame) });
       },
       connection: (state, seconds) => {
         if (!mine()) return;
@@ -234,12 +287,20 @@ export class RunController {
     };
   }
 
+  markBuilt() {
+    if (this.store.state.run && !this.store.state.run.built) this.patchRun({ built: true });
+  }
+
   applyStatus(frame) {
     const run = this.store.state.run;
     if (!run) return;
     const next = { ...run, status: frame.status ?? run.status };
     if ("queue_position" in frame) next.queuePosition = frame.queue_position;
     if (frame.model_info) next.modelInfo = frame.model_info;
+    // The model's description comes from the worker once it has built the network (in a status
+    // frame, or in the run of a later snapshot): from then on its weights can be read.
+    if (frame.model_info || frame.built) next.built = true;
+    if ("has_weights" in frame) next.hasWeights = Boolean(frame.has_weights);
     if (frame.final_metrics) next.finalMetrics = frame.final_metrics;
     if ("error" in frame) next.error = frame.error;
     if (FINAL_STATUSES.has(next.status)) next.playing = false;

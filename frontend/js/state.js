@@ -54,6 +54,8 @@ export function defaultConfig() {
     optimizer: "adam",
     batchSize: 10,
     epochs: 500,
+    epochsPerS: null, // the pace: null trains as fast as it goes
+    untilPaused: false, // train on past `epochs` until paused
     regularization: "none",
     regularizationRate: 0,
     seed: 0,
@@ -96,7 +98,7 @@ export function specFromConfig(config) {
     classes: config.classes,
   };
   if (config.dataset === "csv") dataset.source = config.source;
-  return {
+  const spec = {
     dataset,
     features: config.features,
     hidden_widths: config.hidden,
@@ -110,12 +112,19 @@ export function specFromConfig(config) {
     seed: config.seed,
     grid_resolution: 64,
   };
+  // Sent when chosen only: a spec with its defaults left out is the same run to any server.
+  if (config.epochsPerS !== null) spec.epochs_per_s = config.epochsPerS;
+  if (config.untilPaused) spec.until_paused = true;
+  return spec;
 }
 
 /** Configuration keys that change the data (and so its preview). */
 export const DATA_KEYS = ["dataset", "source", "noise", "samples", "trainFraction", "dataSeed", "classes"];
-/** Keys a running run takes live (PATCH), without starting again. */
-export const LIVE_KEYS = ["learningRate", "regularizationRate"];
+/** Keys a running run takes live (PATCH), without starting again, and their names in the spec. */
+export const LIVE_KEYS = { learningRate: "learning_rate", regularizationRate: "regularization_rate", epochsPerS: "epochs_per_s" };
+
+/** The decision threshold a binary run's page starts at (p ≥ 0.5 is class 1). */
+export const DEFAULT_THRESHOLD = 0.5;
 
 /** Which configuration keys differ between two configurations. */
 export function changedKeys(before, after) {

@@ -1,5 +1,7 @@
 // The configuration in the URL hash, so that a shared link opens the same setup:
-// #dataset=moons&noise=0.2&hidden=8,8&lr=0.03&...&lang=es&hide=width,activation
+// #dataset=moons&noise=0.2&hidden=8,8&lr=0.03&...&pace=5&until=1&lang=es&threshold=0.3&hide=width
+
+import { DEFAULT_THRESHOLD } from "./state.js";
 
 const NUMBER_KEYS = {
   noise: "noise",
@@ -21,7 +23,7 @@ const TEXT_KEYS = {
   reg: "regularization",
 };
 
-/** {config, view} fields found in a hash; anything absent keeps its default. */
+/** {config, view, threshold} found in a hash; anything absent keeps its default. */
 export function readHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   const config = {};
@@ -45,17 +47,23 @@ export function readHash(hash) {
     config.width = Number(params.get("width"));
   }
   if (params.get("features")) config.features = list(params.get("features"));
+  // pace=5 trains at 5 epochs a second, pace=max as fast as it goes
+  if (params.get("pace") === "max") config.epochsPerS = null;
+  else if (Number(params.get("pace")) > 0) config.epochsPerS = Number(params.get("pace"));
+  if (params.has("until")) config.untilPaused = params.get("until") === "1";
   if (params.get("lang")) view.lang = params.get("lang");
   if (params.get("theme")) view.theme = params.get("theme") === "dark" ? "dark" : "light";
   if (params.has("test")) view.showTest = params.get("test") !== "0";
   if (params.has("discretize")) view.discretize = params.get("discretize") === "1";
   if (params.has("hide")) view.hide = list(params.get("hide"));
   if (params.has("only")) view.only = list(params.get("only"));
-  return { config, view };
+  const threshold = params.has("threshold") ? Number(params.get("threshold")) : NaN;
+  return { config, view, threshold: threshold >= 0 && threshold <= 1 ? threshold : undefined };
 }
 
-/** The hash for a configuration and view (the whole configuration, so a link is explicit). */
-export function writeHash(config, view) {
+/** The hash for a configuration, view and decision threshold (the whole configuration, so a
+ * link is explicit; the view's switches when they differ from their defaults). */
+export function writeHash(config, view, threshold = DEFAULT_THRESHOLD) {
   const parts = [
     ["dataset", config.dataset],
     ...(config.dataset === "csv" && config.source ? [["source", config.source]] : []),
@@ -71,6 +79,8 @@ export function writeHash(config, view) {
     ["optimizer", config.optimizer],
     ["batch", config.batchSize],
     ["epochs", config.epochs],
+    ["pace", config.epochsPerS ?? "max"],
+    ["until", config.untilPaused ? 1 : 0],
     ["reg", config.regularization],
     ["regrate", config.regularizationRate],
     ["seed", config.seed],
@@ -79,6 +89,7 @@ export function writeHash(config, view) {
   if (view.theme === "dark") parts.push(["theme", "dark"]);
   if (!view.showTest) parts.push(["test", "0"]);
   if (view.discretize) parts.push(["discretize", "1"]);
+  if (threshold !== DEFAULT_THRESHOLD) parts.push(["threshold", threshold]);
   if (view.hide.length) parts.push(["hide", view.hide.join(",")]);
   if (view.only.length) parts.push(["only", view.only.join(",")]);
   // Commas stay readable: a teacher edits these links by hand.
@@ -86,8 +97,8 @@ export function writeHash(config, view) {
 }
 
 /** Keep the address bar in step without adding history entries. */
-export function replaceHash(config, view) {
-  const hash = writeHash(config, view);
+export function replaceHash(config, view, threshold) {
+  const hash = writeHash(config, view, threshold);
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 

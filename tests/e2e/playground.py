@@ -1,10 +1,12 @@
-"""The page driven as a learner drives it: open a link, upload a table, train, open a neuron."""
+"""The page driven as a learner drives it: open a link, upload a table, train, open a neuron,
+click the plane, set a weight; and what the page and the server say meanwhile."""
 
 import csv
 import io
 import re
+from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from service import LiveServer
 
@@ -54,3 +56,86 @@ class Playground:
     def open_neuron(self, selector: str = ".neuron") -> None:
         self.page.locator(selector).first.click()
         expect(self.page.locator("#neuron-detail")).to_have_class(re.compile(r"\bopen\b"))
+
+    # --- seeing inside: the run's numbers, the plane, the drawing ---------------------------------
+
+    def refusals(self) -> list[str]:
+        """From now on, each answer of the server with a status of 400 or more, as
+        'STATUS METHOD URL', in a list that grows as they come."""
+        found: list[str] = []
+
+        def note(response: Response) -> None:
+            if response.status >= 400:
+                found.append(f"{response.status} {response.request.method} {response.url}")
+
+        self.page.on("response", note)
+        return found
+
+    def state(self, path: str) -> Any:
+        """A value of the page's store: state("run.id")."""
+        return self.page.evaluate(f"() => window.layerlab.store.state.{path}")
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """The server's JSON answer to a request sent from the page (as anyone, no token)."""
+        return self.page.evaluate(
+            """async ([method, path, body]) => {
+                const init = {method};
+                if (body !== null) {
+                    init.headers = {"Content-Type": "application/json"};
+                    init.body = JSON.stringify(body);
+                }
+                const response = await fetch(path, init);
+                if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+                return response.json();
+            }""",
+            [method, path, body],
+        )
+
+    def pause(self) -> None:
+        self.page.click("#play")
+        expect(self.page.locator("#run-status")).to_have_attribute("data-status", "paused")
+
+    def click_on_plane(self, x: float, y: float) -> None:
+        """A click on the boundary plot where the data's plane has (x, y)."""
+        plot = self.page.locator("#boundary-points")
+        plot.scroll_into_view_if_needed()
+        position = self.page.evaluate(
+            """([x, y]) => {
+                const {xaxis, yaxis} = document.getElementById("boundary-points")._fullLayout;
+                return {x: xaxis._offset + xaxis.l2p(x), y: yaxis._offset + yaxis.l2p(y)};
+            }""",
+            [x, y],
+        )
+        plot.click(position=position)
+
+    def wait_for_forward(self) -> dict[str, Any]:
+        """The forward pass of the chosen point, once the page has it for the run on the page."""
+        self.page.wait_for_function(
+            "() => { const s = window.layerlab.store.state;"
+            " return s.probe && s.forward?.probe === s.probe && s.forward.runId === s.run.id; }",
+            timeout=20_000,
+        )
+        forward: dict[str, Any] = self.state("forward")
+        return forward
+
+    def click_link(self, layer: int, row: int, column: int) -> None:
+        """A click on the link of weight W[layer][row][column] in the drawing, where no other
+        link crosses it."""
+        self.page.locator("#network").scroll_into_view_if_needed()
+        at = self.page.evaluate(
+            """([layer, row, column]) => {
+                const path = document.querySelector(
+                    `.link-hit[data-layer="${layer}"][data-row="${row}"][data-column="${column}"]`);
+                const svg = path.ownerSVGElement.getBoundingClientRect();
+                const length = path.getTotalLength();
+                for (const share of [0.3, 0.2, 0.4, 0.25, 0.35, 0.15, 0.45, 0.1]) {
+                    const point = path.getPointAtLength(share * length);
+                    const [x, y] = [svg.left + point.x, svg.top + point.y];
+                    if (document.elementFromPoint(x, y) === path) return {x, y};
+                }
+                return null;
+            }""",
+            [layer, row, column],
+        )
+        assert at is not None, f"no point of link {layer}/{row}/{column} that only it covers"
+        self.page.mouse.click(at["x"], at["y"])

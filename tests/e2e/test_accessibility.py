@@ -78,6 +78,34 @@ def without_hidden_layers(app: Playground) -> None:
     expect(app.page.locator("#learned-weights table")).to_be_visible()
 
 
+def with_a_point_walked_through(app: Playground) -> None:
+    """The forward pass written out, the threshold's scores and the ROC curve, after a run."""
+    app.open(f"{QUICK}&lang=en&threshold=0.3")
+    app.train_to_the_end()
+    app.click_on_plane(0.5, 0.25)
+    app.wait_for_forward()
+
+
+def with_a_wide_layer_walked_through(app: Playground) -> None:
+    """Twelve neurons: the layer summarised by one row, the others buttons to pick, in Spanish."""
+    app.open("dataset=moons&samples=200&hidden=12,3&epochs=20&lang=es&theme=dark")
+    app.train_to_the_end()
+    app.click_on_plane(0.0, 0.5)
+    app.wait_for_forward()
+    expect(app.page.locator(".fw-pick button").first).to_be_visible()
+
+
+def with_weights_to_set(app: Playground) -> None:
+    """Paused: the links take clicks, and the neuron's weights and bias are number fields."""
+    app.open(f"{LONG}&lang=en&pace=20&until=1")
+    app.page.click("#play")
+    expect(app.page.locator("#run-status")).to_have_attribute("data-status", "running")
+    app.page.wait_for_function("() => window.layerlab.store.state.model !== null", timeout=20_000)
+    app.pause()
+    app.open_neuron()
+    expect(app.page.locator("#neuron-detail .weight-input").first).to_be_visible()
+
+
 def with_a_refusal(app: Playground) -> None:
     app.open("dataset=moons&samples=3000&lang=en")  # past the server's 2000
     expect(app.page.locator('[data-field="dataset.samples"]')).to_be_visible()
@@ -100,6 +128,9 @@ VIEWS: list[Callable[[Playground], None]] = [
     with_a_csv,
     with_a_wide_csv,
     without_hidden_layers,
+    with_a_point_walked_through,
+    with_a_wide_layer_walked_through,
+    with_weights_to_set,
     with_a_refusal,
     with_a_diverged_run,
 ]
