@@ -16,11 +16,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/layerlab \
     && /opt/layerlab/bin/pip install --index-url "${TORCH_INDEX_URL}" "${TORCH_SPEC}"
 
+# Optional extras, comma-separated: "ray" for the workers on a Ray cluster (compose profile ray).
+ARG EXTRAS=""
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend/ backend/
 # Editable: the server finds the page in /app/frontend, beside /app/backend.
-RUN /opt/layerlab/bin/pip install --editable .
+RUN /opt/layerlab/bin/pip install --editable ".${EXTRAS:+[${EXTRAS}]}"
 
 # --- the image: the environment and the code, no pip caches, not root ------------------------
 FROM python:3.11-slim-bookworm

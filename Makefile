@@ -5,6 +5,8 @@ VENV ?= .venv
 # name the one you want, e.g. `make run TORCH_SPEC="torch==2.13.0" PIP_ARGS="--index-url ..."`.
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS ?=
+# Optional extras of the app's environment, e.g. `make run EXTRAS=ray` (the workers on Ray).
+EXTRAS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
@@ -22,7 +24,7 @@ COMPOSE_CHECK = LAYERLAB_ADMIN_TOKEN=token-for-the-config-check $(COMPOSE) --env
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(PIP_ARGS) "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".$(if $(EXTRAS),[$(EXTRAS)])"
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
@@ -32,8 +34,14 @@ $(DEV_STAMP): $(STAMP)
 run: $(STAMP)
 	$(BIN)/layerlab serve
 
+# The service and page tests that make sense with any executor, again with the workers as actors
+# on a two-node Ray cluster that pytest starts on 127.0.0.1.
+RAY_TESTS = tests/api/test_runs.py tests/api/test_stream.py tests/api/test_reads_and_parking.py \
+	tests/e2e/test_playground.py
+
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --executor ray $(RAY_TESTS)
 
 lint: $(DEV_STAMP) check-deploy
 	$(BIN)/ruff check backend tests scripts
@@ -45,6 +53,7 @@ check-deploy: $(DEV_STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(COMPOSE_CHECK) config --quiet
 	$(COMPOSE_CHECK) --profile gpu config --quiet
+	$(COMPOSE_CHECK) --profile ray config --quiet
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format backend tests scripts

@@ -7,10 +7,12 @@ path); the conftest.py files hold the fixtures.
 import asyncio
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -74,6 +76,11 @@ def wait_for_status(
         return run if run["status"] in statuses else None
 
     return wait_for(reached, timeout_s, f"run {run_id} to be {' or '.join(statuses)}")
+
+
+def last_step(http: httpx.Client, run_id: str) -> int:
+    points = http.get(f"/api/runs/{run_id}/metrics").json()["points"]
+    return int(points[-1]["step"]) if points else -1
 
 
 def owner(run: dict[str, Any]) -> dict[str, str]:
@@ -169,3 +176,48 @@ def serve_in_thread(settings: dict[str, Any]) -> Iterator[LiveServer]:
             thread.join(30)
             listener.close()
     get_settings.cache_clear()
+
+
+# --- `layerlab serve` as a process of its own ---------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_pids(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # it exited while we looked
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie lingers where nothing reaps it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_until_gone(pids: list[int], timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (alive := [pid for pid in pids if is_running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"processes {alive} outlived their server"
+
+
+@dataclass
+class ServerProcess:
+    process: "subprocess.Popen[bytes]"
+    url: str
+    children: list[int] = field(default_factory=list)  # its workers' pids, once it is up

@@ -83,6 +83,40 @@ class Settings(BaseSettings):
         "and comes back on resume; at once when a queued run needs its place.",
     )
 
+    # --- where the workers run ----------------------------------------------------------------
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where runs train: 'local' worker processes of this machine, or 'ray' actors "
+        "on a Ray cluster (pip install 'layerlab[ray]').",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="An existing Ray cluster to join (e.g. ray-head:6379); none starts a Ray on "
+        "this machine with the server, on 127.0.0.1 only.",
+    )
+    ray_workers_per_node: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Workers on each Ray node; 0 = one per GPU on a GPU node, else half its CPUs "
+        "(at least 1).",
+    )
+    ray_cpus_per_worker: float = Field(
+        1.0, gt=0, le=256, description="CPUs Ray reserves for each worker on a CPU node."
+    )
+    ray_gpus_per_worker: float = Field(
+        1.0,
+        ge=0,
+        le=8,
+        description="GPUs Ray reserves for each worker on a node that has GPUs (a fraction shares "
+        "one); 0 trains on the CPUs there too.",
+    )
+    ray_dashboard: bool = Field(
+        False,
+        description="Start Ray's dashboard with the Ray this server starts itself (on 127.0.0.1; "
+        "needs 'ray[default]').",
+    )
+
     # --- who may reach it, and through what ---------------------------------------------------
     # NoDecode: comma-separated in the environment, which is easier to write than a JSON list
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -157,6 +191,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("ray_address")
+    @classmethod
+    def _empty_is_none(cls, address: str | None) -> str | None:
+        return address.strip() or None if address is not None else None  # `LAYERLAB_RAY_ADDRESS=`
 
     @field_validator("allowed_origins")
     @classmethod

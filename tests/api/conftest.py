@@ -1,7 +1,13 @@
 """Fixtures of the service: the real app in-process (TestClient) or on a real port (uvicorn)."""
 
+import contextlib
 import itertools
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,7 +16,14 @@ from fastapi.testclient import TestClient
 
 from layerlab.api.app import create_app
 from layerlab.config import get_settings
-from service import TEST_SETTINGS, LiveServer, serve_in_thread
+from service import (
+    TEST_SETTINGS,
+    LiveServer,
+    ServerProcess,
+    child_pids,
+    serve_in_thread,
+    wait_for,
+)
 
 ADDRESSES = (f"127.0.0.{n}" for n in itertools.count(2))  # one per learner, never reused
 
@@ -75,3 +88,51 @@ def learner(live_server: LiveServer) -> Iterator[Callable[[], httpx.Client]]:
     yield new_learner
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """`layerlab serve` as a separate process on `database`, with one worker and frequent
+    checkpoints unless `settings` (LAYERLAB_* values) say otherwise; every one is stopped at the
+    end."""
+    started: list[ServerProcess] = []
+
+    def start(database: Path, port: int, settings: dict[str, str] | None = None) -> ServerProcess:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LAYERLAB_")}
+        env |= {
+            "LAYERLAB_DATABASE": str(database),
+            "LAYERLAB_WORKERS": "1",
+            "LAYERLAB_CHECKPOINT_INTERVAL_S": "0.3",
+        }
+        env |= {f"LAYERLAB_{name.upper()}": value for name, value in (settings or {}).items()}
+        log = tmp_path / f"server-{len(started)}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "layerlab", "serve", "--port", str(port)],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        server = ServerProcess(process, f"http://127.0.0.1:{port}")
+        started.append(server)
+
+        def answers() -> bool:
+            assert process.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
+            try:
+                return httpx.get(f"{server.url}/api/health", trust_env=False).is_success
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 60, "the server to answer /api/health")
+        server.children = child_pids(process.pid)
+        return server
+
+    yield start
+    for server in started:  # quick and sure: a test that wanted a clean stop has had it
+        leftovers = server.children + child_pids(server.process.pid)
+        server.process.kill()
+        server.process.wait()
+        for pid in leftovers:
+            with contextlib.suppress(OSError):
+                if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)  # a worker of that server: ours to end

@@ -2,16 +2,13 @@
 restarts; nothing finished is lost and other runs carry on."""
 
 import base64
-import contextlib
 import io
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,20 @@ import torch
 
 from layerlab.engine.scheduler import INTERRUPTED_ERROR
 from layerlab.engine.store import Store
-from service import LONG_SPEC, QUICK_SPEC, LiveServer, create, owner, wait_for, wait_for_status
+from service import (
+    LONG_SPEC,
+    QUICK_SPEC,
+    LiveServer,
+    ServerProcess,
+    child_pids,
+    create,
+    free_port,
+    last_step,
+    owner,
+    wait_for,
+    wait_for_status,
+    wait_until_gone,
+)
 
 pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
@@ -38,11 +48,6 @@ def app_settings(app_settings: dict[str, Any]) -> dict[str, Any]:
         "grid_frames_per_s": 50,
         "checkpoint_interval_s": 0.3,
     }
-
-
-def last_step(http: httpx.Client, run_id: str) -> int:
-    points = http.get(f"/api/runs/{run_id}/metrics").json()["points"]
-    return int(points[-1]["step"]) if points else -1
 
 
 # --- a worker killed mid-run ------------------------------------------------------------------
@@ -199,96 +204,9 @@ class Sample:
 # --- a crash, a stop, and a restart on the same database ----------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def child_pids(parent: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # it exited while we looked
-        if int(fields[1]) == parent:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def is_running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie lingers where nothing reaps it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-@dataclass
-class ServerProcess:
-    process: "subprocess.Popen[bytes]"
-    url: str
-    children: list[int] = field(default_factory=list)  # its workers' pids, once it is up
-
-
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[[Path, int], ServerProcess]]:
-    """`layerlab serve` as a separate process on `database`; every one is stopped at the end."""
-    started: list[ServerProcess] = []
-
-    def start(database: Path, port: int) -> ServerProcess:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LAYERLAB_")}
-        env |= {
-            "LAYERLAB_DATABASE": str(database),
-            "LAYERLAB_WORKERS": "1",
-            "LAYERLAB_CHECKPOINT_INTERVAL_S": "0.3",
-        }
-        log = tmp_path / f"server-{len(started)}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "layerlab", "serve", "--port", str(port)],
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = ServerProcess(process, f"http://127.0.0.1:{port}")
-        started.append(server)
-
-        def answers() -> bool:
-            assert process.poll() is None, f"the server exited:\n{log.read_text()[-3000:]}"
-            try:
-                return httpx.get(f"{server.url}/api/health", trust_env=False).is_success
-            except httpx.TransportError:
-                return False
-
-        wait_for(answers, 60, "the server to answer /api/health")
-        server.children = child_pids(process.pid)
-        return server
-
-    yield start
-    for server in started:  # quick and sure: a test that wanted a clean stop has had it
-        leftovers = server.children + child_pids(server.process.pid)
-        server.process.kill()
-        server.process.wait()
-        for pid in leftovers:
-            with contextlib.suppress(OSError):
-                if b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    os.kill(pid, signal.SIGKILL)  # a worker of that server: ours to end
-
-
-def wait_until_gone(pids: list[int], timeout_s: float = 15) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (alive := [pid for pid in pids if is_running(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alive, f"processes {alive} outlived their server"
-
-
 def test_a_crashed_server_restarts_on_its_database(
     tmp_path: Path,
-    start_server: Callable[[Path, int], ServerProcess],
+    start_server: Callable[..., ServerProcess],
 ) -> None:
     database, port = tmp_path / "runs.db", free_port()
     server = start_server(database, port)
@@ -345,7 +263,7 @@ def test_a_crashed_server_restarts_on_its_database(
 
 def test_a_stopped_server_marks_its_active_run_interrupted(
     tmp_path: Path,
-    start_server: Callable[[Path, int], ServerProcess],
+    start_server: Callable[..., ServerProcess],
 ) -> None:
     database = tmp_path / "runs.db"
     server = start_server(database, free_port())

@@ -38,6 +38,16 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def test_metrics_move_as_a_run_trains_and_is_watched(client: TestClient) -> None:
     before = scrape(client)
     assert value(before, "layerlab_workers") == 2
+    assert value(before, "layerlab_executor_info", kind="local") == 1
+    assert value(before, "layerlab_nodes") == 1
+    info = client.get("/api/info").json()["executor"]
+    assert info["kind"] == "local" and [node["id"] for node in info["nodes"]] == ["local"]
+    assert [(w["index"], w["node"], w["device"]) for w in info["workers"]] == [
+        (0, "local", "cpu"),
+        (1, "local", "cpu"),
+    ]
+    labels = frozenset({"worker": "1", "node": "local", "device": "cpu"}.items())
+    assert before[("layerlab_worker_runs", labels)] == 0
     assert value(before, "layerlab_uptime_seconds") > 0
 
     run = create(client, QUICK_SPEC, paused="true")

@@ -22,8 +22,10 @@ POINTS = [[0.0, 1.0], [1.0, -0.5], [-1.0, 0.2]]
 
 @pytest.fixture(scope="module")
 def app_settings() -> dict[str, Any]:
-    # one worker of two places: three runs are enough to need a paused run's place
-    return {**TEST_SETTINGS, "workers": 1, "runs_per_worker": 2, "park_paused_after_s": 3600}
+    # two places in all, so that three runs need a paused run's place: one local worker of two
+    # places, or (pytest --executor ray) an actor of one place on each of two nodes
+    places = 1 if TEST_SETTINGS.get("executor") == "ray" else 2
+    return {**TEST_SETTINGS, "workers": 1, "runs_per_worker": places, "park_paused_after_s": 3600}
 
 
 def every_read(http: httpx.Client, run_id: str) -> list[int]:

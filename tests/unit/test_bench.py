@@ -25,6 +25,21 @@ def test_bench_measures_a_lone_run_and_a_small_class(capsys: pytest.CaptureFixtu
     assert report["holds"] in (0, 1, 3)
 
 
+@pytest.mark.slow
+def test_bench_measures_ray_actors_beside_local_processes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["bench", "--runs", "2", "--seconds", "1", "--repeats", "1", "--executor", "ray"]
+    )
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    rows = [line.split() for line in printed.splitlines() if line.startswith("    2 ")]
+    assert [row[1] for row in rows] == ["local", "ray"], printed
+    assert all(float(row[2].replace(",", "")) > 0 for row in rows)
+    assert "Ray actors / local processes at K=2: " in printed
+
+
 def test_bad_run_counts_are_refused_with_the_flag_named() -> None:
     with pytest.raises(SystemExit, match="--runs takes positive whole numbers"):
         bench._runs("8,zero")

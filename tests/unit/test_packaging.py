@@ -52,7 +52,8 @@ def test_every_third_party_import_is_a_declared_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = installed_with(requirement_names(project["dependencies"]))
     declared.add("websockets")  # uvicorn[standard]'s
-    optional = requirement_names(project["optional-dependencies"]["onnx"])  # imported lazily
+    extras = project["optional-dependencies"]
+    optional = requirement_names(extras["onnx"] + extras["ray"])  # imported lazily
     distributions = importlib.metadata.packages_distributions()
     undeclared = {}
     for module in imported_modules():

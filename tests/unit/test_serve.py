@@ -4,6 +4,7 @@ uvicorn told which proxies to believe. uvicorn itself is replaced: nothing liste
 import errno
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,21 @@ def test_a_damaged_database_is_named_in_one_line_with_what_to_do(
     error = capsys.readouterr().err
     assert error.startswith(f"error: the database {database} (LAYERLAB_DATABASE) is damaged (")
     assert "move the file aside" in error and error.count("\n") == 1
+
+
+def test_the_ray_executor_without_ray_stops_before_starting_saying_what_to_install(
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+    override_settings: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    override_settings(executor="ray")
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where it is missing
+    assert main(["serve", "--port", "0"]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    assert error == (
+        "error: LAYERLAB_EXECUTOR=ray needs Ray, which is not installed: "
+        "pip install 'layerlab[ray]' (or set LAYERLAB_EXECUTOR=local to train in processes of "
+        "this machine)\n"
+    )

@@ -12,7 +12,8 @@ import pytest
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.trainer_stack import stack_key
 from layerlab.engine.executor import WorkerConfig
-from layerlab.engine.local_executor import AFFINITY_SLACK, LocalExecutor, _Worker
+from layerlab.engine.local_executor import LocalExecutor, _Worker
+from layerlab.engine.worker_slots import AFFINITY_SLACK
 
 
 class Pipe:
@@ -31,7 +32,7 @@ class Pool:
     def __init__(self, workers: int, runs_per_worker: int = 64) -> None:
         self.executor = LocalExecutor(["cpu"] * workers, runs_per_worker, WorkerConfig())
         self.executor._workers = [
-            _Worker(i, "cpu", SimpleNamespace(pid=None), Pipe(), {}, 0.0)  # type: ignore[arg-type]
+            _Worker(index=i, device="cpu", process=SimpleNamespace(), conn=Pipe())  # type: ignore[arg-type]
             for i in range(workers)
         ]
 

@@ -1,6 +1,7 @@
 """The application: wires settings, the engine, the routes and the static page together."""
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,21 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
         "idle_run_timeout_s", "retention_s",
     )  # fmt: skip
     formats = [f for f in EXPORT_FORMATS if f != "onnx" or onnx_available()]
-    devices = scheduler.executor_info().devices
+    executor = scheduler.executor_info()
     return {
         "version": __version__,
-        "device": ", ".join(sorted(set(devices))),
-        "workers": len(devices),
+        "device": ", ".join(sorted(set(executor.devices))),
+        "workers": len(executor.workers),
         "runs_per_worker": settings.runs_per_worker,
+        "executor": {
+            "kind": executor.kind,
+            "nodes": [dataclasses.asdict(node) for node in executor.nodes],
+            "workers": [
+                {"index": w.index, "node": w.node, "device": w.device, "runs": len(w.runs)}
+                for w in executor.workers
+            ],
+            "restarts": executor.restarts,
+        },
         "limits": {
             **{name: getattr(settings, name) for name in limit_names},
             "max_learning_rate": MAX_LEARNING_RATE,

@@ -116,15 +116,30 @@ def _stream(out: Exposition, scheduler: Scheduler) -> None:
 
 def _process(out: Exposition, scheduler: Scheduler, requests: RequestCounts) -> None:
     executor = scheduler.executor_info()
-    out.gauge("layerlab_workers", "Training worker processes.", len(executor.workers))
+    out.gauge(
+        "layerlab_executor_info",
+        "Where runs train (LAYERLAB_EXECUTOR): local processes or Ray actors.",
+        [({"kind": executor.kind}, 1)],
+    )
+    out.gauge(
+        "layerlab_nodes",
+        "Machines the workers may run on, alive: this one, or a Ray cluster's nodes.",
+        sum(node.alive for node in executor.nodes),
+    )
+    out.gauge(
+        "layerlab_workers", "Training workers (processes or Ray actors).", len(executor.workers)
+    )
     out.gauge(
         "layerlab_worker_runs",
-        "Runs each worker holds (training, paused, or starting), by worker.",
-        [({"worker": str(worker.index)}, len(worker.runs)) for worker in executor.workers],
+        "Runs each worker holds (training, paused, or starting), by worker, node and device.",
+        [
+            ({"worker": str(w.index), "node": w.node, "device": w.device}, len(w.runs))
+            for w in executor.workers
+        ],
     )
     out.counter(
         "layerlab_worker_restarts_total",
-        "Worker processes that stopped (killed, out of memory) and were replaced.",
+        "Workers that stopped (killed, out of memory, node lost) and were replaced.",
         executor.restarts,
     )
     out.counter(
@@ -150,7 +165,9 @@ def _process(out: Exposition, scheduler: Scheduler, requests: RequestCounts) -> 
     )
     out.gauge("layerlab_uptime_seconds", "Seconds since the server started.", _uptime(requests))
     processes = [("server", os.getpid())]
-    processes += [(f"worker-{w.index}", w.pid) for w in executor.workers if w.pid is not None]
+    processes += [  # a Ray actor on another node is no process of this machine
+        (f"worker-{w.index}", w.pid) for w in executor.workers if w.pid and w.node == "local"
+    ]
     memory = [({"process": name}, rss) for name, pid in processes if (rss := resident_bytes(pid))]
     out.gauge(
         "process_resident_memory_bytes",

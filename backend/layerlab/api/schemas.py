@@ -314,11 +314,34 @@ class Choices(BaseModel):
     regularizations: list[str]
 
 
+class NodePublic(BaseModel):
+    id: str = Field(description="'local' for this machine, else the Ray node's id (shortened).")
+    address: str
+    cpus: float
+    gpus: float
+    alive: bool
+
+
+class WorkerPublic(BaseModel):
+    index: int
+    node: str = Field(description="The id of the node it runs on.")
+    device: str
+    runs: int = Field(description="Runs it holds: training, paused, or starting.")
+
+
+class ExecutorPublic(BaseModel):
+    kind: Literal["local", "ray"] = Field(description="Where runs train (LAYERLAB_EXECUTOR).")
+    nodes: list[NodePublic]
+    workers: list[WorkerPublic]
+    restarts: int = Field(description="Workers that died and were replaced since the start.")
+
+
 class Info(BaseModel):
     version: str
     device: str
     workers: int
     runs_per_worker: int
+    executor: ExecutorPublic
     limits: dict[str, Any]
     stream: dict[str, float]
     choices: Choices

@@ -70,6 +70,14 @@ def _cannot_start(settings: Settings) -> str | None:
 
     if settings.reachable_from_network() and settings.admin_token is None:
         return NEEDS_ADMIN_TOKEN.format(host=settings.host)
+    if settings.executor == "ray":
+        from layerlab.engine.ray_executor import import_ray
+        from layerlab.usage import UsageError
+
+        try:
+            import_ray()
+        except UsageError as error:
+            return str(error)
     # the port first: a start refused for it leaves no database file behind
     try:
         _try_binding(settings.host, settings.port)

@@ -5,8 +5,9 @@ It takes runs (`submit`), passes controls and reads to the worker holding each (
 `call`), and reports what the workers send through one callback, `on_event(run_id, kind,
 payload)`, in the order each worker sent it; a worker that dies reports each of its runs `lost`,
 after everything it sent before. `LocalExecutor` (local_executor.py) runs the workers as
-processes of this machine; another executor (workers on a cluster) implements the same protocol
-and runs the same worker loop (worker_loop.py), and nothing else changes.
+processes of this machine; `RayExecutor` (ray_executor.py) runs them as actors on a Ray cluster.
+Both run the same worker loop (worker_loop.py) and keep their workers' runs the same way
+(worker_slots.py); nothing else in the server knows which one it has.
 """
 
 import concurrent.futures
@@ -54,14 +55,28 @@ class WorkerState:
 
     index: int
     device: str
-    pid: int | None  # None where a worker is no process of this machine
+    pid: int | None  # its process on its node, once it has started
     runs: frozenset[str]  # the runs it holds (training, paused, or on their way to it)
+    node: str = "local"  # the node it runs on: "local" for a process of this machine
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """A machine the executor trains on: this one, or a node of a cluster."""
+
+    id: str
+    address: str
+    cpus: float
+    gpus: float
+    alive: bool = True
 
 
 @dataclass(frozen=True)
 class ExecutorInfo:
     workers: tuple[WorkerState, ...]
     restarts: int  # workers replaced after they died
+    kind: str = "local"  # which executor: "local" or "ray"
+    nodes: tuple[NodeState, ...] = ()
 
     @property
     def devices(self) -> list[str]:
@@ -89,7 +104,8 @@ class Executor(Protocol):
         """Start a run on a worker (from its checkpoint, if given); the spec is admitted."""
 
     def control(self, run_id: str, action: str, *args: Any) -> bool:
-        """pause, resume, step, cancel, rates or park; False when no worker holds the run."""
+        """pause, resume, step, cancel, rates (and pace), set_weight or park, passed on as
+        named; False when no worker holds the run."""
 
     def call(self, run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
         """The run's weights, gradient norms and step now, as its worker answers ({'error'}
@@ -99,8 +115,12 @@ class Executor(Protocol):
 
 
 def executor_for(settings: "Settings") -> Executor:
-    """The executor the settings choose: the one place a new executor is named. Today, worker
-    processes of this machine."""
+    """The executor the settings choose (LAYERLAB_EXECUTOR): the one place executors are named.
+    Worker processes of this machine, or actors on a Ray cluster."""
+    if settings.executor == "ray":
+        from layerlab.engine.ray_executor import RayExecutor
+
+        return RayExecutor.from_settings(settings)
     from layerlab.engine.local_executor import LocalExecutor
 
     return LocalExecutor.from_settings(settings)

@@ -7,39 +7,24 @@ lost and starts a new worker in its place. A run goes to a worker already holdin
 stack (`stack_key`), so that stacks grow few and large.
 """
 
-import concurrent.futures
 import contextlib
-import itertools
 import logging
 import multiprocessing
+import os
+import socket
 import threading
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from layerlab.core.spec import RunSpec
-from layerlab.core.stacked.trainer_stack import stack_key
-from layerlab.core.training import FINAL_STATUSES
-from layerlab.engine.executor import (
-    BATCH,
-    LOST,
-    PARKED,
-    READY,
-    REPLY,
-    EventHandler,
-    ExecutorInfo,
-    WorkerConfig,
-    WorkerState,
-)
+from layerlab.engine.executor import EventHandler, NodeState, WorkerConfig
+from layerlab.engine.worker_slots import Slot, WorkerSlots
 
 if TYPE_CHECKING:
     from layerlab.config import Settings
 
 logger = logging.getLogger("layerlab.workers")
-
-AFFINITY_SLACK = 8  # runs a worker may hold beyond the least busy one, to keep a stack whole
 
 
 def worker_devices(device: str, count: int) -> list[str]:
@@ -65,32 +50,23 @@ def worker_process(device_name: str, conn: Connection, config: WorkerConfig) -> 
     run_worker(device_name, config, receive, conn.send)
 
 
-@dataclass
-class _Worker:
-    index: int
-    device: str
+@dataclass(eq=False, kw_only=True)
+class _Worker(Slot):
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    runs: dict[str, Hashable]  # run id -> the stack it is expected to join (its spec's key)
-    started_at: float
-    ready: bool = False  # it has imported PyTorch, warmed up and taken its first command
 
 
-class LocalExecutor:
+class LocalExecutor(WorkerSlots[_Worker]):
     """Worker processes of this machine, behind the executor protocol (executor.py): events
     come from one reader thread, in the order each worker sent them."""
 
+    kind = "local"
+
     def __init__(self, devices: list[str], runs_per_worker: int, config: WorkerConfig) -> None:
+        super().__init__(runs_per_worker)
         self.devices = devices
-        self.runs_per_worker = runs_per_worker
         self.config = config
-        self.on_event: EventHandler = lambda run_id, kind, payload: None
-        self.restarts = 0
         self._context = multiprocessing.get_context("spawn")  # no forked locks or CUDA state
-        self._workers: list[_Worker] = []
-        self._lock = threading.Lock()  # guards the workers' run sets and pipes' send ends
-        self._calls: dict[int, tuple[int, concurrent.futures.Future[dict[str, Any]]]] = {}
-        self._call_ids = itertools.count(1)
         self._stopping = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -132,8 +108,7 @@ class LocalExecutor:
         for worker in self._workers:
             self._receive(worker)  # their last checkpoints, sent as they stopped
             worker.conn.close()
-        for _, future in self._calls.values():
-            future.cancel()
+        self._cancel_calls()
 
     def _spawn(self, index: int, device: str) -> _Worker:
         parent_end, child_end = self._context.Pipe(duplex=True)
@@ -146,78 +121,17 @@ class LocalExecutor:
         process.start()
         child_end.close()
         logger.info("worker %d started (pid %s, %s)", index, process.pid, device)
-        return _Worker(index, device, process, parent_end, {}, time.monotonic())
-
-    # --- the executor interface ---------------------------------------------------------------
-
-    def free_slots(self) -> int:
-        with self._lock:
-            return sum(max(0, self.runs_per_worker - len(w.runs)) for w in self._workers)
-
-    def info(self) -> ExecutorInfo:
-        with self._lock:
-            workers = tuple(
-                WorkerState(w.index, w.device, w.process.pid, frozenset(w.runs))
-                for w in self._workers
-            )
-        return ExecutorInfo(workers, self.restarts)
-
-    def submit(
-        self,
-        run_id: str,
-        spec: RunSpec,
-        csv_text: str | None,
-        paused: bool,
-        checkpoint: bytes | None = None,
-    ) -> None:
-        """Start a run (from a checkpoint, if given) beside runs of its stack, or on the least
-        busy worker."""
-        key, spec_json = stack_key(spec), spec.model_dump(mode="json")
-        with self._lock:
-            worker = self._placement(key)
-            worker.runs[run_id] = key
-            self._send(worker, ("start", run_id, spec_json, csv_text, paused, checkpoint))
-
-    def control(self, run_id: str, action: str, *args: Any) -> bool:
-        """pause, resume, step, cancel or rates; False when no worker holds the run."""
-        with self._lock:
-            worker = self._holder(run_id)
-            if worker is None:
-                return False
-            self._send(worker, (action, run_id, *args))
-            return True
-
-    def call(self, run_id: str) -> "concurrent.futures.Future[dict[str, Any]]":
-        """The run's current weights and gradient norms, answered by its worker."""
-        future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        with self._lock:
-            worker = self._holder(run_id)
-            if worker is None:
-                future.set_result({"error": "the run is not training"})
-                return future
-            call_id = next(self._call_ids)
-            self._calls[call_id] = (worker.index, future)
-            self._send(worker, ("call", run_id, call_id))
-        return future
-
-    def _placement(self, key: Hashable) -> _Worker:
-        """The worker for a new run: one already holding runs of its stack, so that stacks grow
-        few and large, unless that worker has AFFINITY_SLACK more runs than the least busy."""
-        open_ = [w for w in self._workers if len(w.runs) < self.runs_per_worker] or self._workers
-        least = min(len(w.runs) for w in open_)
-        fellows = [
-            w for w in open_ if key in w.runs.values() and len(w.runs) <= least + AFFINITY_SLACK
-        ]
-        if fellows:
-            return max(fellows, key=lambda w: sum(k == key for k in w.runs.values()))
-        return min(open_, key=lambda w: len(w.runs))
-
-    def _holder(self, run_id: str) -> _Worker | None:
-        return next((w for w in self._workers if run_id in w.runs), None)
+        return _Worker(
+            index=index, device=device, pid=process.pid, process=process, conn=parent_end
+        )
 
     def _send(self, worker: _Worker, command: tuple[Any, ...]) -> None:
         with contextlib.suppress(OSError):  # a dying worker: the reader reports its runs lost
             worker.conn.send(command)
+
+    def nodes(self) -> tuple[NodeState, ...]:
+        gpus = len({device for device in self.devices if device.startswith("cuda")})
+        return (NodeState("local", socket.gethostname(), float(os.cpu_count() or 1), float(gpus)),)
 
     # --- the reader thread --------------------------------------------------------------------
 
@@ -244,47 +158,14 @@ class LocalExecutor:
         except Exception:  # a message cut short by a kill: the sentinel follows
             logger.exception("unreadable message from worker %d", worker.index)
 
-    def _dispatch(
-        self, worker: _Worker, run_id: str | None, kind: str, payload: dict[str, Any]
-    ) -> None:
-        if kind == BATCH:
-            for event in payload["events"]:
-                self._dispatch(worker, *event)
-            return
-        if kind == REPLY:
-            _, future = self._calls.pop(payload["call_id"], (None, None))
-            if future is not None and not future.done():
-                future.set_result(payload)
-            return
-        if kind == READY:
-            worker.ready = True
-            logger.info("worker %d ready (pid %s)", worker.index, payload["pid"])
-            return
-        if run_id and (kind == PARKED or payload.get("status") in FINAL_STATUSES):
-            with self._lock:
-                worker.runs.pop(run_id, None)
-        self.on_event(run_id, kind, payload)
-
     def _replace(self, worker: _Worker) -> None:
         """A worker died: drain what it sent, report its runs lost, start another in its place."""
         self._receive(worker)
         worker.process.join(1.0)  # the sentinel fired: it has exited, and join reads its code
         code = worker.process.exitcode
-        with self._lock:
-            lost = sorted(worker.runs)
-            replacement = self._spawn(worker.index, worker.device)
-            self._workers[self._workers.index(worker)] = replacement
         worker.conn.close()
-        self.restarts += 1
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        logger.warning("worker %d stopped (%s); %d runs lost", worker.index, how, len(lost))
-        for call_id, (index, future) in list(self._calls.items()):
-            if index == worker.index:  # the dead worker will never answer these
-                self._calls.pop(call_id, None)
-                if not future.done():
-                    future.set_result({"error": "the worker stopped"})
-        for run_id in lost:
-            self.on_event(run_id, LOST, {"reason": how, "runs_lost": len(lost)})
+        self._replaced(worker, self._spawn(worker.index, worker.device), how)
 
 
 def _cuda_devices() -> int:

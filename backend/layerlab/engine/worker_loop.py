@@ -34,8 +34,15 @@ Receive = Callable[[float], "tuple[Any, ...] | None"]
 Send = Callable[[Message], None]
 
 
-def run_worker(device_name: str, config: WorkerConfig, receive: Receive, send: Send) -> None:
-    """Serve commands until the server says stop or goes away."""
+def run_worker(
+    device_name: str,
+    config: WorkerConfig,
+    receive: Receive,
+    send: Send,
+    about: dict[str, Any] | None = None,
+) -> None:
+    """Serve commands until the server says stop or goes away; `about` joins what the worker
+    tells of itself when it is ready (a cluster's worker names its node)."""
     import torch
 
     torch.set_num_threads(1)  # many small runs: one thread each is fastest, and fair to others
@@ -44,7 +51,7 @@ def run_worker(device_name: str, config: WorkerConfig, receive: Receive, send: S
     device = torch.device(device_name)
     warm_up(device, config)  # first-call costs, paid once here rather than by a learner
     loop = WorkerLoop(device, config, send)
-    loop.post(None, READY, {"pid": os.getpid(), "device": str(device)})
+    loop.post(None, READY, {"pid": os.getpid(), "device": str(device), **(about or {})})
     loop.flush()
     with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):  # the server has gone
         loop.serve(receive)

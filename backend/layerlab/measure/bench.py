@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="worker processes (as `serve`)")
     parser.add_argument("--repeats", type=int, default=5, help="lone-run measurements (5)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cpu)")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: the classroom mix also through as many Ray actors, beside the local processes "
+        "(on LAYERLAB_RAY_ADDRESS, or a Ray of its own on 127.0.0.1)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     load = parser.add_argument_group(
         "against a running server", "simulated learners over HTTP and websockets (`layerlab load`)"
@@ -124,8 +131,23 @@ def command(args: argparse.Namespace) -> int:
         ) from None
     lone = lone_run(lone_spec, 3000, args.repeats, device)
     naive = naive_total_steps_per_s(mix[:16], seconds_each=0.25)
-    rows = [engine_capacity(mix[:k], settings, workers, args.seconds) for k in runs]
-    holds = [row.runs for row in rows if _enough(row)]
+    kinds = ["local", "ray"] if args.executor == "ray" else ["local"]
+    if "ray" in kinds:
+        from layerlab.engine.ray_executor import connect_ray
+
+        connect_ray(settings.ray_address)  # once: each K's actors start on the same Ray
+    try:  # each K on every executor in turn, so that a noisy minute touches both alike
+        rows = [
+            engine_capacity(mix[:k], settings, workers, args.seconds, kind)
+            for k in runs
+            for kind in kinds
+        ]
+    finally:
+        if "ray" in kinds:
+            import ray
+
+            ray.shutdown()
+    holds = [row.runs for row in rows if _enough(row) and row.executor == "local"]
     if args.json:
         print(
             json.dumps(
@@ -137,6 +159,7 @@ def command(args: argparse.Namespace) -> int:
                         {**row.to_dict(), "ratio": row.total_steps_per_s / naive} for row in rows
                     ],
                     "holds": max(holds, default=0),
+                    "ray_to_local": _ray_to_local(rows) or None,
                 }
             )
         )
@@ -148,11 +171,14 @@ def command(args: argparse.Namespace) -> int:
     print(f"  autograd loop  {lone['autograd']:>9,.0f} steps/s   ratio {lone['ratio']:.2f}x")
     print()
     cap = settings.grid_frames_per_s
-    print(f"Classroom mix through {workers} worker processes (grids 64x64, capped at {cap:g}/s);")
+    through = f"{workers} worker processes" + (" and as many Ray actors" if len(kinds) > 1 else "")
+    print(f"Classroom mix through {through} (grids 64x64, capped at {cap:g}/s);")
     print(f"the naive loop trains {naive:,.0f} model-steps/s")
     print(_table(rows, naive))
     print()
     print(_verdict(holds, runs))
+    for k, ratio in _ray_to_local(rows).items():
+        print(f"Ray actors / local processes at K={k}: {ratio:.2f}x the total steps/s")
     capacity = workers * settings.runs_per_worker
     if max(runs) > capacity:
         print(f"(K above {capacity} = {workers} workers x LAYERLAB_RUNS_PER_WORKER: measured with "
@@ -164,13 +190,24 @@ def _enough(row: Capacity) -> bool:
     return row.steps_per_s_min >= MIN_STEPS_PER_S and row.grids_per_s_min >= MIN_GRIDS_PER_S
 
 
+def _ray_to_local(rows: list[Capacity]) -> dict[int, float]:
+    """Ray's total steps/s over the local processes', for each K measured on both."""
+    local = {row.runs: row.total_steps_per_s for row in rows if row.executor == "local"}
+    return {
+        row.runs: row.total_steps_per_s / local[row.runs]
+        for row in rows
+        if row.executor == "ray" and local.get(row.runs)
+    }
+
+
 def _table(rows: list[Capacity], naive: float) -> str:
-    header = (f"{'K':>5} {'steps/s total':>14} {'per run min':>12} {'median':>8} "
+    header = (f"{'K':>5} {'on':>5} {'steps/s total':>14} {'per run min':>12} {'median':>8} "
               f"{'grids/s min':>12} {'median':>7} {'memory MiB':>11} {'x naive':>8}")  # fmt: skip
     lines = [header]
     for row in rows:
         lines.append(
-            f"{row.runs:>5} {row.total_steps_per_s:>14,.0f} {row.steps_per_s_min:>12,.0f} "
+            f"{row.runs:>5} {row.executor:>5} {row.total_steps_per_s:>14,.0f} "
+            f"{row.steps_per_s_min:>12,.0f} "
             f"{row.steps_per_s_median:>8,.0f} {row.grids_per_s_min:>12.1f} "
             f"{row.grids_per_s_median:>7.1f} {row.memory_mib:>11,.0f} "
             f"{row.total_steps_per_s / naive:>8.1f}"

@@ -94,6 +94,7 @@ def naive_total_steps_per_s(specs: list[RunSpec], seconds_each: float) -> float:
 
 @dataclass
 class Capacity:
+    executor: str  # where the runs trained: "local" processes or "ray" actors
     runs: int
     workers: int
     total_steps_per_s: float
@@ -149,14 +150,25 @@ class _Learners:
 
 
 def engine_capacity(
-    specs: list[RunSpec], settings: Settings, workers: int, seconds: float
+    specs: list[RunSpec],
+    settings: Settings,
+    workers: int,
+    seconds: float,
+    executor_kind: str = "local",
 ) -> Capacity:
-    """Train the runs in the service's workers and measure steps and grid frames per run."""
+    """Train the runs in the service's workers (local processes, or as many Ray actors on the
+    Ray this process is connected to) and measure steps and grid frames per run."""
     per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
     learners = _Learners(specs)
-    executor = learners.executor = LocalExecutor(
-        worker_devices(settings.device, workers), per_worker, WorkerConfig.from_settings(settings)
-    )
+    config = WorkerConfig.from_settings(settings)
+    executor: Executor
+    if executor_kind == "ray":
+        from layerlab.engine.ray_executor import RayExecutor
+
+        executor = RayExecutor(per_worker, config, device=settings.device, workers_per_node=workers)
+    else:
+        executor = LocalExecutor(worker_devices(settings.device, workers), per_worker, config)
+    learners.executor = executor
     executor.start(learners)
     try:
         for learner in range(len(specs)):
@@ -174,6 +186,7 @@ def engine_capacity(
     steps = [(a - b) / elapsed for a, b in zip(steps_after, steps_before, strict=True)]
     grids = [(a - b) / elapsed for a, b in zip(grids_after, grids_before, strict=True)]
     return Capacity(
+        executor=executor_kind,
         runs=len(specs),
         workers=workers,
         total_steps_per_s=sum(steps),
