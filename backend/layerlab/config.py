@@ -146,6 +146,13 @@ class Settings(BaseSettings):
         le=1 << 40,
         description="Bytes of CSV one client may upload per hour (uploads are kept for days).",
     )
+    max_sweep_runs: int = Field(
+        25,
+        ge=1,
+        le=1000,
+        description="Runs one sweep may create (its depth-0 row is one run); a client trains one "
+        "sweep at a time, and its runs count per minute but not among its active runs.",
+    )
     max_queued_runs: int = Field(
         200, ge=0, le=100_000, description="Runs waiting for a worker before new ones get 503."
     )

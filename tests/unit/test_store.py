@@ -435,7 +435,8 @@ def test_damage_found_on_a_read_or_by_a_check_names_the_file(tmp_path: Path) -> 
     damaged = Store(str(path))  # the schema's pages still read
     with pytest.raises(DatabaseDamaged, match=r"runs\.db \(LAYERLAB_DATABASE\) is damaged"):
         damaged.list_datasets()
-    with pytest.raises(DatabaseDamaged, match="On tree page") as found:
+    # quick_check's own words, which depend on which pages the garbage hit
+    with pytest.raises(DatabaseDamaged, match=r"(On tree page|Page) \d+") as found:
         damaged.check()
     assert "\n" not in str(found.value)
 

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from layerlab import __version__
-from layerlab.api import code, datasets, metrics, runs, stream, trained
+from layerlab.api import code, datasets, metrics, runs, stream, sweep_stream, sweeps, trained
 from layerlab.api.access import AccessLog
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
@@ -34,6 +34,7 @@ from layerlab.engine.executor import executor_for
 from layerlab.engine.hub import Hub
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import Store, claim_database
+from layerlab.engine.sweeps import Sweeps
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -56,7 +57,7 @@ async def health(scheduler: SchedulerDep) -> dict[str, Any]:
 async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]:
     limit_names = (
         "max_hidden_layers", "max_width", "max_samples", "max_epochs", "max_grid_resolution",
-        "max_active_runs_per_client", "max_runs_per_minute", "max_queued_runs",
+        "max_active_runs_per_client", "max_runs_per_minute", "max_sweep_runs", "max_queued_runs",
         "max_uploads_per_hour", "max_upload_bytes_per_hour",
         "max_request_bytes", "max_predict_points", "max_ws_message_bytes", "max_wait_s",
         "idle_run_timeout_s", "retention_s",
@@ -110,6 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = Store(settings.database)
     scheduler = Scheduler(settings, store, Hub(), executor_for(settings))
     app.state.scheduler = scheduler
+    app.state.sweeps = Sweeps(scheduler)
     await scheduler.start()
     try:
         yield
@@ -141,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trained.router)
     app.include_router(datasets.router)
     app.include_router(code.router)
+    app.include_router(sweeps.router)
     app.include_router(stream.router)
+    app.include_router(sweep_stream.router)
     app.include_router(metrics.router)
 
     @app.api_route("/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)

@@ -7,11 +7,17 @@ from fastapi import Depends, Header, Request
 from layerlab.api.errors import ApiError
 from layerlab.config import Settings
 from layerlab.engine.scheduler import Scheduler
+from layerlab.engine.sweeps import Sweeps
 
 
 def get_scheduler(request: Request) -> Scheduler:
     scheduler: Scheduler = request.app.state.scheduler
     return scheduler
+
+
+def get_sweeps(request: Request) -> Sweeps:
+    sweeps: Sweeps = request.app.state.sweeps
+    return sweeps
 
 
 def get_settings_of_app(request: Request) -> Settings:
@@ -26,6 +32,7 @@ def client_of(request: Request) -> str:
 
 
 SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
+SweepsDep = Annotated[Sweeps, Depends(get_sweeps)]
 SettingsDep = Annotated[Settings, Depends(get_settings_of_app)]
 ClientDep = Annotated[str, Depends(client_of)]
 TokenHeader = Annotated[

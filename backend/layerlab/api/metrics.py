@@ -20,7 +20,7 @@ from layerlab.engine.scheduler import Scheduler
 router = APIRouter(tags=["service"])
 
 ACTIVE_STATUSES = ("queued", "running", "paused")
-FRAME_TYPES = ("snapshot", "status", "metrics", "grid")
+FRAME_TYPES = ("snapshot", "status", "metrics", "grid", "cell")  # cell: of a sweep's stream
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 

@@ -3,12 +3,12 @@
 What a run's weights give (model, predict, neurons, export) is in trained.py."""
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from pydantic import PlainValidator, ValidationError
+from pydantic import BaseModel, PlainValidator, ValidationError
 
 from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
 from layerlab.api.errors import ApiError
@@ -24,6 +24,7 @@ from layerlab.api.schemas import (
     WeightUpdate,
     refusals,
 )
+from layerlab.config import Settings
 from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
 from layerlab.core.limits import Limits
 from layerlab.core.spec import RunSpec
@@ -33,6 +34,7 @@ from layerlab.engine.reads import ControlError
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+Model = TypeVar("Model", bound=BaseModel)
 
 MAX_OFFSET = 10**9  # SQLite takes at most 2**63 - 1; a bound in the schema names the limit
 SPEC_EXAMPLE = {
@@ -59,9 +61,15 @@ async def spec_in_body(
     and it is validated here as FastAPI would (`from_attributes`), with the limits in the
     context: a refusal is the same 422, each error placed under `body`.
     """
+    return validate_body(RunSpec, body, settings)
+
+
+def validate_body(model: type[Model], body: Any, settings: Settings) -> Model:
+    """`body` validated as `model` against the server's limits; a refusal is FastAPI's 422,
+    each error placed under `body`."""
     try:
         limits = settings.limits()
-        return RunSpec.model_validate(body, from_attributes=True, context={"limits": limits})
+        return model.model_validate(body, from_attributes=True, context={"limits": limits})
     except ValidationError as error:
         errors = error.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None

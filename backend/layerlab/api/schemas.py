@@ -3,10 +3,12 @@ and the refusals each route documents."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from layerlab.core.spec import MAX_EPOCHS_PER_S, MAX_LEARNING_RATE, MIN_EPOCHS_PER_S
+from layerlab.core.limits import limits_in
+from layerlab.core.spec import MAX_EPOCHS_PER_S, MAX_LEARNING_RATE, MIN_EPOCHS_PER_S, RunSpec
+from layerlab.core.sweep import axis_problem
 from layerlab.core.weight_edit import MAX_HAND_WEIGHT
 
 # A number JSON may carry as NaN or Infinity (Python's parser reads them): refused, by name.
@@ -346,3 +348,66 @@ class Info(BaseModel):
     stream: dict[str, float]
     choices: Choices
     export_formats: list[str]
+
+
+# --- sweeps -----------------------------------------------------------------------------------
+
+
+class SweepCreate(BaseModel):
+    """A base spec and two axes: every (depth, width) is a cell, `[width] * depth` its network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: RunSpec = Field(
+        default_factory=RunSpec,
+        description="Data, seeds and training settings of every run; hidden_widths is ignored.",
+    )
+    depths: list[int] = Field(description="Hidden layers, 0 to LAYERLAB_MAX_HIDDEN_LAYERS.")
+    widths: list[int] = Field(description="Neurons per hidden layer, 1 to LAYERLAB_MAX_WIDTH.")
+
+    @field_validator("depths", "widths")
+    @classmethod
+    def _axis(cls, values: list[int], info: ValidationInfo) -> list[int]:
+        limits = limits_in(info.context)
+        if info.field_name == "depths":
+            bounds = (0, limits.max_hidden_layers, "LAYERLAB_MAX_HIDDEN_LAYERS")
+        else:
+            bounds = (1, limits.max_width, "LAYERLAB_MAX_WIDTH")
+        problem = axis_problem(str(info.field_name), values, *bounds)
+        if problem is not None:
+            _, _, message = problem.partition(": ")  # the error's location names the field
+            raise PydanticCustomError("sweep_axis", message)
+        return values
+
+
+class SweepCell(BaseModel):
+    depth: int
+    width: int
+    hidden_widths: list[int]
+    run_id: str = Field(description="The run that trains it: one run serves the depth-0 row.")
+    parameters: int = Field(description="Trainable parameters of its network.")
+    status: str = Field(description="Its run's status ('deleted' when the run was deleted).")
+    epoch: float | None = None
+    metrics: dict[str, float | None] | None = Field(
+        None,
+        description="train_loss, test_loss and train_acc/test_acc (train_rmse/test_rmse for "
+        "regression): the run's latest point, final when it has ended.",
+    )
+
+
+class SweepPublic(BaseModel):
+    """What anyone may read about a sweep (never its token)."""
+
+    id: str
+    status: str = Field(description="running until every run has ended; then done or cancelled.")
+    task: str = Field(description="binary, multiclass or regression.")
+    base: dict[str, Any]
+    depths: list[int]
+    widths: list[int]
+    cells: list[SweepCell] = Field(description="Row by row: depths in order, widths in order.")
+    created_at: float
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class SweepCreated(SweepPublic):
+    token: str = Field(description="Cancels or deletes the sweep (X-Run-Token); keep it.")

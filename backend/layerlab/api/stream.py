@@ -5,6 +5,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
@@ -31,8 +32,8 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     scheduler.touch(run_id)
     try:
         async with scheduler.subscribe(run_id) as (snapshot, mailbox):
-            await _send(websocket, snapshot, settings)
-            await _pump(websocket, mailbox, settings)
+            await send(websocket, snapshot, settings)
+            await pump(websocket, _send_frames(websocket, mailbox, settings), settings)
     except KeyError:  # not live: a finished run from the store, or none at all
         stored = scheduler.snapshot(run_id)
         if stored is None:
@@ -40,16 +41,22 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
             return
         view = stored["run"]
         with contextlib.suppress(WebSocketDisconnect, asyncio.TimeoutError):
-            await _send(websocket, stored, settings)
+            await send(websocket, stored, settings)
             final = {k: view[k] for k in ("status", "error", "finished_at", "final_metrics")}
-            await _send(websocket, {"type": "status", **final}, settings)
+            await send(websocket, {"type": "status", **final}, settings)
             await websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="run ended")
 
 
-async def _pump(websocket: WebSocket, mailbox: Mailbox, settings: Settings) -> None:
-    """Send frames as the viewer takes them, and read what it sends, until one side ends."""
-    sender = asyncio.create_task(_send_frames(websocket, mailbox, settings))
-    reader = asyncio.create_task(_read_messages(websocket, settings))
+async def pump(
+    websocket: WebSocket,
+    sending: Coroutine[Any, Any, None],
+    settings: Settings,
+    ended: str = "run ended",
+) -> None:
+    """Send frames as the viewer takes them (`sending`), and read what it sends, until one side
+    ends; when `sending` has sent the last, close with 1000 and the reason `ended`."""
+    sender = asyncio.create_task(sending)
+    reader = asyncio.create_task(read_messages(websocket, settings))
     done, pending = await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
@@ -59,7 +66,7 @@ async def _pump(websocket: WebSocket, mailbox: Mailbox, settings: Settings) -> N
     if sender in done and sender.exception() is None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason="run ended"), 1.0
+                websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason=ended), 1.0
             )
 
 
@@ -67,13 +74,13 @@ async def _send_frames(websocket: WebSocket, mailbox: Mailbox, settings: Setting
     while frames := await mailbox.next_frames():
         for frame in frames:
             try:
-                await _send(websocket, frame, settings)
+                await send(websocket, frame, settings)
             except asyncio.TimeoutError:
-                await _close_slow(websocket, settings)
+                await close_slow(websocket, settings)
                 raise
 
 
-async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
+async def close_slow(websocket: WebSocket, settings: Settings) -> None:
     websocket.app.state.scheduler.stream_counts.slow_viewers_closed += 1
     reason = f"too slow: no frame accepted for {settings.slow_viewer_timeout_s:g} s"
     with contextlib.suppress(Exception):
@@ -82,7 +89,7 @@ async def _close_slow(websocket: WebSocket, settings: Settings) -> None:
         )
 
 
-async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings) -> None:
+async def send(websocket: WebSocket, frame: dict[str, Any], settings: Settings) -> None:
     """One frame, or TimeoutError when the viewer has not taken it in time."""
     text, limit_s = frame_text(frame), settings.slow_viewer_timeout_s
     if sys.version_info >= (3, 11):  # no task per frame and viewer, as wait_for makes one
@@ -93,7 +100,7 @@ async def _send(websocket: WebSocket, frame: dict[str, Any], settings: Settings)
     websocket.app.state.scheduler.stream_counts.sent[frame["type"]] += 1
 
 
-async def _read_messages(websocket: WebSocket, settings: Settings) -> None:
+async def read_messages(websocket: WebSocket, settings: Settings) -> None:
     """Answer pings; anything else gets an `error` frame. A binary frame closes with 1003, an
     oversized message with 1009, more than MESSAGES_PER_S messages a second with 1008: a
     viewer's messages cost its run's worker nothing, and the server little."""

@@ -1,11 +1,10 @@
-"""The `layerlab` command: serve the playground, train from flags, print a script, benchmark."""
+"""The `layerlab` command: serve, train from flags, sweep, print a script, benchmark."""
 
 import argparse
 import contextlib
 import json
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -19,8 +18,9 @@ from pydantic import ValidationError
 
 from layerlab import __version__
 from layerlab.api import serve
+from layerlab.cli import sweep
 from layerlab.cli.console import ProgressLine, TerminalRun, format_result, run_text
-from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, spec_from_args
+from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, device_from_flag, spec_from_args
 from layerlab.cli.forward_text import check_point, explain_point, forward_text, point_numbers
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
@@ -29,14 +29,13 @@ from layerlab.core.script_phrases import LANGUAGES
 from layerlab.core.spec import RunSpec
 from layerlab.core.strict_json import finite
 from layerlab.core.summary import model_summary, model_weights
-from layerlab.core.training import RunResult, RunStatus, Trainer, pick_device
+from layerlab.core.training import RunResult, RunStatus, Trainer
 from layerlab.engine.session import TrainingSession
 from layerlab.measure import bench, loadtest
 from layerlab.usage import UsageError
 
 EXIT_DONE, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES = {RunStatus.DONE: EXIT_DONE, RunStatus.CANCELLED: EXIT_INTERRUPTED}
-DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
 POINTS_PER_RUN = 100  # metric points even a short run reports, so that its curves are curves
 TURN_S = 0.05  # training between two looks for Ctrl-C
 
@@ -44,6 +43,7 @@ EPILOG = """\
 examples:
   layerlab train --dataset spiral --hidden 16,16 --activation tanh --plot spiral.html
   layerlab code --dataset plane --hidden "" --optimizer sgd --lr 0.02 -o plane.py
+  layerlab sweep --depths 0-4 --widths 2,4,8,16,32 --plot sweep.html
 """
 
 
@@ -54,7 +54,7 @@ def train_command(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     if spec.until_paused:  # until Ctrl-C, or the end LAYERLAB_MAX_EPOCHS sets
         spec = spec.model_copy(update={"epochs": get_settings().max_epochs})
-    device = _device(args.device)
+    device = device_from_flag(args.device)
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise UsageError(f"--plot: no folder {str(Path(args.plot).parent)!r} to write into")
     record = TerminalRun()
@@ -143,20 +143,6 @@ def run_document(trainer: Trainer, result: RunResult, device: torch.device) -> d
         "steps": trainer.step,
         "device": str(device),
     }
-
-
-def _device(name: str | None) -> torch.device:
-    flag = "--device" if name else "LAYERLAB_DEVICE"
-    name = name or get_settings().device
-    if not DEVICE_NAME.fullmatch(name):
-        raise UsageError(f"{flag}: expected auto, cpu, cuda or cuda:N; got {name!r}")
-    device = pick_device(name)
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise UsageError(
-            f"{flag}: {name!r} is not available (PyTorch sees {torch.cuda.device_count()} CUDA "
-            "GPUs); use --device cpu or auto"
-        )
-    return device
 
 
 @contextlib.contextmanager
@@ -268,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="The language of the script's comments and messages: en or es. Default: en.",
     )
     code.set_defaults(handler=code_command)
+
+    sweep_parser = commands.add_parser(
+        "sweep",
+        help="train one network per depth × width and print the table",
+        description="Train one network per depth × width (the same data, seeds and training)\n"
+        "in this process, stacked as the server stacks runs, and print each one's\n"
+        "train and test score and parameter count.",
+        epilog=sweep.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_arguments(sweep_parser)
+    sweep_parser.set_defaults(handler=sweep.command)
 
     tools: list[tuple[str, str, Any, str | None]] = [
         ("bench", "training speed and classroom capacity, beside the tutorial loop", bench,

@@ -2,18 +2,23 @@
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import torch
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from layerlab.config import get_settings
 from layerlab.core.spec import DatasetSpec, RunSpec, describe_errors
+from layerlab.core.training import pick_device
 from layerlab.usage import UsageError
+
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def comma_list(text: str) -> list[str]:
@@ -243,3 +248,17 @@ def read_spec_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"--spec: {path!r} should hold a JSON object; got {type(data).__name__}")
     return data
+
+
+def device_from_flag(name: str | None) -> torch.device:
+    flag = "--device" if name else "LAYERLAB_DEVICE"
+    name = name or get_settings().device
+    if not DEVICE_NAME.fullmatch(name):
+        raise UsageError(f"{flag}: expected auto, cpu, cuda or cuda:N; got {name!r}")
+    device = pick_device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UsageError(
+            f"{flag}: {name!r} is not available (PyTorch sees {torch.cuda.device_count()} CUDA "
+            "GPUs); use --device cpu or auto"
+        )
+    return device

@@ -48,3 +48,9 @@ def penalty(weights: list[torch.Tensor], kind: str) -> torch.Tensor:
     if kind == "l1":
         return sum(w.abs().sum() for w in weights)  # type: ignore[return-value]
     return sum(w.pow(2).sum() for w in weights)  # type: ignore[return-value]
+
+
+def parameter_count(n_inputs: int, hidden_widths: list[int], n_outputs: int) -> int:
+    """Trainable parameters of `build_model`'s network: each layer's weights and biases."""
+    widths = [n_inputs, *hidden_widths, n_outputs]
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))

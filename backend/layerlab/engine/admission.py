@@ -34,19 +34,33 @@ class Admission:
     def admit_run(self, client: str, active: int, queued: int, free_slots: int) -> None:
         """A new run of `client`, which has `active` runs; AdmissionError if it may not start."""
         self.check_active(client, active)
+        self.check_rate(client, 1)
+        self.check_room(queued, free_slots)
+
+    def admit_runs(self, client: str, count: int, queued: int, free_slots: int) -> None:
+        """`count` runs of one sweep, all or none: they count against the client's runs per
+        minute and the server's queue, not against its active runs (a learner's playground)."""
+        self.check_rate(client, count)
+        self.check_room(queued + count - 1, free_slots)
+
+    def check_rate(self, client: str, count: int) -> None:
         recent = self._created.get(client, collections.deque())
         while recent and time.monotonic() - recent[0] > 60.0:
             recent.popleft()
         limit = self.settings.max_runs_per_minute
-        if len(recent) >= limit:
-            wait_s = math.ceil(60.0 - (time.monotonic() - recent[0]))
+        if len(recent) + count > limit:
+            wait_s = math.ceil(60.0 - (time.monotonic() - recent[0])) if recent else 60
+            too_many = (
+                "the most allowed"
+                if count == 1
+                else f"and these {count} would make {len(recent) + count}, more than allowed"
+            )
             raise AdmissionError(
                 429,
-                f"this client created {len(recent)} runs in the last minute, the most allowed "
+                f"this client created {len(recent)} runs in the last minute, {too_many} "
                 f"(LAYERLAB_MAX_RUNS_PER_MINUTE={limit}); try again in {wait_s} s",
                 retry_after_s=max(1, wait_s),
             )
-        self.check_room(queued, free_slots)
 
     def created(self, client: str) -> None:
         self._created.setdefault(client, collections.deque()).append(time.monotonic())

@@ -49,6 +49,7 @@ class LiveRun:
     pending_steps: int = 0  # single steps asked for before its worker had it
     pending_rates: dict[str, float | None] = field(default_factory=dict)
     deleted: bool = False
+    in_sweep: bool = False  # one of a sweep's runs: not counted among its client's active runs
     stop_reason: str | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     status_changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -101,6 +102,16 @@ class SchedulerReads:
         """The run's public view (None for an unknown id)."""
         snapshot = self.snapshot(run_id)
         return snapshot["run"] if snapshot else None
+
+    def latest(self, run_id: str) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+        """The run's public view and its latest metric point, without copying its history."""
+        channel = self.hub.channels.get(run_id)
+        if channel is not None:
+            return dict(channel.run), (channel.history[-1] if channel.history else None)
+        record = self.store.get_run(run_id)
+        if record is None:
+            return None
+        return public_run(record), (record.history[-1] if record.history else None)
 
     def history(self, run_id: str) -> list[dict[str, Any]] | None:
         snapshot = self.snapshot(run_id)

@@ -5,7 +5,7 @@ Everything here runs on the server's event loop: the executor's events are hande
 it: admission (per-client limits), tokens, retention, hand_weights (a weight set by hand on a
 parked run) and its reads (reads.py). What stays here, the queue, the controls and the workers'
 events, changes one state machine of live runs (each `LiveRun`'s queued → submitted → parked…
-flags): one module, a little under 500 lines, rather than one state machine in three files.
+flags): one module, a little over 500 lines, rather than one state machine in three files.
 """
 
 import asyncio
@@ -89,8 +89,33 @@ class Scheduler(SchedulerReads):
         """Admit, record and queue a run; returns its public view and its owner token."""
         active = self._active_runs(client)
         self.admission.admit_run(client, active, len(self.queue), self.executor.free_slots())
-        now = time.time()
         token, token_hash = new_token()
+        run_id = self._add_run(spec, client, token_hash, csv_text, paused)
+        self._dispatch()
+        view = self.describe(run_id)
+        assert view is not None  # just added: live, or ended at once (and stored)
+        return view, token
+
+    def create_sweep_runs(
+        self, specs: list[RunSpec], client: str, token_hash: str, csv_text: str | None
+    ) -> list[str]:
+        """Admit a sweep's runs together (all or none), record and queue them; their ids. They
+        share the sweep's token and do not count against the client's active runs."""
+        self.admission.admit_runs(client, len(specs), len(self.queue), self.executor.free_slots())
+        ids = [self._add_run(spec, client, token_hash, csv_text, in_sweep=True) for spec in specs]
+        self._dispatch()
+        return ids
+
+    def _add_run(
+        self,
+        spec: RunSpec,
+        client: str,
+        token_hash: str,
+        csv_text: str | None,
+        paused: bool = False,
+        in_sweep: bool = False,
+    ) -> str:
+        now = time.time()
         record = RunRecord(
             id=secrets.token_hex(8),
             client=client,
@@ -100,16 +125,17 @@ class Scheduler(SchedulerReads):
         )
         self.store.add_run(record)
         run = LiveRun(record.id, client, record.token_hash, spec, csv_text, now, now, paused)
+        run.in_sweep = in_sweep
         self.live[run.id] = run
         self.queue.append(run)
         self.hub.open(run.id, public_run(record))
         self.activity.run_created()
         self.admission.created(client)
-        self._dispatch()
-        return self.describe(run.id) or public_run(record), token
+        return run.id
 
     def _active_runs(self, client: str) -> int:
-        return sum(1 for run in self.live.values() if run.client == client)
+        """The client's own runs that have not ended; a sweep's are not among them."""
+        return sum(1 for run in self.live.values() if run.client == client and not run.in_sweep)
 
     def admit_upload(self, client: str, size_bytes: int) -> None:
         """Count an upload against the client's hourly quota; AdmissionError (429) beyond it."""

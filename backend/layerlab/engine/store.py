@@ -1,6 +1,6 @@
-"""The SQLite store of runs, their weights and checkpoints, and uploaded CSV datasets.
+"""The SQLite store of runs, their weights and checkpoints, sweeps, and uploaded CSV datasets.
 
-One schema and the queries on it, behind one connection and one lock: a little under 400
+One schema and the queries on it, behind one connection and one lock: a little under 480
 lines, kept whole so that every statement that touches a table sits beside its definition.
 """
 
@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS datasets (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS datasets_created_at ON datasets (created_at);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY, client TEXT NOT NULL, token_hash TEXT NOT NULL, base TEXT NOT NULL,
+    task TEXT NOT NULL, depths TEXT NOT NULL, widths TEXT NOT NULL, cells TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS sweeps_status ON sweeps (status);
+CREATE INDEX IF NOT EXISTS sweeps_created_at ON sweeps (created_at);
 """
 
 _JSON_FIELDS = ("spec", "final_metrics", "history", "model_info", "grid")
@@ -77,6 +84,30 @@ class RunRecord:
     model_info: dict[str, Any] | None = None
     grid: dict[str, Any] | None = None  # the latest encoded grid frame
     has_weights: bool = False
+
+
+@dataclass
+class SweepRecord:
+    """One sweep as stored: its axes and, for each cell, the run that trains it."""
+
+    id: str
+    client: str
+    token_hash: str
+    base: dict[str, Any]  # the RunSpec every run starts from
+    task: str  # binary, multiclass or regression: which metrics its cells hold
+    depths: list[int]
+    widths: list[int]
+    cells: list[dict[str, Any]]  # {"depth", "width", "hidden_widths", "run_id", "parameters"}
+    status: str = "running"  # running, then done or cancelled
+    created_at: float = 0.0
+    finished_at: float | None = None
+
+
+def _sweep(row: sqlite3.Row) -> SweepRecord:
+    values = dict(row)
+    for name in ("base", "depths", "widths", "cells"):
+        values[name] = json.loads(values[name])
+    return SweepRecord(**values)
 
 
 def downsample(points: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:
@@ -358,6 +389,51 @@ class Store:
 
     def delete_checkpoint(self, run_id: str) -> None:
         self._write("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
+
+    # sweeps: their runs are ordinary runs, each deleted on its own
+
+    def add_sweep(self, record: SweepRecord) -> None:
+        values = asdict(record)
+        for name in ("base", "depths", "widths", "cells"):
+            values[name] = json.dumps(values[name])
+        placeholders = ", ".join("?" for _ in values)
+        self._write(
+            f"INSERT INTO sweeps ({', '.join(values)}) VALUES ({placeholders})",
+            tuple(values.values()),
+        )
+
+    def get_sweep(self, sweep_id: str) -> SweepRecord | None:
+        rows = self._read("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
+        return _sweep(rows[0]) if rows else None
+
+    def running_sweeps(self, client: str | None = None) -> list[SweepRecord]:
+        """Sweeps not yet marked ended (of `client`, or of everyone), oldest first."""
+        rows = self._read(
+            "SELECT * FROM sweeps WHERE status = 'running' AND (?1 IS NULL OR client = ?1)"
+            " ORDER BY created_at, id",
+            (client,),
+        )
+        return [_sweep(row) for row in rows]
+
+    def end_sweep(self, sweep_id: str, status: str, finished_at: float) -> None:
+        self._write(
+            "UPDATE sweeps SET status = ?, finished_at = ? WHERE id = ?",
+            (status, finished_at, sweep_id),
+        )
+
+    def delete_sweep(self, sweep_id: str) -> bool:
+        return self._write("DELETE FROM sweeps WHERE id = ?", (sweep_id,)).rowcount > 0
+
+    def sweeps_before(self, timestamp: float) -> list[SweepRecord]:
+        """Sweeps created before `timestamp`, oldest first."""
+        sql = "SELECT * FROM sweeps WHERE created_at < ? ORDER BY created_at, id"
+        return [_sweep(row) for row in self._read(sql, (timestamp,))]
+
+    def any_run_of(self, run_ids: list[str]) -> bool:
+        """Whether any of these runs is still stored."""
+        placeholders = ", ".join("?" for _ in run_ids) or "NULL"
+        sql = f"SELECT 1 FROM runs WHERE id IN ({placeholders}) LIMIT 1"
+        return bool(self._read(sql, tuple(run_ids)))
 
     # uploaded datasets
 

@@ -24,6 +24,7 @@ from layerlab.measure.capacity import (
     engine_capacity,
     naive_total_steps_per_s,
 )
+from layerlab.measure.sweep_speed import DEPTHS, SWEEP_BASE, WIDTHS, sweep_speed
 from layerlab.usage import UsageError
 
 MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
@@ -88,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(on LAYERLAB_RAY_ADDRESS, or a Ray of its own on 127.0.0.1)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the 5x5 sweep (depths 0-4 x widths 2-32, moons, 100 epochs): stacked as "
+        "`layerlab sweep` trains it, beside the same runs one after another by the plain loop",
+    )
     load = parser.add_argument_group(
         "against a running server", "simulated learners over HTTP and websockets (`layerlab load`)"
     )
@@ -114,6 +121,8 @@ def command(args: argparse.Namespace) -> int:
         from layerlab.measure import loadtest  # httpx and websockets: only the load test needs them
 
         return loadtest.command(args)
+    if args.sweep:
+        return sweep_command(args)
     args.seconds = args.seconds or 8.0
     runs = _runs(args.runs)
     device = pick_device(args.device)
@@ -183,6 +192,26 @@ def command(args: argparse.Namespace) -> int:
     if max(runs) > capacity:
         print(f"(K above {capacity} = {workers} workers x LAYERLAB_RUNS_PER_WORKER: measured with "
               "that raised; the server itself would queue the rest)")  # fmt: skip
+    return 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """`bench --sweep`: the 5x5 sweep stacked, beside the same runs one after another."""
+    device = pick_device(args.device)
+    try:
+        measured = sweep_speed(args.repeats, device, get_settings().limits())
+    except ValidationError as error:
+        problem = "; ".join(str(item["msg"]) for item in error.errors())
+        raise UsageError(f"the sweep's runs are outside this server's limits ({problem})") from None
+    if args.json:
+        print(json.dumps({"device": str(device), "base": SWEEP_BASE, **measured}))
+        return 0
+    print(f"The sweep depths {DEPTHS} x widths {WIDTHS} ({measured['runs']:.0f} runs, "
+          f"{measured['steps']:,.0f} steps, moons, batch 32, 100 epochs) on {device}, "
+          f"median of {args.repeats}:")  # fmt: skip
+    print(f"  stacked (layerlab sweep)      {measured['stacked_s']:>8.2f} s")
+    print(f"  one after another (Trainer)   {measured['plain_s']:>8.2f} s")
+    print(f"  ratio {measured['ratio']:.1f}x")
     return 0
 
 
