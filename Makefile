@@ -5,10 +5,11 @@ VENV ?= .venv
 # name the one you want, e.g. `make run TORCH_SPEC="torch==2.13.0" PIP_ARGS="--index-url ..."`.
 TORCH_SPEC ?= torch==2.13.0
 PIP_ARGS ?=
-# Optional extras of the app's environment, e.g. `make run EXTRAS=ray` (the workers on Ray).
+# Optional extras of the app's environment, e.g. `make run EXTRAS=ray` (the workers on Ray);
+# each set of extras has its own stamp, so naming one later installs it into the same .venv.
 EXTRAS ?=
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed$(EXTRAS:%=-%)
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint check-deploy format bench clean

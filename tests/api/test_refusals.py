@@ -176,6 +176,23 @@ BAD_REQUESTS = {
     ),
     "wrong type": bad_spec(("hidden_widths",), {"hidden_widths": "big"}),
     "zero learning rate": bad_spec(("learning_rate",), {"learning_rate": 0}),
+    # Python's JSON reads NaN and Infinity: named as not finite, not as out of range
+    "NaN learning rate": BadRequest(
+        "POST",
+        "/api/runs",
+        422,
+        ("learning_rate: Input should be a finite number",),
+        content=b'{"learning_rate": NaN}',
+        content_type="application/json",
+    ),
+    "infinite pace": BadRequest(
+        "POST",
+        "/api/runs",
+        422,
+        ("epochs_per_s: Input should be a finite number",),
+        content=b'{"epochs_per_s": Infinity}',
+        content_type="application/json",
+    ),
     "noise above 1": bad_spec(("dataset.noise",), {"dataset": {"noise": 3}}),
     "9 hidden layers": bad_spec(
         ("hidden_widths", "LAYERLAB_MAX_HIDDEN_LAYERS"), {"hidden_widths": [4] * 9}

@@ -385,6 +385,16 @@ def test_explain_point_refuses_what_is_no_point(
     assert message in err
 
 
+def test_explain_point_takes_a_negative_first_number_and_refuses_a_point_too_far_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, document = run_json(capsys, *SMALL, "--explain-point", "-0.5,0.2")
+    assert code == 0 and document["forward"]["point"] == [-0.5, 0.2]
+    code, out, err = run(capsys, "train", "--quiet", *SMALL, "--explain-point", "1e300,0")
+    assert code == 2 and "Output:" not in out
+    assert "--explain-point: [1e+300, 0.0] is too far out" in err
+
+
 def test_until_paused_trains_to_the_servers_epoch_limit(
     capsys: pytest.CaptureFixture[str], override_settings: Callable[..., None]
 ) -> None:

@@ -159,6 +159,25 @@ def test_the_ray_executor_without_ray_stops_before_starting_saying_what_to_insta
     error = capsys.readouterr().err
     assert error == (
         "error: LAYERLAB_EXECUTOR=ray needs Ray, which is not installed: "
-        "pip install 'layerlab[ray]' (or set LAYERLAB_EXECUTOR=local to train in processes of "
-        "this machine)\n"
+        "pip install 'layerlab[ray]' (in a clone of the repository: make run EXTRAS=ray, or "
+        ".venv/bin/pip install -e '.[ray]'; or set LAYERLAB_EXECUTOR=local to train in processes "
+        "of this machine)\n"
     )
+
+
+def test_a_ray_cluster_out_of_reach_stops_the_server_before_starting_naming_the_address(
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+    override_settings: Callable[..., None],
+) -> None:
+    with socket.socket() as closed:  # bound, never listening: a connection is refused at once
+        closed.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{closed.getsockname()[1]}"
+        override_settings(executor="ray", ray_address=address)
+        assert main(["serve", "--port", "0"]) == 2
+    assert served == []
+    error = capsys.readouterr().err
+    assert error.startswith(
+        f"error: LAYERLAB_RAY_ADDRESS: cannot reach the Ray cluster at {address}"
+    )
+    assert "Connection refused" in error and "leave it empty" in error

@@ -102,10 +102,11 @@ class RatesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    learning_rate: float | None = Field(None, gt=0, le=MAX_LEARNING_RATE)
-    regularization_rate: float | None = Field(None, ge=0, le=1)
+    learning_rate: float | None = Field(None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)
+    regularization_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     epochs_per_s: float | None = Field(
         None,
+        allow_inf_nan=False,
         ge=MIN_EPOCHS_PER_S,
         le=MAX_EPOCHS_PER_S,
         description="A new pace in epochs per second; null lifts the pace (as fast as it goes). "

@@ -71,13 +71,15 @@ def _cannot_start(settings: Settings) -> str | None:
     if settings.reachable_from_network() and settings.admin_token is None:
         return NEEDS_ADMIN_TOKEN.format(host=settings.host)
     if settings.executor == "ray":
-        from layerlab.engine.ray_executor import import_ray
+        from layerlab.engine.ray_executor import import_ray, unreachable
         from layerlab.usage import UsageError
 
         try:
             import_ray()
         except UsageError as error:
             return str(error)
+        if settings.ray_address and (problem := unreachable(settings.ray_address)):
+            return problem
     # the port first: a start refused for it leaves no database file behind
     try:
         _try_binding(settings.host, settings.port)

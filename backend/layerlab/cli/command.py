@@ -291,6 +291,19 @@ def _exit_code(exit: SystemExit) -> int:
     return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else EXIT_USAGE)
 
 
+def _points_joined(argv: list[str]) -> list[str]:
+    """`--explain-point -0.5,0.2` as `--explain-point=-0.5,0.2`: argparse takes a value that
+    starts with '-' and is no plain number for another option, and would refuse it."""
+    joined, rest = [], iter(argv)
+    for arg in rest:
+        if arg == "--explain-point":
+            value = next(rest, None)
+            joined.append(arg if value is None else f"{arg}={value}")
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `layerlab` command with `argv` (default: sys.argv[1:]); return the exit code."""
     try:
@@ -302,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_points_joined(sys.argv[1:] if argv is None else argv))
     except SystemExit as exit:
         return _exit_code(exit)
     if args.command is None:

@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from layerlab.cli.console import aligned, number
 from layerlab.core.features import feature_label
 from layerlab.core.inference import forward_pass, model_inputs_for
@@ -49,8 +51,18 @@ def explain_point(trainer: Trainer, point: Sequence[float]) -> dict[str, Any]:
     check_point(trainer, point)
     data, spec = trainer.dataset, trainer.spec
     names = data.input_names
-    inputs = model_inputs_for([point], spec, is_2d=data.is_2d)[0].to(trainer.device, trainer.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # a point too far out: refused below
+        inputs = model_inputs_for([point], spec, is_2d=data.is_2d)[0]
+    inputs = inputs.to(trainer.device, trainer.dtype)
     walked = forward_pass(trainer.model, inputs, data.task, spec.activation)
+    output = (
+        walked["probabilities"] if walked.get("probabilities") is not None else [walked["value"]]
+    )
+    if not all(value is not None and math.isfinite(value) for value in output):
+        raise UsageError(  # as POST /forward refuses it: no "nan → class 0"
+            f"--explain-point: {list(point)} is too far out: the network's output there "
+            "overflows float32 (about ±3.4e38); use smaller numbers"
+        )
     input_names = (
         [feature_label(name, names, subscripts=False) for name in spec.features]
         if data.is_2d

@@ -58,8 +58,12 @@ class DatasetSpec(BaseModel):
 
     name: DatasetName = Field("moons", description="Which dataset; see GET /api/datasets.")
     samples: int = Field(1000, ge=20, description="Points generated (train + test).")
-    noise: float = Field(0.2, ge=0.0, le=1.0, description="0 = clean, 1 = very noisy.")
-    train_fraction: float = Field(0.8, ge=0.1, le=0.9, description="Share of points for training.")
+    noise: float = Field(
+        0.2, ge=0.0, le=1.0, allow_inf_nan=False, description="0 = clean, 1 = very noisy."
+    )
+    train_fraction: float = Field(
+        0.8, ge=0.1, le=0.9, allow_inf_nan=False, description="Share of points for training."
+    )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the data; same seed, same points.")
     classes: int = Field(3, ge=3, le=5, description="Number of classes (blobs only).")
     source: str | None = Field(
@@ -108,11 +112,11 @@ class RunSpec(BaseModel):
     )
     activation: ActivationName = "relu"
     optimizer: OptimizerName = "adam"
-    learning_rate: float = Field(0.01, gt=0.0, le=MAX_LEARNING_RATE)
+    learning_rate: float = Field(0.01, gt=0.0, le=MAX_LEARNING_RATE, allow_inf_nan=False)
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(100, ge=1)
     regularization: Regularization = "none"
-    regularization_rate: float = Field(0.0, ge=0.0, le=1.0)
+    regularization_rate: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling."
     )
@@ -120,6 +124,7 @@ class RunSpec(BaseModel):
     # How fast, not what: neither changes a run's numbers, so runs of any pace share a stack.
     epochs_per_s: float | None = Field(
         None,
+        allow_inf_nan=False,
         ge=MIN_EPOCHS_PER_S,
         le=MAX_EPOCHS_PER_S,
         description="Train at most this many epochs per second, a pace a learner can follow; "

@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,12 +40,14 @@ logger = logging.getLogger("layerlab.workers")
 
 RAY_MISSING = (
     "LAYERLAB_EXECUTOR=ray needs Ray, which is not installed: pip install 'layerlab[ray]' "
-    "(or set LAYERLAB_EXECUTOR=local to train in processes of this machine)"
+    "(in a clone of the repository: make run EXTRAS=ray, or .venv/bin/pip install -e '.[ray]'; "
+    "or set LAYERLAB_EXECUTOR=local to train in processes of this machine)"
 )
 OUTBOX_MESSAGES = 16  # what an actor may have ready for the server before its loop waits
 EVENTS_WAIT_S = 0.5  # how long one `events` call waits for something to send
 CALLS_AT_ONCE = 4  # the loop, the events call waiting, and commands arriving meanwhile
 UNPLACED_AFTER_S = 60  # a worker not started by then waits for room on the cluster: say so
+REACH_TIMEOUT_S = 10.0  # to open a connection to a cluster's head before Ray is asked to join
 NODE_ID_CHARS = 12  # of Ray's 56: enough to tell a cluster's nodes apart on a page
 
 
@@ -60,6 +63,23 @@ def import_ray() -> Any:
     return ray
 
 
+def unreachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> str | None:
+    """Why the cluster at `address` (HOST:PORT of its head) cannot be reached, or None. Ray
+    itself would retry for minutes, printing only its own warnings."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return None  # "auto", or Ray Client's ray://…: Ray says what is wrong with it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        return (
+            f"LAYERLAB_RAY_ADDRESS: cannot reach the Ray cluster at {address} "
+            f"({error.strerror or error}); check the address and that its head runs and is "
+            "reachable from here, or leave it empty for a Ray of this server's own"
+        )
+    return None
+
+
 def connect_ray(address: str | None, dashboard: bool = False) -> None:
     """Join the cluster at `address`, or start a Ray of our own on this machine: on loopback
     only, so that nothing of it is reachable from the network, and without a dashboard unless
@@ -69,6 +89,9 @@ def connect_ray(address: str | None, dashboard: bool = False) -> None:
     server_handler = signal.getsignal(signal.SIGTERM) if main_thread else None
     common = {"logging_level": logging.WARNING, "log_to_driver": False}
     if address:
+        problem = unreachable(address)
+        if problem:
+            raise UsageError(problem)
         ray.init(address=address, **common)
     else:
         ray.init(
@@ -201,7 +224,7 @@ class RayExecutor(WorkerSlots[_Actor]):
         if not plan:
             raise RuntimeError("the Ray cluster has no node with CPUs or GPUs for a worker")
         self._workers = [self._spawn(i, node, res) for i, (node, res) in enumerate(plan)]
-        logger.info("%d Ray workers on %d nodes", len(plan), len({n for n, _ in plan}))
+        logger.info("Ray workers: %d, on nodes: %d", len(plan), len({n for n, _ in plan}))
         self._reader = threading.Thread(target=self._read_events, name="ray-events", daemon=True)
         self._reader.start()
 

@@ -161,7 +161,10 @@ class WorkerSlots(Generic[W]):
             worker.ready, worker.pid = True, payload["pid"]
             worker.device = payload.get("device", worker.device)
             worker.node = payload.get("node", worker.node)
-            logger.info("worker %d ready (pid %s, %s)", worker.index, worker.pid, worker.node)
+            where = "" if worker.node == "local" else f", node {worker.node}"
+            logger.info(
+                "worker %d ready (pid %s, %s%s)", worker.index, worker.pid, worker.device, where
+            )
             return
         if run_id and (kind == PARKED or payload.get("status") in FINAL_STATUSES):
             with self._lock:
