@@ -89,5 +89,10 @@ export const api = {
   forward: (id, input) => read(id, "POST", `${run(id)}/forward`, { json: input }),
   /** A binary run's test labels and scores, and its ROC curve. */
   roc: (id) => read(id, "GET", `${run(id)}/roc`),
+  /** A capacity sweep: {base: RunSpec, depths, widths} → the sweep, its token and its cells. */
+  createSweep: (body) => request("POST", "/api/sweeps", { json: body }),
+  cancelSweep: (id, token) => request("POST", `/api/sweeps/${encodeURIComponent(id)}/cancel`, { token }),
+  deleteSweep: (id, token, { keepalive = false } = {}) =>
+    request("DELETE", `/api/sweeps/${encodeURIComponent(id)}`, { token, keepalive }),
   code: (spec, lang) => request("POST", `/api/code?${new URLSearchParams({ lang })}`, { json: spec }),
 };

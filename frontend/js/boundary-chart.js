@@ -13,11 +13,12 @@ import { stats } from "./stream.js";
 
 const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 
-export function createBoundaryChart(store) {
-  const div = document.getElementById("boundary");
-  const pointsDiv = document.getElementById("boundary-points");
+/** ids: the heatmap's, the points' and the legend's elements (side by side has a pair more). */
+export function createBoundaryChart(store, ids = { plot: "boundary", points: "boundary-points", legend: "boundary-legend" }) {
+  const div = document.getElementById(ids.plot);
+  const pointsDiv = document.getElementById(ids.points);
   const stack = div.parentElement;
-  const legend = document.getElementById("boundary-legend");
+  const legend = document.getElementById(ids.legend);
   let pending = false;
   let lastGrid = null;
   let pointsCache = { key: null, traces: null };
@@ -225,6 +226,8 @@ export function createBoundaryChart(store) {
   let pointsDrawn = null;
 
   function draw(state) {
+    // Hidden with its view (side by side has its own pair): drawn when shown, by the observer.
+    if (!stack.parentElement.getClientRects().length) return;
     const preview = state.preview;
     const flat = preview && preview.extent === null;
     stack.classList.toggle("no-plane", Boolean(flat));

@@ -16,7 +16,7 @@ export const CONTROL_NAMES = [
   "dataset", "noise", "samples", "train-fraction", "data-seed", "classes", "csv", "regenerate",
   "depth", "width", "layers", "activation", "features", "play", "step", "reset", "learning-rate",
   "optimizer", "batch-size", "regularization", "regularization-rate", "pace", "epochs",
-  "until-paused", "show-test", "discretize", "threshold", "forward", "lang", "theme",
+  "until-paused", "show-test", "discretize", "threshold", "forward", "lang", "theme", "modes",
 ];
 
 const $ = (id) => document.getElementById(id);

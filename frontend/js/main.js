@@ -17,10 +17,13 @@ import { createNetworkView } from "./network.js";
 import { createNeuronDetail } from "./neuron-detail.js";
 import { createProbeForm } from "./probe-form.js";
 import { createResults } from "./results.js";
-import { RunController } from "./run.js";
+import { followConfig, RunController } from "./run.js";
 import { createRunReadout } from "./run-readout.js";
-import { changedKeys, createStore, DEFAULT_THRESHOLD, defaultConfig, defaultView, LIVE_KEYS } from "./state.js";
+import { createComparison } from "./compare.js";
+import { createModes } from "./modes.js";
+import { createStore, DEFAULT_THRESHOLD, defaultConfig, defaultView } from "./state.js";
 import { stats } from "./stream.js";
+import { createSweepView } from "./sweep.js";
 import { createThreshold } from "./threshold.js";
 import { createTips } from "./tips.js";
 import { readHash, replaceHash } from "./url-hash.js";
@@ -64,6 +67,9 @@ async function main() {
     predictions: null,
     roc: null, // a binary run's test labels and scores (/roc)
     threshold: fromHash.threshold ?? DEFAULT_THRESHOLD,
+    compare: fromHash.compare, // side by side: the second run's own keys (null: not chosen yet)
+    sweepChoice: fromHash.sweep, // the sweep's depths and widths (null: the defaults)
+    sweep: null, // the sweep's document, as /ws/sweeps/{id} keeps it
     probe: null, // the point the forward pass walks through the network
     forward: null, // its walk (/forward)
     selected: null,
@@ -104,34 +110,39 @@ async function main() {
   createForwardPass(store);
   createTips(store).render();
   const code = createCodePanel(store);
+  const comparison = createComparison(store, run, { reportError: errors.report, clearErrors: () => errors.clear() });
+  const sweep = createSweepView(store, { reportError: errors.report });
+  window.layerlab.second = comparison.store; // side by side: run B's store, for tests
+  createModes(store).render();
+  comparison.render();
+  sweep.render();
   startLivePolls(store);
   controls.render();
 
   // A new configuration: rates go to the run as it trains, anything else starts a new run.
-  let before = store.state.config;
   let followingLink = false;
-  store.on(["config"], (state) => {
-    const changed = changedKeys(before, state.config).filter((key) => key !== "width");
-    before = state.config;
-    if (changed.some((key) => !(key in LIVE_KEYS))) run.restartSoon(followingLink ? 0 : 300);
-    else if (changed.length) {
-      run.setRates(Object.fromEntries(changed.map((key) => [LIVE_KEYS[key], state.config[key]])));
-    }
-  });
-  store.on(["config", "view", "threshold"], (state) => replaceHash(state.config, state.view, state.threshold));
+  followConfig(store, run, { immediately: () => followingLink });
+  const writeHash = (state) => replaceHash(state.config, state.view, state.threshold, { compare: state.compare, sweep: state.sweepChoice });
+  store.on(["config", "view", "threshold", "compare", "sweepChoice"], writeHash);
 
-  document.getElementById("play").addEventListener("click", () => run.togglePlay());
-  document.getElementById("step").addEventListener("click", () => run.step());
-  document.getElementById("reset").addEventListener("click", () => run.reset());
+  // The transport drives the playground's run, and side by side the second run too.
+  const togglePlay = () => comparison.togglePlay();
+  document.getElementById("play").addEventListener("click", togglePlay);
+  document.getElementById("step").addEventListener("click", () => comparison.drive("step"));
+  document.getElementById("reset").addEventListener("click", () => comparison.drive("reset"));
   document.addEventListener("keydown", (event) => {
     if (event.code !== "Space" || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.target.closest("input, select, textarea, button, [contenteditable], .neuron")) return;
     event.preventDefault();
-    run.togglePlay();
+    togglePlay();
   });
-  addEventListener("pagehide", () => run.abandon());
+  addEventListener("pagehide", () => {
+    run.abandon();
+    comparison.run.abandon();
+    sweep.abandon();
+  });
   addEventListener("pageshow", (event) => {
-    if (event.persisted) run.reset(); // back from the cache: its run was given up on leaving
+    if (event.persisted) comparison.drive("reset"); // back from the cache: its runs were given up on leaving
   });
   // A link pasted into the same tab changes only the hash: take its setup as on a fresh load.
   addEventListener("hashchange", () => {
@@ -141,16 +152,19 @@ async function main() {
       config: { ...defaultConfig(), ...next.config },
       view: { ...defaultView(), ...next.view, lang: next.view.lang ?? store.state.view.lang },
       threshold: next.threshold ?? DEFAULT_THRESHOLD,
+      compare: next.compare,
+      sweepChoice: next.sweep,
       selected: null,
     });
     followingLink = false;
   });
 
-  replaceHash(store.state.config, store.state.view, store.state.threshold);
+  writeHash(store.state);
   const primed = run.reset(); // a first network, untrained, ready to play
+  const primedB = comparison.start(); // and the second, side by side
   document.getElementById("play").disabled = false; // a press now waits for it
   code.load();
-  await Promise.all([data.load(), primed]);
+  await Promise.all([data.load(), primed, primedB]);
 }
 
 main().catch((error) => {

@@ -5,7 +5,7 @@
 
 import { api, ApiError, readsSettled } from "./api.js";
 import { decodeGrid } from "./grid-codec.js";
-import { specFromState } from "./state.js";
+import { changedKeys, LIVE_KEYS, specFromState } from "./state.js";
 import { RunStream } from "./stream.js";
 
 export const FINAL_STATUSES = new Set(["done", "diverged", "failed", "cancelled", "interrupted"]);
@@ -31,6 +31,23 @@ export function displayStatus(run) {
   if (!run) return "idle";
   if (run.primed && (run.status === "paused" || run.status === "running")) return "idle";
   return run.status;
+}
+
+/**
+ * A new configuration in `store`: rates go to the run as it trains, anything else starts a new
+ * run (at once when `immediately()`, e.g. following a link); nothing while `active()` is false.
+ */
+export function followConfig(store, run, { immediately = () => false, active = () => true } = {}) {
+  let before = store.state.config;
+  store.on(["config"], (state) => {
+    const changed = changedKeys(before, state.config).filter((key) => key !== "width");
+    before = state.config;
+    if (!active()) return;
+    if (changed.some((key) => !(key in LIVE_KEYS))) run.restartSoon(immediately() ? 0 : 300);
+    else if (changed.length) {
+      run.setRates(Object.fromEntries(changed.map((key) => [LIVE_KEYS[key], state.config[key]])));
+    }
+  });
 }
 
 export class RunController {
@@ -147,6 +164,22 @@ export class RunController {
     if (!current || !run || FINAL_STATUSES.has(run.status)) return;
     api.setRates(current.id, current.token, rates).catch((error) => {
       if (error.status !== 409) this.reportError(error);
+    });
+  }
+
+  /** Whether the run trains (or will, once queued): what play would pause. */
+  isPlaying() {
+    const run = this.store.state.run;
+    return Boolean(run?.playing && !FINAL_STATUSES.has(run.status));
+  }
+
+  /** The run is no longer wanted (its view closed): the server forgets it, the store empties. */
+  release() {
+    this.cancelRestart();
+    return this.serial(async () => {
+      this.abandon();
+      this.current = null;
+      this.store.set({ run: null, metrics: null, grid: null, model: null });
     });
   }
 

@@ -63,7 +63,36 @@ export function defaultConfig() {
 }
 
 export function defaultView() {
-  return { lang: "en", theme: "light", showTest: true, discretize: false, hide: [], only: [] };
+  return { lang: "en", theme: "light", showTest: true, discretize: false, hide: [], only: [], mode: "play" };
+}
+
+/** The page's views: the playground, two runs side by side, a capacity sweep. */
+export const MODES = ["play", "compare", "sweep"];
+
+/**
+ * Keys the second run of a comparison may set for itself: its network always, and the training
+ * settings a learner unlinks; anything else (the data, the seeds) it shares with the first.
+ */
+export const COMPARE_KEYS = ["hidden", "activation", "learningRate", "optimizer", "batchSize", "epochs", "regularization", "regularizationRate"];
+
+/** The second run's network when a comparison starts: linear against the first's network. */
+export function defaultCompare() {
+  return { hidden: [], activation: "tanh" };
+}
+
+/** The second run's configuration: the first's, with the second's own keys over it. */
+export function compareConfig(config, compare) {
+  const own = Object.fromEntries(Object.entries(compare ?? {}).filter(([key]) => COMPARE_KEYS.includes(key)));
+  const merged = { ...config, ...own };
+  if (merged.hidden.length) merged.width = merged.hidden[merged.hidden.length - 1];
+  return merged;
+}
+
+/** A sweep's starting choice: depths 0–4 and widths 2–32, within the server's limits. */
+export function defaultSweep(limits) {
+  const depths = [0, 1, 2, 3, 4].filter((depth) => depth <= (limits?.max_hidden_layers ?? 4));
+  const widths = [2, 4, 8, 16, 32].filter((width) => width <= (limits?.max_width ?? 32));
+  return { depths, widths };
 }
 
 /** Whether the data is 2-D points, so that input features apply (not a wider table). */

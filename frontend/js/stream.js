@@ -1,4 +1,4 @@
-// A run's websocket: frames to handlers, counted in window.layerlab.stats, and reconnection
+// A run's (or a sweep's) websocket: frames to handlers, counted in window.layerlab.stats, and reconnection
 // with backoff when the connection drops before the run has ended (the snapshot that opens
 // each connection redraws everything, so nothing is lost).
 
@@ -10,8 +10,9 @@ export const stats = { gridsDrawn: 0, framesReceived: 0, bytesReceived: 0, start
 
 export class RunStream {
   /** handlers: {snapshot, status, metrics, grid, connection(state)} each called with a frame. */
-  constructor(runId, handlers) {
+  constructor(runId, handlers, path = `/ws/runs/${encodeURIComponent(runId)}`) {
     this.runId = runId;
+    this.path = path;
     this.handlers = handlers;
     this.closed = false;
     this.ended = false;
@@ -23,7 +24,7 @@ export class RunStream {
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws/runs/${encodeURIComponent(this.runId)}`);
+    const socket = new WebSocket(`${scheme}//${location.host}${this.path}`);
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempt = 0;
@@ -34,7 +35,7 @@ export class RunStream {
     socket.addEventListener("close", (event) => {
       clearInterval(this.pinger);
       if (this.closed || this.ended) return;
-      if (event.code === 1008 && event.reason === "no such run") {
+      if (event.code === 1008 && /^no such (run|sweep)$/.test(event.reason)) {
         this.handlers.connection?.("gone");
         return;
       }
@@ -48,7 +49,7 @@ export class RunStream {
     const frame = parseFrame(data);
     if (!frame) return;
     if (frame.type === "status" && FINAL.has(frame.status)) this.ended = true;
-    if (frame.type === "snapshot" && FINAL.has(frame.run?.status)) this.ended = true;
+    if (frame.type === "snapshot" && FINAL.has(frame.run?.status ?? frame.sweep?.status)) this.ended = true;
     this.handlers[frame.type]?.(frame);
   }
 

@@ -1,7 +1,9 @@
 // The configuration in the URL hash, so that a shared link opens the same setup:
 // #dataset=moons&noise=0.2&hidden=8,8&lr=0.03&...&pace=5&until=1&lang=es&threshold=0.3&hide=width
+// Side by side, the second run's own keys carry "b.": #mode=compare&hidden=&b.hidden=8,8&b.activation=relu
+// (a training key with "b." is one the learner unlinked). A sweep: #mode=sweep&depths=0,1,2&widths=2,4,8
 
-import { DEFAULT_THRESHOLD } from "./state.js";
+import { COMPARE_KEYS, DEFAULT_THRESHOLD, MODES } from "./state.js";
 
 const NUMBER_KEYS = {
   noise: "noise",
@@ -23,9 +25,26 @@ const TEXT_KEYS = {
   reg: "regularization",
 };
 
-/** {config, view, threshold} found in a hash; anything absent keeps its default. */
+/**
+ * {config, view, threshold, compare, sweep} found in a hash; anything absent keeps its default
+ * (compare: the second run's own keys, null when the hash names none; sweep: {depths, widths}
+ * or null).
+ */
 export function readHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const { config, view, threshold } = readSetup(params);
+  if (MODES.includes(params.get("mode"))) view.mode = params.get("mode");
+  const second = new URLSearchParams();
+  for (const [key, value] of params) if (key.startsWith("b.")) second.set(key.slice(2), value);
+  const own = readSetup(second).config;
+  const compare = Object.fromEntries(Object.entries(own).filter(([key]) => COMPARE_KEYS.includes(key)));
+  const sweep = params.has("depths") || params.has("widths")
+    ? { depths: integers(params.get("depths")), widths: integers(params.get("widths")) }
+    : null;
+  return { config, view, threshold, compare: Object.keys(compare).length ? compare : null, sweep };
+}
+
+function readSetup(params) {
   const config = {};
   const view = {};
   for (const [key, field] of Object.entries(NUMBER_KEYS)) {
@@ -62,8 +81,9 @@ export function readHash(hash) {
 }
 
 /** The hash for a configuration, view and decision threshold (the whole configuration, so a
- * link is explicit; the view's switches when they differ from their defaults). */
-export function writeHash(config, view, threshold = DEFAULT_THRESHOLD) {
+ * link is explicit; the view's switches when they differ from their defaults), with the second
+ * run's own keys when comparing and the sweep's depths and widths when sweeping. */
+export function writeHash(config, view, threshold = DEFAULT_THRESHOLD, { compare = null, sweep = null } = {}) {
   const parts = [
     ["dataset", config.dataset],
     ...(config.dataset === "csv" && config.source ? [["source", config.source]] : []),
@@ -92,14 +112,44 @@ export function writeHash(config, view, threshold = DEFAULT_THRESHOLD) {
   if (threshold !== DEFAULT_THRESHOLD) parts.push(["threshold", threshold]);
   if (view.hide.length) parts.push(["hide", view.hide.join(",")]);
   if (view.only.length) parts.push(["only", view.only.join(",")]);
+  if (view.mode && view.mode !== "play") parts.push(["mode", view.mode]);
+  if (view.mode === "compare" && compare) parts.push(...secondRunParts(config, compare));
+  if (view.mode === "sweep" && sweep) parts.push(["depths", sweep.depths.join(",")], ["widths", sweep.widths.join(",")]);
   // Commas stay readable: a teacher edits these links by hand.
   return "#" + parts.map(([key, value]) => `${key}=${encodeURIComponent(String(value)).replace(/%2C/g, ",")}`).join("&");
 }
 
+/** The second run's network always, and a training key only where it differs (unlinked). */
+function secondRunParts(config, compare) {
+  const names = {
+    hidden: ["b.hidden", (v) => v.join(",")],
+    activation: ["b.activation"],
+    learningRate: ["b.lr"],
+    optimizer: ["b.optimizer"],
+    batchSize: ["b.batch"],
+    epochs: ["b.epochs"],
+    regularization: ["b.reg"],
+    regularizationRate: ["b.regrate"],
+  };
+  const parts = [];
+  for (const [key, [name, show = String]] of Object.entries(names)) {
+    const always = key === "hidden" || key === "activation";
+    if (key in compare && (always || JSON.stringify(compare[key]) !== JSON.stringify(config[key]))) {
+      parts.push([name, show(compare[key])]);
+    }
+  }
+  return parts;
+}
+
 /** Keep the address bar in step without adding history entries. */
-export function replaceHash(config, view, threshold) {
-  const hash = writeHash(config, view, threshold);
+export function replaceHash(config, view, threshold, extras) {
+  const hash = writeHash(config, view, threshold, extras);
   if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+function integers(text) {
+  const values = list(text).map(Number).filter(Number.isInteger);
+  return [...new Set(values)].sort((a, b) => a - b);
 }
 
 function list(text) {

@@ -1,5 +1,6 @@
 """The page driven as a learner drives it: open a link, upload a table, train, open a neuron,
-click the plane, set a weight; and what the page and the server say meanwhile."""
+click the plane, set a weight, compare two networks side by side, sweep depths and widths; and
+what the page and the server say meanwhile."""
 
 import csv
 import io
@@ -139,3 +140,38 @@ class Playground:
         )
         assert at is not None, f"no point of link {layer}/{row}/{column} that only it covers"
         self.page.mouse.click(at["x"], at["y"])
+
+    # --- side by side and the sweep -------------------------------------------------------------
+
+    def second(self, path: str) -> Any:
+        """A value of run B's store, side by side: second("run.status")."""
+        return self.page.evaluate(f"() => window.layerlab.second.state.{path}")
+
+    def train_both_to_the_end(self) -> None:
+        """Play, side by side: both runs train to their end."""
+        self.page.click("#play")
+        self.page.wait_for_function(
+            "() => [window.layerlab.store, window.layerlab.second]"
+            ".every((s) => s.state.run?.status === 'done' && s.state.run.finalMetrics)",
+            timeout=60_000,
+        )
+
+    def sweep_to_the_end(self) -> dict[str, Any]:
+        """Train all, in the sweep view: the sweep's document once it is done and every cell of
+        the heatmap shows its number."""
+        self.page.click("#sweep-start")
+        self.page.wait_for_function(
+            "() => window.layerlab.store.state.sweep?.status === 'done'", timeout=120_000
+        )
+        cells = self.page.locator(".sweep-cell")
+        expect(cells).to_have_count(len(self.state("sweep.cells")))
+        expect(self.page.locator('.sweep-cell[data-filled="false"]')).to_have_count(0)
+        sweep: dict[str, Any] = self.state("sweep")
+        return sweep
+
+    def sweeps_on_the_server(self) -> bool:
+        """Whether the server offers POST /api/sweeps (built beside the page, issue 16)."""
+        found: bool = self.page.evaluate(
+            "async () => '/api/sweeps' in (await (await fetch('/openapi.json')).json()).paths"
+        )
+        return found

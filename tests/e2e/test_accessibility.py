@@ -117,6 +117,22 @@ def with_a_diverged_run(app: Playground) -> None:
     expect(app.page.locator("#error-banner")).to_be_visible(timeout=30_000)
 
 
+def side_by_side(app: Playground) -> None:
+    """Two runs trained, B's own controls, one chart and one table for both (dark: projectors)."""
+    app.open(
+        "mode=compare&dataset=moons&samples=200&hidden=&epochs=20&b.hidden=8,8&lang=es&theme=dark"
+    )
+    app.train_both_to_the_end()
+
+
+def sweep_done(app: Playground) -> None:
+    """The sweep's choices, its heatmap filled and its chart (its choices alone without the
+    server's sweeps)."""
+    app.open("mode=sweep&dataset=moons&samples=100&epochs=10&depths=0,1&widths=2,4&lang=en")
+    if app.sweeps_on_the_server():
+        app.sweep_to_the_end()
+
+
 VIEWS: list[Callable[[Playground], None]] = [
     on_load,
     while_training,
@@ -133,6 +149,8 @@ VIEWS: list[Callable[[Playground], None]] = [
     with_weights_to_set,
     with_a_refusal,
     with_a_diverged_run,
+    side_by_side,
+    sweep_done,
 ]
 
 
