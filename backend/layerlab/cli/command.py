@@ -20,7 +20,13 @@ from layerlab import __version__
 from layerlab.api import serve
 from layerlab.cli import sweep
 from layerlab.cli.console import ProgressLine, TerminalRun, format_result, run_text
-from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, device_from_flag, spec_from_args
+from layerlab.cli.flags import (
+    FIELD_FLAGS,
+    add_device_argument,
+    add_spec_arguments,
+    device_from_flag,
+    spec_from_args,
+)
 from layerlab.cli.forward_text import check_point, explain_point, forward_text, point_numbers
 from layerlab.config import get_settings
 from layerlab.core.codegen import generate_script
@@ -212,12 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_spec_arguments(train)
     output = train.add_argument_group("output")
-    output.add_argument(
-        "--device",
-        metavar="NAME",
-        help="auto (CUDA when present), cpu, cuda or cuda:N. "
-        f"Default: {get_settings().device} (LAYERLAB_DEVICE).",
-    )
+    add_device_argument(output)
     output.add_argument(
         "--json",
         action="store_true",

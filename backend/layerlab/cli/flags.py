@@ -250,6 +250,16 @@ def read_spec_file(path: str) -> dict[str, Any]:
     return data
 
 
+def add_device_argument(group: argparse._ArgumentGroup) -> None:
+    """--device, as `train` and `sweep` take it."""
+    group.add_argument(
+        "--device",
+        metavar="NAME",
+        help="auto (CUDA when present), cpu, cuda or cuda:N. "
+        f"Default: {get_settings().device} (LAYERLAB_DEVICE).",
+    )
+
+
 def device_from_flag(name: str | None) -> torch.device:
     flag = "--device" if name else "LAYERLAB_DEVICE"
     name = name or get_settings().device

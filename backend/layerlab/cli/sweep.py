@@ -17,7 +17,13 @@ from typing import Any, TextIO
 import torch
 
 from layerlab.cli.console import number
-from layerlab.cli.flags import FIELD_FLAGS, add_spec_arguments, device_from_flag, spec_from_args
+from layerlab.cli.flags import (
+    FIELD_FLAGS,
+    add_device_argument,
+    add_spec_arguments,
+    device_from_flag,
+    spec_from_args,
+)
 from layerlab.config import get_settings
 from layerlab.core.datasets import DatasetError, make_dataset
 from layerlab.core.models import parameter_count
@@ -66,12 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_spec_arguments(parser)
     output = parser.add_argument_group("output")
-    output.add_argument(
-        "--device",
-        metavar="NAME",
-        help="auto (CUDA when present), cpu, cuda or cuda:N. "
-        f"Default: {get_settings().device} (LAYERLAB_DEVICE).",
-    )
+    add_device_argument(output)
     output.add_argument(
         "--json", action="store_true", help="Print one JSON document (its cells as the REST "
         "sweep's) instead of text.",
