@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from layerlab.core.limits import limits_in
-from layerlab.core.spec import MAX_EPOCHS_PER_S, MAX_LEARNING_RATE, MIN_EPOCHS_PER_S, RunSpec
+from layerlab.core.spec import EpochsPerS, LearningRate, RegularizationRate, RunSpec
 from layerlab.core.sweep import axis_problem
 from layerlab.core.weight_edit import MAX_HAND_WEIGHT
 
@@ -102,13 +102,10 @@ class RatesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    learning_rate: float | None = Field(None, gt=0, le=MAX_LEARNING_RATE, allow_inf_nan=False)
-    regularization_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
-    epochs_per_s: float | None = Field(
+    learning_rate: LearningRate | None = None
+    regularization_rate: RegularizationRate | None = None
+    epochs_per_s: EpochsPerS | None = Field(
         None,
-        allow_inf_nan=False,
-        ge=MIN_EPOCHS_PER_S,
-        le=MAX_EPOCHS_PER_S,
         description="A new pace in epochs per second; null lifts the pace (as fast as it goes). "
         "Left out, the pace stays.",
     )

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import torch
 from pydantic import ValidationError
@@ -106,7 +106,11 @@ def _choices(annotation: Any) -> tuple[str, ...]:
 def _bounds(field: FieldInfo, setting: str | None) -> str:
     """'20 to 5000', 'above 0.0, up to 10.0', 'at least 1': the field's rules and Settings'."""
     low = high = ""
-    for rule in field.metadata:
+    rules = list(field.metadata)
+    for member in get_args(field.annotation):  # `EpochsPerS | None`: the bounds sit on the type
+        if get_origin(member) is Annotated:
+            rules += [rule for info in get_args(member)[1:] for rule in info.metadata]
+    for rule in rules:
         if getattr(rule, "ge", None) is not None:
             low = str(rule.ge)
         if getattr(rule, "gt", None) is not None:

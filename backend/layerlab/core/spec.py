@@ -4,7 +4,7 @@ The bounds a server may change come from the `Limits` in the validation context
 (`RunSpec.model_validate(data, context={"limits": limits})`); without one, the defaults hold.
 """
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,12 @@ REGULARIZATIONS: tuple[str, ...] = get_args(Regularization)
 MAX_SEED = 2**31 - 1
 MAX_LEARNING_RATE = 10.0
 MIN_EPOCHS_PER_S, MAX_EPOCHS_PER_S = 0.1, 1000.0  # a pace a learner can follow, up to none
+
+# The rates and the pace a run starts with and may change to while it trains (PATCH): one set
+# of bounds for both. NaN and infinity are named as such, not as out of range.
+LearningRate = Annotated[float, Field(gt=0.0, le=MAX_LEARNING_RATE, allow_inf_nan=False)]
+RegularizationRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+EpochsPerS = Annotated[float, Field(ge=MIN_EPOCHS_PER_S, le=MAX_EPOCHS_PER_S, allow_inf_nan=False)]
 
 
 def _at_most(value: int, limit: int, what: str, setting: str) -> int:
@@ -112,21 +118,18 @@ class RunSpec(BaseModel):
     )
     activation: ActivationName = "relu"
     optimizer: OptimizerName = "adam"
-    learning_rate: float = Field(0.01, gt=0.0, le=MAX_LEARNING_RATE, allow_inf_nan=False)
+    learning_rate: LearningRate = 0.01
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(100, ge=1)
     regularization: Regularization = "none"
-    regularization_rate: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False)
+    regularization_rate: RegularizationRate = 0.0
     seed: int = Field(
         0, ge=0, le=MAX_SEED, description="Seed of the initial weights and shuffling."
     )
     grid_resolution: int = Field(64, ge=8, description="Cells per side of the output grid.")
     # How fast, not what: neither changes a run's numbers, so runs of any pace share a stack.
-    epochs_per_s: float | None = Field(
+    epochs_per_s: EpochsPerS | None = Field(
         None,
-        allow_inf_nan=False,
-        ge=MIN_EPOCHS_PER_S,
-        le=MAX_EPOCHS_PER_S,
         description="Train at most this many epochs per second, a pace a learner can follow; "
         "null trains as fast as the server goes. The numbers are the same at any pace.",
     )
