@@ -23,12 +23,12 @@ from layerlab.api.schemas import (
     refusals,
 )
 from layerlab.core.datasets import load_csv, make_dataset
-from layerlab.core.features import feature_label
 from layerlab.core.grids import Grid, grid_points
 from layerlab.core.inference import (
     ExportFormat,
+    PointTooFarOut,
+    explain_point,
     export_model,
-    forward_pass,
     hidden_outputs,
     load_model,
     model_inputs_for,
@@ -165,31 +165,17 @@ async def forward(run_id: str, request: ForwardRequest, scheduler: SchedulerDep)
         raise ApiError(
             422, f"{field}: expected {len(names)} numbers ({', '.join(names)}); got {len(raw)}"
         )
-    with np.errstate(over="ignore", invalid="ignore"):  # points too far out: refused below
-        inputs = model_inputs_for([raw], spec, is_2d=on_plane)[0]
-    walked = forward_pass(model, inputs, info["task"], spec.activation)
-    numbers = [inputs.tolist()] + [
-        layer[kind] for layer in walked["layers"] for kind in ("pre_activation", "output")
-    ]
-    if not np.isfinite(np.concatenate(numbers)).all():
-        raise ApiError(
-            422,
-            f"{field}: {raw} is too far out: the network's numbers there overflow float32 "
-            "(about ±3.4e38); use smaller numbers",
-        )
-    input_names = (
-        [feature_label(name, names, subscripts=False) for name in spec.features]
-        if on_plane
-        else names
-    )
+    try:
+        explained = explain_point(model, spec, raw, info["task"], names, on_plane)
+    except PointTooFarOut as error:
+        raise ApiError(422, f"{field}: {error}") from None
     classified = info["task"] != "regression"
     return {
         "run_id": run_id,
         "step": reply["step"],
         "task": info["task"],
         "point": raw if on_plane else None,
-        "input": {"names": input_names, "values": inputs.tolist()},
-        **walked,
+        **explained,
         "class_names": info["class_names"] if classified else None,
     }
 

@@ -11,11 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from layerlab.cli.console import aligned, number
-from layerlab.core.features import feature_label
-from layerlab.core.inference import forward_pass, model_inputs_for
+from layerlab.core import inference
 from layerlab.core.training import Trainer
 from layerlab.usage import UsageError
 
@@ -49,30 +46,17 @@ def explain_point(trainer: Trainer, point: Sequence[float]) -> dict[str, Any]:
     """The forward pass of `point` (raw units: x1, x2 or the table's columns) through the
     trainer's model, as POST /api/runs/{id}/forward answers it."""
     check_point(trainer, point)
-    data, spec = trainer.dataset, trainer.spec
-    names = data.input_names
-    with np.errstate(over="ignore", invalid="ignore"):  # a point too far out: refused below
-        inputs = model_inputs_for([point], spec, is_2d=data.is_2d)[0]
-    inputs = inputs.to(trainer.device, trainer.dtype)
-    walked = forward_pass(trainer.model, inputs, data.task, spec.activation)
-    output = (
-        walked["probabilities"] if walked.get("probabilities") is not None else [walked["value"]]
-    )
-    if not all(value is not None and math.isfinite(value) for value in output):
-        raise UsageError(  # as POST /forward refuses it: no "nan → class 0"
-            f"--explain-point: {list(point)} is too far out: the network's output there "
-            "overflows float32 (about ±3.4e38); use smaller numbers"
+    data = trainer.dataset
+    try:
+        explained = inference.explain_point(
+            trainer.model, trainer.spec, point, data.task, data.input_names, data.is_2d
         )
-    input_names = (
-        [feature_label(name, names, subscripts=False) for name in spec.features]
-        if data.is_2d
-        else list(names)
-    )
+    except inference.PointTooFarOut as error:
+        raise UsageError(f"--explain-point: {error}") from None
     classified = data.task != "regression"
     return {
         "point": list(point),
-        "input": {"names": input_names, "values": inputs.tolist()},
-        **walked,
+        **explained,
         "class_names": list(data.class_names) if classified else None,
     }
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from layerlab.core.features import feature_matrix
+from layerlab.core.features import feature_label, feature_matrix
 from layerlab.core.models import build_model
 from layerlab.core.spec import RunSpec
 
@@ -94,6 +94,43 @@ def forward_pass(
     else:
         result["value"] = float(h[0, 0])
     return result
+
+
+class PointTooFarOut(ValueError):
+    """A point whose numbers overflow float32 somewhere in the network."""
+
+
+def explain_point(
+    model: nn.Sequential,
+    spec: RunSpec,
+    point: Sequence[float],
+    task: str,
+    column_names: Sequence[str],
+    is_2d: bool,
+) -> dict[str, Any]:
+    """One raw point (x1, x2, or a table's columns) walked through the network, as POST
+    /api/runs/{id}/forward answers it and `layerlab train --explain-point` prints it: the model's
+    input vector and its names, then `forward_pass`. PointTooFarOut when any of its numbers
+    overflows float32."""
+    weights = next(model.parameters())
+    with np.errstate(over="ignore", invalid="ignore"):  # a point too far out: refused below
+        inputs = model_inputs_for([point], spec, is_2d=is_2d)[0]
+    inputs = inputs.to(weights.device, weights.dtype)
+    walked = forward_pass(model, inputs, task, spec.activation)
+    numbers = [inputs.tolist()] + [
+        layer[kind] for layer in walked["layers"] for kind in ("pre_activation", "output")
+    ]
+    if not np.isfinite(np.concatenate(numbers)).all():
+        raise PointTooFarOut(
+            f"{list(point)} is too far out: the network's numbers there overflow float32 "
+            "(about ±3.4e38); use smaller numbers"
+        )
+    names = (
+        [feature_label(name, column_names, subscripts=False) for name in spec.features]
+        if is_2d
+        else list(column_names)
+    )
+    return {"input": {"names": names, "values": inputs.tolist()}, **walked}
 
 
 @torch.no_grad()
