@@ -141,7 +141,7 @@ class Sweeps:
         """{run_id: {"run_id", "status", "epoch", "metrics"}} of each of its runs not in
         `skip`: the latest point while it trains, its final metrics once it has them."""
         states = {}
-        for run_id in dict.fromkeys(cell["run_id"] for cell in record.cells):
+        for run_id in self._run_ids(record):
             if run_id in skip:
                 continue
             found = self.scheduler.latest(run_id)
@@ -161,8 +161,8 @@ class Sweeps:
 
     def touch(self, record: SweepRecord) -> None:
         """Someone looks at the sweep: none of its runs is abandoned."""
-        for cell in record.cells:
-            self.scheduler.touch(cell["run_id"])
+        for run_id in self._run_ids(record):
+            self.scheduler.touch(run_id)
 
     def owner_matches(self, record: SweepRecord, token: str) -> bool:
         """Whether `token` is the sweep's token or the server's admin token."""
