@@ -140,7 +140,7 @@ class Sweeps:
     ) -> dict[str, dict[str, Any]]:
         """{run_id: {"run_id", "status", "epoch", "metrics"}} of each of its runs not in
         `skip`: the latest point while it trains, its final metrics once it has them."""
-        states = {}
+        states: dict[str, dict[str, Any]] = {}
         for run_id in self._run_ids(record):
             if run_id in skip:
                 continue
