@@ -33,7 +33,8 @@ ENV PATH=/opt/layerlab/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LAYERLAB_HOST=0.0.0.0 \
     LAYERLAB_PORT=8000 \
-    LAYERLAB_DATABASE=/data/layerlab.db
+    LAYERLAB_DATABASE=/data/layerlab.db \
+    LAYERLAB_LESSONS_DIR=/app/lessons
 
 RUN groupadd --system --gid 10001 layerlab \
     && useradd --system --create-home --uid 10001 --gid layerlab --shell /usr/sbin/nologin \
@@ -44,6 +45,8 @@ RUN groupadd --system --gid 10001 layerlab \
 COPY --from=builder /opt/layerlab /opt/layerlab
 COPY --from=builder /app /app
 COPY frontend/ /app/frontend/
+# The lessons (lessons/*.yaml), read when the server starts: a file added there is in the next build.
+COPY lessons/ /app/lessons/
 
 WORKDIR /app
 USER 10001:10001

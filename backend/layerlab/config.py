@@ -4,6 +4,7 @@ import dataclasses
 import ipaddress
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from layerlab.core.limits import DEFAULT_LIMITS, Limits
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The repository's lessons/, beside backend/ and frontend/ (installed editable, as api/app.py
+# finds frontend/).
+LESSONS = Path(__file__).resolve().parents[2] / "lessons"
 
 
 class Settings(BaseSettings):
@@ -49,6 +53,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port `layerlab serve` listens on.")
     database: str = Field(
         "layerlab.db", description="SQLite file of runs and uploads; ':memory:' keeps nothing."
+    )
+    lessons_dir: Path = Field(
+        LESSONS,
+        description="Folder of lesson files (*.yaml), read when the server starts; a teacher "
+        "adds a lesson by adding a file.",
     )
     admin_token: str | None = Field(
         None, min_length=16, description="A token that may control and delete every run."

@@ -12,7 +12,7 @@ from layerlab.config import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
 # Set by docker-compose.yml for the image's layout; .env could only contradict it.
-FIXED_BY_COMPOSE = {"host", "port", "database"}
+FIXED_BY_COMPOSE = {"host", "port", "database", "lessons_dir"}
 
 
 def test_origins_and_proxies_are_comma_separated_and_origins_read_as_browsers_send_them() -> None:

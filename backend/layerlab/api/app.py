@@ -12,7 +12,17 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from layerlab import __version__
-from layerlab.api import code, datasets, metrics, runs, stream, sweep_stream, sweeps, trained
+from layerlab.api import (
+    code,
+    datasets,
+    lessons,
+    metrics,
+    runs,
+    stream,
+    sweep_stream,
+    sweeps,
+    trained,
+)
 from layerlab.api.access import AccessLog
 from layerlab.api.deps import SchedulerDep, SettingsDep
 from layerlab.api.errors import install_error_handlers
@@ -107,6 +117,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
+    app.state.lessons = lessons.read_shelf(settings)  # a broken file is logged, never fatal
     claim = claim_database(settings.database)
     store = Store(settings.database)
     scheduler = Scheduler(settings, store, Hub(), executor_for(settings))
@@ -144,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(code.router)
     app.include_router(sweeps.router)
+    app.include_router(lessons.router)
     app.include_router(stream.router)
     app.include_router(sweep_stream.router)
     app.include_router(metrics.router)

@@ -264,6 +264,74 @@ class Script(BaseModel):
     script: str = Field(description="A standalone PyTorch script: same data, init and batches.")
 
 
+# --- lessons, in one language (the files hold both; see core/lessons.py) -----------------------
+class LessonEntry(BaseModel):
+    id: str = Field(description="The page's #lesson=<id>.")
+    order: int
+    course: str | None = Field(description="The course lesson it follows, e.g. '000'.")
+    title: str
+    summary: str
+    steps: int = Field(description="How many steps it has.")
+
+
+class LessonList(BaseModel):
+    lessons: list[LessonEntry]
+
+
+class ChoicePublic(BaseModel):
+    text: str
+    correct: bool
+    why: str = Field(description="Shown when chosen: why it is right, or why it is wrong.")
+
+
+class ChoiceQuestionPublic(BaseModel):
+    kind: Literal["choice"]
+    prompt: str
+    choices: list[ChoicePublic] = Field(description="Exactly one is correct.")
+
+
+class NumberQuestionPublic(BaseModel):
+    kind: Literal["number"]
+    prompt: str
+    answer: float
+    tolerance: float = Field(description="An answer within this of `answer` is right.")
+    low: str = Field(description="Shown when the answer is too low.")
+    high: str = Field(description="Shown when the answer is too high.")
+    why: str = Field(description="Shown when the answer is right.")
+
+
+class GoalCondition(BaseModel):
+    metric: str = Field(description="e.g. test_acc, b.test_acc, weight:x1, status, features.")
+    op: Literal[">=", "<=", "==", "has", "near"]
+    value: float | str | list[str]
+    within: float | None = Field(None, description="op near: |metric − value| ≤ within.")
+
+
+class GoalPublic(BaseModel):
+    text: str = Field(description="What to do.")
+    all: list[GoalCondition] = Field(description="Met when every condition holds at once.")
+
+
+class StepPublic(BaseModel):
+    id: str
+    title: str
+    text: str = Field(description="Paragraphs split by a blank line; `code` and **bold**.")
+    state: str = Field(description="The playground's address state the step sets.")
+    question: (
+        Annotated[ChoiceQuestionPublic | NumberQuestionPublic, Field(discriminator="kind")] | None
+    ) = None
+    goal: GoalPublic | None = None
+
+
+class LessonPublic(BaseModel):
+    id: str
+    order: int
+    course: str | None = None
+    title: str
+    summary: str
+    steps: list[StepPublic]
+
+
 class DatasetPublic(BaseModel):
     name: str
     task: str | None
