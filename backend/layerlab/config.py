@@ -166,6 +166,29 @@ class Settings(BaseSettings):
         200, ge=0, le=100_000, description="Runs waiting for a worker before new ones get 503."
     )
 
+    # --- teachers' rooms ----------------------------------------------------------------------
+    room_ttl_s: float = Field(
+        21_600.0,
+        gt=0,
+        le=30 * 86_400,
+        description="A room ends this long after it was opened, unless its teacher closes it "
+        "first.",
+    )
+    max_rooms: int = Field(20, ge=0, le=10_000, description="Rooms open on the server at once.")
+    max_learners_per_room: int = Field(
+        100, ge=1, le=10_000, description="Learners in one room (those who left not counted)."
+    )
+    max_name_chars: int = Field(
+        32, ge=1, le=200, description="Characters in a learner's display name."
+    )
+    room_frames_per_s: float = Field(
+        2.0,
+        gt=0,
+        le=10,
+        description="Frames a room's wall stream sends per second, each with every tile: at 2 "
+        "each training tile changes at least once a second.",
+    )
+
     # --- the stream ---------------------------------------------------------------------------
     metrics_frames_per_s: float = Field(
         20.0, gt=0, le=1000, description="Most metric points a run reports per second."

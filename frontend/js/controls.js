@@ -17,6 +17,7 @@ export const CONTROL_NAMES = [
   "depth", "width", "layers", "activation", "features", "play", "step", "reset", "learning-rate",
   "optimizer", "batch-size", "regularization", "regularization-rate", "pace", "epochs",
   "until-paused", "show-test", "discretize", "threshold", "forward", "lang", "theme", "modes",
+  "rooms", "lessons",
 ];
 
 const $ = (id) => document.getElementById(id);

@@ -17,6 +17,8 @@ from layerlab.api import (
     datasets,
     lessons,
     metrics,
+    room_stream,
+    rooms,
     runs,
     stream,
     sweep_stream,
@@ -42,6 +44,7 @@ from layerlab.core.spec import (
 )
 from layerlab.engine.executor import executor_for
 from layerlab.engine.hub import Hub
+from layerlab.engine.rooms import Rooms
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import Store, claim_database
 from layerlab.engine.sweeps import Sweeps
@@ -71,6 +74,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
         "max_uploads_per_hour", "max_upload_bytes_per_hour",
         "max_request_bytes", "max_predict_points", "max_ws_message_bytes", "max_wait_s",
         "idle_run_timeout_s", "retention_s",
+        "room_ttl_s", "max_rooms", "max_learners_per_room", "max_name_chars",
     )  # fmt: skip
     formats = [f for f in EXPORT_FORMATS if f != "onnx" or onnx_available()]
     executor = scheduler.executor_info()
@@ -97,6 +101,7 @@ async def info(scheduler: SchedulerDep, settings: SettingsDep) -> dict[str, Any]
             "grid_frames_per_s": settings.grid_frames_per_s,
             "slow_viewer_timeout_s": settings.slow_viewer_timeout_s,
             "time_slice_s": settings.time_slice_s,
+            "room_frames_per_s": settings.room_frames_per_s,
         },
         "checkpoints": {
             "checkpoint_interval_s": settings.checkpoint_interval_s,
@@ -123,10 +128,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = Scheduler(settings, store, Hub(), executor_for(settings))
     app.state.scheduler = scheduler
     app.state.sweeps = Sweeps(scheduler)
+    app.state.rooms = Rooms(scheduler)
     await scheduler.start()
+    await app.state.rooms.start()
     try:
         yield
     finally:
+        await app.state.rooms.stop()
         await scheduler.stop()
         store.close()
         if claim is not None:
@@ -155,9 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(code.router)
     app.include_router(sweeps.router)
+    app.include_router(rooms.router)
     app.include_router(lessons.router)
     app.include_router(stream.router)
     app.include_router(sweep_stream.router)
+    app.include_router(room_stream.router)
     app.include_router(metrics.router)
 
     @app.api_route("/plotly.min.js", methods=["GET", "HEAD"], include_in_schema=False)

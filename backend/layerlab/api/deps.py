@@ -6,6 +6,7 @@ from fastapi import Depends, Header, Request
 
 from layerlab.api.errors import ApiError
 from layerlab.config import Settings
+from layerlab.engine.rooms import Rooms
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.sweeps import Sweeps
 
@@ -18,6 +19,11 @@ def get_scheduler(request: Request) -> Scheduler:
 def get_sweeps(request: Request) -> Sweeps:
     sweeps: Sweeps = request.app.state.sweeps
     return sweeps
+
+
+def get_rooms(request: Request) -> Rooms:
+    rooms: Rooms = request.app.state.rooms
+    return rooms
 
 
 def get_settings_of_app(request: Request) -> Settings:
@@ -33,6 +39,7 @@ def client_of(request: Request) -> str:
 
 SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
 SweepsDep = Annotated[Sweeps, Depends(get_sweeps)]
+RoomsDep = Annotated[Rooms, Depends(get_rooms)]
 SettingsDep = Annotated[Settings, Depends(get_settings_of_app)]
 ClientDep = Annotated[str, Depends(client_of)]
 TokenHeader = Annotated[

@@ -15,12 +15,14 @@ from fastapi import APIRouter, Request, Response
 
 from layerlab.api.exposition import CONTENT_TYPE, Exposition
 from layerlab.core.training import FINAL_STATUSES
+from layerlab.engine.rooms import Rooms
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(tags=["service"])
 
 ACTIVE_STATUSES = ("queued", "running", "paused")
-FRAME_TYPES = ("snapshot", "status", "metrics", "grid", "cell")  # cell: of a sweep's stream
+# cell: of a sweep's stream; room: of a teacher's wall
+FRAME_TYPES = ("snapshot", "status", "metrics", "grid", "cell", "room")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -52,6 +54,7 @@ async def metrics(request: Request) -> Response:
     requests: RequestCounts = request.app.state.requests
     exposition = Exposition()
     _runs(exposition, scheduler)
+    _rooms(exposition, request.app.state.rooms)
     _stream(exposition, scheduler)
     _process(exposition, scheduler, requests)
     return Response(exposition.text(), media_type=CONTENT_TYPE)
@@ -85,6 +88,16 @@ def _runs(out: Exposition, scheduler: Scheduler) -> None:
         "layerlab_steps_per_second",
         f"Training steps per second of all runs over the last {activity.window_s:g} s.",
         activity.steps_per_s(),
+    )
+
+
+def _rooms(out: Exposition, rooms: Rooms) -> None:
+    open_rooms, learners = rooms.counts()
+    out.gauge(
+        "layerlab_rooms_open", "Teachers' rooms open (LAYERLAB_MAX_ROOMS bounds them).", open_rooms
+    )
+    out.gauge(
+        "layerlab_room_learners", "Learners in the open rooms (not those who left).", learners
     )
 
 

@@ -10,7 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, PlainValidator, ValidationError
 
-from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, TokenHeader, require_owner
+from layerlab.api.deps import (
+    ClientDep,
+    RoomsDep,
+    SchedulerDep,
+    SettingsDep,
+    TokenHeader,
+    require_owner,
+)
 from layerlab.api.errors import ApiError
 from layerlab.api.schemas import (
     OWNER_CONTROL,
@@ -234,10 +241,13 @@ def _control_route(action: Literal["pause", "resume", "step", "cancel"], summary
         name=f"{action}_run",
     )
     async def control(
-        run_id: str, scheduler: SchedulerDep, token: TokenHeader = None
+        run_id: str, scheduler: SchedulerDep, rooms: RoomsDep, token: TokenHeader = None
     ) -> dict[str, Any]:
         require_owner(scheduler, run_id, token)
         scheduler.touch(run_id)
+        frozen = rooms.control_refusal(run_id, action)  # a room's run waits for its teacher
+        if frozen:
+            raise ApiError(409, frozen)
         try:
             await scheduler.control(run_id, action)
         except ControlError as error:
@@ -258,9 +268,16 @@ _control_route("cancel", "Stop a run for good, keeping its weights (owner token)
     summary="Change the learning or regularization rate while it trains (owner token)",
 )
 async def update_rates(
-    run_id: str, rates: RatesUpdate, scheduler: SchedulerDep, token: TokenHeader = None
+    run_id: str,
+    rates: RatesUpdate,
+    scheduler: SchedulerDep,
+    rooms: RoomsDep,
+    token: TokenHeader = None,
 ) -> dict[str, Any]:
     require_owner(scheduler, run_id, token)
+    locked = rooms.rates_refusal(run_id, rates.changes())  # a room's run keeps its locks
+    if locked:
+        raise ApiError(422, locked)
     try:
         scheduler.set_rates(run_id, rates.changes())
     except ControlError as error:

@@ -3,10 +3,19 @@ and the refusals each route documents."""
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from layerlab.core.limits import limits_in
+from layerlab.core.room_rules import unshowable
 from layerlab.core.spec import EpochsPerS, LearningRate, RegularizationRate, RunSpec
 from layerlab.core.sweep import axis_problem
 from layerlab.core.weight_edit import MAX_HAND_WEIGHT
@@ -477,3 +486,171 @@ class SweepPublic(BaseModel):
 
 class SweepCreated(SweepPublic):
     token: str = Field(description="Cancels or deletes the sweep (X-Run-Token); keep it.")
+
+
+# --- rooms ------------------------------------------------------------------------------------
+
+ChallengeMetric = Literal[
+    "test_acc", "train_acc", "test_rmse", "train_rmse", "test_loss", "train_loss"
+]
+
+
+class RoomLesson(BaseModel):
+    """A lesson step as a room's setup."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(max_length=80, description="A lesson of /api/lessons.")
+    step: int = Field(
+        ge=1, le=1000, description="Its step, from 1: the room's runs start from its state."
+    )
+
+
+class RoomSetup(BaseModel):
+    """What learners start from, and which of the page's controls they may not change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: RunSpec = Field(
+        default_factory=RunSpec, description="The run the learners' pages start from."
+    )
+    locked: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Control names (the page's hide= names) learners may not change; those "
+        "that decide a spec field are checked on every run of the room.",
+    )
+    lesson: RoomLesson | None = Field(
+        None, description="A lesson step the learners' pages open; its state replaces `spec`."
+    )
+
+
+class Challenge(BaseModel):
+    """A goal on a metric, and perhaps a limit on the network that reaches it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: ChallengeMetric
+    target: FiniteFloat = Field(
+        description="Met when the metric is at least this (accuracy, 0 to 1) or at most this "
+        "(RMSE, loss, 0 or more)."
+    )
+    max_parameters: int | None = Field(None, ge=1, le=10**9, description="At most this many.")
+    max_hidden_layers: int | None = Field(
+        None, ge=0, le=32, description="At most this many hidden layers; 0: none."
+    )
+
+    @model_validator(mode="after")
+    def _target_in_range(self) -> "Challenge":
+        if self.metric.endswith("_acc") and not 0.0 <= self.target <= 1.0:
+            raise PydanticCustomError(
+                "target",
+                "target: an accuracy target is from 0 to 1; got {target}",
+                {"target": self.target},
+            )
+        if not self.metric.endswith("_acc") and self.target < 0.0:
+            raise PydanticCustomError(
+                "target",
+                "target: an RMSE or loss target is 0 or more; got {target}",
+                {"target": self.target},
+            )
+        return self
+
+
+def _showable_title(title: str | None) -> str | None:
+    found = unshowable(title or "")
+    if found:
+        raise PydanticCustomError(
+            "unshowable",
+            "control characters are not allowed; found {found}",
+            {"found": ", ".join(found)},
+        )
+    return title
+
+
+ShowableTitle = Annotated[str | None, Field(max_length=80), AfterValidator(_showable_title)]
+
+
+class RoomCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: ShowableTitle = None
+    setup: RoomSetup = Field(default_factory=RoomSetup)
+    challenge: Challenge | None = None
+
+
+class RoomUpdate(BaseModel):
+    """What the teacher changes; left out, it stays (a challenge of null clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: ShowableTitle = None
+    setup: RoomSetup | None = None
+    challenge: Challenge | None = None
+    frozen: bool | None = Field(
+        None, description="true pauses every training run of the room; false resumes them."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> "RoomUpdate":
+        if not self.model_fields_set:
+            raise ValueError("give title, setup, challenge, frozen or several")
+        return self
+
+
+class RoomPublic(BaseModel):
+    """What anyone may read about a room (never a token)."""
+
+    code: str = Field(description="6 letters and digits, without 0/O or 1/I.")
+    title: str | None
+    setup: dict[str, Any]
+    challenge: dict[str, Any] | None
+    frozen: bool
+    learners: int = Field(description="Learners in the room (not those who left).")
+    max_learners: int
+    version: int = Field(description="Bumps on every change of setup, challenge or frozen.")
+    created_at: float
+    expires_at: float
+    you: dict[str, str] | None = Field(
+        None,
+        description="Who the X-Run-Token is in the room: {'role': 'teacher'}, or {'role': "
+        "'learner', 'id', 'name'}; null for anyone else.",
+    )
+    links: dict[str, str]
+
+
+class RoomCreated(RoomPublic):
+    token: str = Field(description="The teacher token: send it as X-Run-Token; keep it.")
+
+
+class LearnerJoin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=1000, description="The display name, unique in the room.")
+
+
+class LearnerCreated(BaseModel):
+    id: str
+    name: str = Field(description="As the room shows it: whitespace trimmed and collapsed.")
+    token: str = Field(description="The learner token: the owner token of their room runs.")
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    learner_id: str
+    name: str
+    status: str = Field(description="training, paused, finished, diverged, waiting or left.")
+    run_id: str | None = Field(description="The learner's best run.")
+    metric: float | None
+    met: bool
+    met_at: float | None
+    parameters: int | None
+    hidden_widths: list[int] | None
+    activation: str | None
+    epoch: float | None
+
+
+class Leaderboard(BaseModel):
+    challenge: dict[str, Any] | None
+    metric: str = Field(description="What entries are ranked by.")
+    entries: list[LeaderboardEntry]

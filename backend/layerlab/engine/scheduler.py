@@ -87,14 +87,26 @@ class Scheduler(SchedulerReads):
         self, spec: RunSpec, client: str, csv_text: str | None = None, paused: bool = False
     ) -> tuple[dict[str, Any], str]:
         """Admit, record and queue a run; returns its public view and its owner token."""
+        token, token_hash = new_token()
+        return self.create_owned_run(spec, client, token_hash, csv_text, paused), token
+
+    def create_owned_run(
+        self,
+        spec: RunSpec,
+        client: str,
+        token_hash: str,
+        csv_text: str | None = None,
+        paused: bool = False,
+    ) -> dict[str, Any]:
+        """Admit, record and queue a run whose owner token someone holds already (a room's
+        learner: its hash); returns its public view."""
         active = self._active_runs(client)
         self.admission.admit_run(client, active, len(self.queue), self.executor.free_slots())
-        token, token_hash = new_token()
         run_id = self._add_run(spec, client, token_hash, csv_text, paused)
         self._dispatch()
         view = self.describe(run_id)
         assert view is not None  # just added: live, or ended at once (and stored)
-        return view, token
+        return view
 
     def create_sweep_runs(
         self, specs: list[RunSpec], client: str, token_hash: str, csv_text: str | None

@@ -1,7 +1,8 @@
-"""The SQLite store of runs, their weights and checkpoints, sweeps, and uploaded CSV datasets.
+"""The SQLite store of runs, their weights and checkpoints, sweeps, teachers' rooms, and
+uploaded CSV datasets.
 
-One schema and the queries on it, behind one connection and one lock: a little under 480
-lines, kept whole so that every statement that touches a table sits beside its definition.
+One schema and the queries on it, behind one connection and one lock: about 630 lines, kept
+whole so that every statement that touches a table sits beside its definition.
 """
 
 import contextlib
@@ -48,6 +49,22 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 CREATE INDEX IF NOT EXISTS sweeps_status ON sweeps (status);
 CREATE INDEX IF NOT EXISTS sweeps_created_at ON sweeps (created_at);
+CREATE TABLE IF NOT EXISTS rooms (
+    code TEXT PRIMARY KEY, title TEXT, token_hash TEXT NOT NULL, setup TEXT NOT NULL,
+    challenge TEXT, task TEXT NOT NULL, frozen INTEGER NOT NULL, version INTEGER NOT NULL,
+    created_at REAL NOT NULL, expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS learners (
+    id TEXT PRIMARY KEY, room TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL,
+    token_hash TEXT NOT NULL, joined_at REAL NOT NULL, left_at REAL
+);
+CREATE INDEX IF NOT EXISTS learners_room ON learners (room, joined_at);
+CREATE TABLE IF NOT EXISTS room_runs (
+    run_id TEXT PRIMARY KEY, room TEXT NOT NULL, learner_id TEXT NOT NULL, spec TEXT NOT NULL,
+    parameters INTEGER, status TEXT NOT NULL, epoch REAL, metrics TEXT, met_at REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_runs_room ON room_runs (room, created_at);
 """
 
 _JSON_FIELDS = ("spec", "final_metrics", "history", "model_info", "grid")
@@ -101,6 +118,75 @@ class SweepRecord:
     status: str = "running"  # running, then done or cancelled
     created_at: float = 0.0
     finished_at: float | None = None
+
+
+@dataclass
+class RoomRecord:
+    """A teacher's room: its setup, challenge and state; learners and their runs apart."""
+
+    code: str
+    title: str | None
+    token_hash: str  # the teacher token's
+    setup: dict[str, Any]  # {"spec", "locked", "lesson"}
+    challenge: dict[str, Any] | None
+    task: str  # the setup's data: binary, multiclass or regression
+    frozen: bool = False
+    version: int = 1  # bumps on every change of setup, challenge or frozen
+    created_at: float = 0.0
+    expires_at: float = 0.0
+
+
+@dataclass
+class LearnerRecord:
+    id: str
+    room: str
+    name: str
+    name_key: str  # NFKC + casefold: unique among the room's learners who have not left
+    token_hash: str
+    joined_at: float
+    left_at: float | None = None
+
+
+@dataclass
+class RoomRunRecord:
+    """A learner's run in a room, with what its results need once the run itself is gone."""
+
+    run_id: str
+    room: str
+    learner_id: str
+    spec: dict[str, Any]
+    parameters: int | None
+    status: str = "queued"
+    epoch: float | None = None
+    metrics: dict[str, Any] | None = None  # latest, then final
+    met_at: float | None = None  # when it first met the room's challenge
+    created_at: float = 0.0
+
+
+_ROOM_JSON = ("setup", "challenge")
+_ROOM_UPDATABLE = ("title", "setup", "challenge", "task", "frozen", "version")
+_ROOM_RUN_UPDATABLE = ("status", "epoch", "metrics", "met_at")
+
+
+def _room(row: sqlite3.Row) -> RoomRecord:
+    values = dict(row)
+    for name in _ROOM_JSON:
+        values[name] = _loads(values[name])
+    values["frozen"] = bool(values["frozen"])
+    return RoomRecord(**values)
+
+
+def _room_run(row: sqlite3.Row) -> RoomRunRecord:
+    values = dict(row)
+    values["spec"], values["metrics"] = json.loads(values["spec"]), _loads(values["metrics"])
+    return RoomRunRecord(**values)
+
+
+def _insert(table: str, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    placeholders = ", ".join("?" for _ in values)
+    return f"INSERT INTO {table} ({', '.join(values)}) VALUES ({placeholders})", tuple(
+        values.values()
+    )
 
 
 def _sweep(row: sqlite3.Row) -> SweepRecord:
@@ -434,6 +520,80 @@ class Store:
         placeholders = ", ".join("?" for _ in run_ids) or "NULL"
         sql = f"SELECT 1 FROM runs WHERE id IN ({placeholders}) LIMIT 1"
         return bool(self._read(sql, tuple(run_ids)))
+
+    # rooms, their learners and the learners' runs (the runs themselves are ordinary runs)
+
+    def add_room(self, record: RoomRecord) -> None:
+        values = asdict(record)
+        for name in _ROOM_JSON:
+            values[name] = None if values[name] is None else json.dumps(values[name])
+        self._write(*_insert("rooms", values))
+
+    def get_room(self, code: str) -> RoomRecord | None:
+        rows = self._read("SELECT * FROM rooms WHERE code = ?", (code,))
+        return _room(rows[0]) if rows else None
+
+    def list_rooms(self) -> list[RoomRecord]:
+        """Every room kept, oldest first."""
+        return [_room(row) for row in self._read("SELECT * FROM rooms ORDER BY created_at, code")]
+
+    def update_room(self, code: str, **fields: Any) -> None:
+        for name in fields:
+            if name not in _ROOM_UPDATABLE:
+                raise ValueError(f"unknown room field {name!r}; expected one of {_ROOM_UPDATABLE}")
+        stored = {
+            name: json.dumps(value) if name in _ROOM_JSON and value is not None else value
+            for name, value in fields.items()
+        }
+        assignments = ", ".join(f"{name} = ?" for name in stored)
+        self._write(f"UPDATE rooms SET {assignments} WHERE code = ?", (*stored.values(), code))
+
+    def delete_room(self, code: str) -> bool:
+        """Forget the room, its learners and its record of their runs (not the runs)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM room_runs WHERE room = ?", (code,))
+            conn.execute("DELETE FROM learners WHERE room = ?", (code,))
+            return conn.execute("DELETE FROM rooms WHERE code = ?", (code,)).rowcount > 0
+
+    def add_learner(self, record: LearnerRecord) -> None:
+        self._write(*_insert("learners", asdict(record)))
+
+    def room_learners(self, code: str) -> list[LearnerRecord]:
+        """The room's learners, those who left too, in the order they joined."""
+        sql = "SELECT * FROM learners WHERE room = ? ORDER BY joined_at, id"
+        return [LearnerRecord(**dict(row)) for row in self._read(sql, (code,))]
+
+    def learner_left(self, learner_id: str, left_at: float) -> None:
+        self._write("UPDATE learners SET left_at = ? WHERE id = ?", (left_at, learner_id))
+
+    def add_room_run(self, record: RoomRunRecord) -> None:
+        values = asdict(record)
+        values["spec"] = json.dumps(values["spec"])
+        values["metrics"] = None if record.metrics is None else json.dumps(record.metrics)
+        self._write(*_insert("room_runs", values))
+
+    def room_runs(self, code: str) -> list[RoomRunRecord]:
+        """The room's runs, oldest first."""
+        sql = "SELECT * FROM room_runs WHERE room = ? ORDER BY created_at, run_id"
+        return [_room_run(row) for row in self._read(sql, (code,))]
+
+    def room_run(self, run_id: str) -> RoomRunRecord | None:
+        rows = self._read("SELECT * FROM room_runs WHERE run_id = ?", (run_id,))
+        return _room_run(rows[0]) if rows else None
+
+    def update_room_run(self, run_id: str, **fields: Any) -> None:
+        for name in fields:
+            if name not in _ROOM_RUN_UPDATABLE:
+                raise ValueError(f"unknown field {name!r}; expected one of {_ROOM_RUN_UPDATABLE}")
+        # json.dumps writes a diverged run's NaN loss, and json.loads reads it back
+        stored = {
+            name: json.dumps(value) if name == "metrics" and value is not None else value
+            for name, value in fields.items()
+        }
+        assignments = ", ".join(f"{name} = ?" for name in stored)
+        self._write(
+            f"UPDATE room_runs SET {assignments} WHERE run_id = ?", (*stored.values(), run_id)
+        )
 
     # uploaded datasets
 
