@@ -25,6 +25,7 @@ from layerlab.measure.loadreport import (
     LOST_RUNS,
     LoadReport,
 )
+from layerlab.measure.room_load import RoomStats, join, poll_room, room_spec
 
 DATASETS = ("moons", "circles", "xor", "spiral")
 SLIDER_S = (3.0, 6.0)  # how long a learner watches a run before it changes something
@@ -119,8 +120,17 @@ class ReadSchedule:
 class Learner:
     """One simulated pupil: its own HTTP client, its own runs, its own viewer."""
 
-    def __init__(self, index: int, url: str, report: LoadReport, deadline: float) -> None:
+    def __init__(
+        self,
+        index: int,
+        url: str,
+        report: LoadReport,
+        deadline: float,
+        room: RoomStats | None = None,
+    ) -> None:
         self.index, self.url, self.report, self.deadline = index, url, report, deadline
+        self.room = room  # in a teacher's room: it joins, and its runs are the room's
+        self.room_token: str | None = None
         self.rng = random.Random(index)
         self.metric_frames = self.grid_frames = 0
         self.watched_s = 0.0
@@ -135,13 +145,25 @@ class Learner:
             base_url=self.url, headers=agent, timeout=30, verify=tls, trust_env=False
         ) as http:
             await asyncio.sleep(self.rng.uniform(0, min(5.0, self.left_s() / 4)))  # not in step
+            poll = None
+            if self.room is not None:
+                self.room_token = await join(http, self.report, self.room.code, self.index)
+                if self.room_token is None:
+                    return
+                self.room.joined += 1
+                until = self.deadline - 1.0
+                poll = asyncio.create_task(
+                    poll_room(http, self.report, self.room.code, self.room_token, until)
+                )
             while self.left_s() > 1.0:
-                spec = learner_spec(self.rng)
+                spec = room_spec(self.rng) if self.room else learner_spec(self.rng)
                 preview = await self._preview(http, spec["dataset"])
                 run, posted_at = await self._create(http, spec)
                 if run is not None:
                     test_points = preview["test"]["x"] if preview else None
                     await self._use(http, run, posted_at, test_points)
+            if poll is not None:
+                await poll
         if self.watched_s > 0:
             self.report.metrics_frames_per_s.append(self.metric_frames / self.watched_s)
             self.report.grid_frames_per_s.append(self.grid_frames / self.watched_s)
@@ -162,10 +184,17 @@ class Learner:
         self, http: httpx.AsyncClient, spec: dict[str, Any]
     ) -> tuple[dict[str, Any] | None, float]:
         posted_at = time.perf_counter()
-        response = await self._request(http, "POST", "/api/runs", "create", spec)
+        if self.room is not None and self.room_token is not None:
+            path, headers = f"/api/rooms/{self.room.code}/runs", {"X-Run-Token": self.room_token}
+        else:
+            path, headers = "/api/runs", None
+        response = await self._request(http, "POST", path, "create", spec, headers=headers)
         if response is not None and response.status_code == 201:
             self.report.runs_created += 1
-            return response.json(), posted_at
+            run = response.json()
+            if self.room is not None:
+                self.room.run_posted[run["id"]] = posted_at
+            return run, posted_at
         retry_s = float(response.headers.get("Retry-After", 1)) if response is not None else 1.0
         await asyncio.sleep(max(0.0, min(retry_s, self.left_s() - 1.0)))
         return None, posted_at

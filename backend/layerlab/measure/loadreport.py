@@ -1,5 +1,5 @@
 """What a load test saw: runs, frames per viewer, time to the first frame, the page's reads of
-each run (model, neurons, predict), errors, memory."""
+each run (model, neurons, predict), errors, memory; in a room, the wall's frames and tiles."""
 
 import collections
 import math
@@ -124,6 +124,94 @@ class ReadStats:
         }
 
 
+MIN_TRAINING_S = 3.0  # a wall tile watched for less than this is too short to give a rate
+
+
+@dataclass
+class Tile:
+    """What the wall showed of one learner: when its content changed while they trained."""
+
+    changes: int = 0
+    training_s: float = 0.0
+    last: tuple[Any, ...] | None = None
+
+
+@dataclass
+class RoomStats:
+    """The room's side of a load report: joining, the wall's frames and its tiles."""
+
+    code: str = ""
+    joined: int = 0
+    wall_frames: int = 0
+    wall_seconds: float = 0.0
+    wall_gaps_s: list[float] = field(default_factory=list)  # between consecutive frames
+    tiles: dict[str, Tile] = field(default_factory=dict)  # by learner id
+    run_posted: dict[str, float] = field(default_factory=dict)  # run id → when it was created
+    run_shown_s: list[float] = field(default_factory=list)  # created → first on its tile
+
+    def tile_rates(self) -> list[float]:
+        """Changes per second of each tile whose learner trained long enough to tell."""
+        return [
+            tile.changes / tile.training_s
+            for tile in self.tiles.values()
+            if tile.training_s >= MIN_TRAINING_S
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        rates = self.tile_rates()
+        return {
+            "code": self.code,
+            "joined": self.joined,
+            "wall_frames_per_s": self.wall_frames / self.wall_seconds
+            if self.wall_seconds
+            else None,
+            "wall_gap_s": {
+                "p95": percentile(self.wall_gaps_s, 0.95),
+                "max": max(self.wall_gaps_s, default=None),
+            },
+            "tile_updates_per_s": {
+                "min": min(rates, default=None),
+                "p5": percentile(rates, 0.05),
+                "median": percentile(rates, 0.5),
+                "tiles": len(rates),
+            },
+            "run_to_tile_s": {
+                "p50": percentile(self.run_shown_s, 0.5),
+                "p95": percentile(self.run_shown_s, 0.95),
+                "runs": len(self.run_shown_s),
+            },
+        }
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The report's lines about the room."""
+        rates = self.tile_rates()
+        wall = self.to_dict()
+        frames = wall["wall_frames_per_s"]
+        gap = wall["wall_gap_s"]["max"]
+        shown = self.run_shown_s
+        return [
+            ("room", f"{self.code}: {self.joined} learners joined"),
+            (
+                "wall frames / s",
+                f"{frames:.2f}, longest gap {gap:.2f} s" if frames and gap else "no frame",
+            ),
+            (
+                "wall tile updates / s",
+                f"per training tile: min {min(rates):.2f}, p5 {percentile(rates, 0.05):.2f}, "
+                f"median {percentile(rates, 0.5):.2f} ({len(rates)} tiles)"
+                if rates
+                else "no tile trained long enough to tell",
+            ),
+            (
+                "run → its tile",
+                f"p50 {percentile(shown, 0.5) or 0:.2f} s, "
+                f"p95 {percentile(shown, 0.95) or 0:.2f} s ({len(shown)} runs)"
+                if shown
+                else "no run reached the wall",
+            ),
+        ]
+
+
 @dataclass
 class LoadReport:
     """Filled in by the learners as they go; read once they have all stopped."""
@@ -146,6 +234,7 @@ class LoadReport:
     memory_peak: ServerMemory | None = None
     memory_after: ServerMemory | None = None
     steps_per_s_peak: float | None = None
+    room: RoomStats | None = None  # `layerlab load --room`: the room and its wall
 
     @property
     def server_errors(self) -> int:
@@ -195,6 +284,7 @@ class LoadReport:
             "server_errors": self.server_errors,
             "steps_per_s_peak": self.steps_per_s_peak,
             **memory,
+            "room": self.room.to_dict() if self.room else None,
         }
 
 
@@ -224,6 +314,8 @@ def format_report(report: LoadReport) -> str:
         *((f"{kind} reads", _reads(read)) for kind, read in report.reads.items()),
         ("errors", ", ".join(f"{kind}: {n}" for kind, n in report.errors.most_common()) or "none"),
     ]  # fmt: skip
+    if report.room is not None:
+        rows += report.room.rows()
     if report.steps_per_s_peak is not None:
         rows.append(("server steps / s", f"{report.steps_per_s_peak:,.0f} at the busiest"))
     for name, memory in (

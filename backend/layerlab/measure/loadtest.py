@@ -10,6 +10,8 @@ each hidden neuron's map, and the predictions on the test points of the dataset'
 All learners share this machine's address, and the server counts its per-client limits by
 address: start the server with LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT and
 LAYERLAB_MAX_RUNS_PER_MINUTE raised (the test checks them first and names the values needed).
+With --room they play in a teacher's room instead, whose limits are per learner
+(measure/room_load.py).
 """
 
 import argparse
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import ssl
 import time
 from typing import Any
@@ -26,10 +29,12 @@ import httpx
 from layerlab.measure.learner import SLIDER_S, Learner
 from layerlab.measure.loadreport import (
     LoadReport,
+    RoomStats,
     ServerMemory,
     memory_from_metrics,
     memory_from_proc,
 )
+from layerlab.measure.room_load import Teacher, check_room_limits
 
 MAX_CLIENTS, MAX_SECONDS = 1000, 3600.0
 MEMORY_EVERY_S = 5.0
@@ -47,12 +52,19 @@ def needed_limits(clients: int) -> dict[str, int]:
     }
 
 
-def check_limits(info: dict[str, Any], clients: int) -> None:
-    """LoadTestError unless the server's limits let `clients` learners on one address play."""
+def check_limits(info: dict[str, Any], clients: int, room: bool = False) -> None:
+    """LoadTestError unless the server's limits let `clients` learners on one address play
+    (in a room, per-client limits count per learner: the room must hold them instead)."""
     limits = info["limits"]
-    short = {
-        name: needed for name, needed in needed_limits(clients).items() if limits[name] < needed
-    }
+    if room and (why := check_room_limits(info, clients)):
+        raise LoadTestError(why)
+    short = (
+        {}
+        if room
+        else {
+            name: needed for name, needed in needed_limits(clients).items() if limits[name] < needed
+        }
+    )
     if short:
         has = ", ".join(f"LAYERLAB_{name.upper()}={limits[name]}" for name in short)
         wants = " ".join(f"LAYERLAB_{name.upper()}={needed}" for name, needed in short.items())
@@ -81,9 +93,15 @@ async def _look(
 
 
 async def run_load_async(
-    url: str, clients: int, seconds: float, pid: int | None = None
+    url: str,
+    clients: int,
+    seconds: float,
+    pid: int | None = None,
+    room: bool = False,
+    admin_token: str | None = None,
 ) -> LoadReport:
-    """`clients` learners for `seconds` against the server at `url` (http://host:port)."""
+    """`clients` learners for `seconds` against the server at `url` (http://host:port); with
+    `room`, in a teacher's room with its wall open (opened with `admin_token` where needed)."""
     url = url.rstrip("/")
     report = LoadReport(url=url, clients=clients, seconds=seconds)
     async with httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as http:
@@ -91,12 +109,24 @@ async def run_load_async(
             info = (await http.get("/api/info")).raise_for_status().json()
         except httpx.HTTPError as error:
             raise LoadTestError(f"cannot reach a LayerLab server at {url}: {error}") from None
-        check_limits(info, clients)
+        check_limits(info, clients, room)
+        teacher = None
+        if room:
+            report.room = RoomStats()
+            teacher = Teacher(url, report, report.room, admin_token)
+            try:
+                await teacher.open(http)
+            except RuntimeError as refused:
+                raise LoadTestError(str(refused)) from None
         report.memory_before = report.memory_peak = await _look(http, pid, report)
         deadline = time.monotonic() + seconds
         tls = ssl.create_default_context()  # one for all: each costs milliseconds to make
-        learners = [Learner(index, url, report, deadline) for index in range(clients)]
-        playing = asyncio.gather(*(learner.play(tls) for learner in learners))
+        learners = [Learner(index, url, report, deadline, report.room) for index in range(clients)]
+        playing = asyncio.gather(
+            *(learner.play(tls) for learner in learners),
+            *((teacher.watch_wall(deadline), teacher.read_leaderboard(http, deadline - 1.0))
+              if teacher else ()),
+        )  # fmt: skip
         while not playing.done():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(playing), MEMORY_EVERY_S)
@@ -105,13 +135,22 @@ async def run_load_async(
             if memory and (peak is None or memory.total_bytes > peak.total_bytes):
                 report.memory_peak = memory
         await playing
+        if teacher is not None:
+            await teacher.close(http)
         report.memory_after = await _look(http, pid, report)
     return report
 
 
-def run_load(url: str, clients: int, seconds: float, pid: int | None = None) -> LoadReport:
+def run_load(
+    url: str,
+    clients: int,
+    seconds: float,
+    pid: int | None = None,
+    room: bool = False,
+    admin_token: str | None = None,
+) -> LoadReport:
     """`run_load_async` for callers without an event loop."""
-    return asyncio.run(run_load_async(url, clients, seconds, pid))
+    return asyncio.run(run_load_async(url, clients, seconds, pid, room, admin_token))
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -130,6 +169,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pid", type=int, help="The server's process id: read memory from /proc, not /metrics."
     )
+    parser.add_argument(
+        "--room",
+        action="store_true",
+        help="Play as a class in a teacher's room, with its wall open: also reports the "
+        "wall's frame rate, each tile's updates and how soon a new run reaches its tile.",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("LAYERLAB_ADMIN_TOKEN"),
+        help="With --room on a server that sets LAYERLAB_ADMIN_TOKEN: opening a room needs "
+        "it (default: that variable here).",
+    )
     parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
 
@@ -144,7 +195,9 @@ def command(args: argparse.Namespace) -> int:
     if not args.url.startswith(("http://", "https://")):
         raise UsageError(f"--url: expected http://HOST:PORT; got {args.url!r}")
     try:
-        report = run_load(args.url, args.clients, args.seconds, args.pid)
+        report = run_load(
+            args.url, args.clients, args.seconds, args.pid, args.room, args.admin_token
+        )
     except LoadTestError as error:
         raise UsageError(str(error)) from None
     if args.json:
