@@ -73,6 +73,7 @@ export const api = {
     request("GET", `/api/datasets/${encodeURIComponent(name)}?${new URLSearchParams(params)}`),
   upload: (fileName, csvText) =>
     request("POST", `/api/datasets?${new URLSearchParams({ name: fileName })}`, { text: csvText }),
+  run: (id) => request("GET", run(id)),
   createRun: (spec, { paused = false } = {}) =>
     request("POST", `/api/runs${paused ? "?paused=true" : ""}`, { json: spec }),
   control: (id, token, action) => request("POST", `${run(id)}/${action}`, { token }),
@@ -95,4 +96,33 @@ export const api = {
   deleteSweep: (id, token, { keepalive = false } = {}) =>
     request("DELETE", `/api/sweeps/${encodeURIComponent(id)}`, { token, keepalive }),
   code: (spec, lang) => request("POST", `/api/code?${new URLSearchParams({ lang })}`, { json: spec }),
+  /** The lessons in `lang`: {lessons: [{id, order, course, title, summary, steps (a count)}]}. */
+  lessons: (lang) => request("GET", `/api/lessons?${new URLSearchParams({ lang })}`),
+  /** One lesson whole in `lang`: its steps' texts, states, questions (answers too) and goals. */
+  lesson: (id, lang) => request("GET", `/api/lessons/${encodeURIComponent(id)}?${new URLSearchParams({ lang })}`),
+  // A teacher's room: the teacher's token changes or ends it, a learner's runs their runs.
+  /** {title?, setup, challenge?} → the room and its teacher token; `token`: the admin's, if asked. */
+  createRoom: (body, token = null) => request("POST", "/api/rooms", { json: body, token }),
+  room: (code, token = null) => request("GET", roomPath(code), { token }),
+  patchRoom: (code, token, patch) => request("PATCH", roomPath(code), { json: patch, token }),
+  deleteRoom: (code, token) => request("DELETE", roomPath(code), { token }),
+  join: (code, name) => request("POST", `${roomPath(code)}/learners`, { json: { name } }),
+  leave: (code, learnerId, token) =>
+    request("DELETE", `${roomPath(code)}/learners/${encodeURIComponent(learnerId)}`, { token }),
+  createRoomRun: (code, token, spec, { paused = false } = {}) =>
+    request("POST", `${roomPath(code)}/runs${paused ? "?paused=true" : ""}`, { json: spec, token }),
+  leaderboard: (code) => request("GET", `${roomPath(code)}/leaderboard`),
+  /** The results table as a Blob (a CSV): the teacher's token goes in the header, so no link. */
+  async results(code, token) {
+    const response = await fetch(`${roomPath(code)}/results.csv`, { headers: { "X-Run-Token": token } });
+    if (!response.ok) {
+      const reply = await response.json().catch(() => null);
+      throw new ApiError(response.status, reply?.error ?? `${response.status} ${response.statusText}`);
+    }
+    return response.blob();
+  },
 };
+
+function roomPath(code) {
+  return `/api/rooms/${encodeURIComponent(code)}`;
+}

@@ -4,13 +4,14 @@
 import { api } from "./api.js";
 import { createBoundaryChart } from "./boundary-chart.js";
 import { createCodePanel } from "./code-panel.js";
-import { createControls, isControlHidden } from "./controls.js";
+import { CONTROL_NAMES, createControls, isControlHidden } from "./controls.js";
 import { createDataPreview } from "./data-preview.js";
 import { createDataSource } from "./data-source.js";
 import { createErrorView } from "./errors.js";
 import { createForwardPass } from "./forward-pass.js";
 import { loadDictionaries, preferredLanguage, t, translatePage, useLanguage } from "./i18n.js";
 import { createInspector } from "./inspector.js";
+import { createLessons } from "./lessons.js";
 import { startLivePolls } from "./live-polls.js";
 import { createLossChart } from "./loss-chart.js";
 import { createNetworkView } from "./network.js";
@@ -19,6 +20,8 @@ import { createProbeForm } from "./probe-form.js";
 import { createResults } from "./results.js";
 import { followConfig, RunController } from "./run.js";
 import { createRunReadout } from "./run-readout.js";
+import { createRoomView } from "./room.js";
+import { specToConfig } from "./room-setup.js";
 import { createComparison } from "./compare.js";
 import { createModes } from "./modes.js";
 import { createStore, DEFAULT_THRESHOLD, defaultConfig, defaultView } from "./state.js";
@@ -43,7 +46,9 @@ async function chosenUpload(config) {
 
 async function main() {
   const fromHash = readHash(location.hash);
-  const config = { ...defaultConfig(), ...fromHash.config };
+  // #watch=RUN_ID: someone's run followed read-only (the wall's spotlight), in its own setup.
+  const watched = fromHash.watch ? await api.run(fromHash.watch) : null;
+  const config = watched ? specToConfig(watched.spec) : { ...defaultConfig(), ...fromHash.config };
   const [info, catalogue, upload] = await Promise.all([
     api.info(),
     api.datasets(),
@@ -51,6 +56,7 @@ async function main() {
     loadDictionaries(),
   ]);
   const view = { ...defaultView(), ...fromHash.view };
+  if (watched) view.hide = CONTROL_NAMES; // nothing to drive
   view.lang = useLanguage(fromHash.view.lang ?? preferredLanguage());
   const store = createStore({
     info,
@@ -72,6 +78,7 @@ async function main() {
     sweep: null, // the sweep's document, as /ws/sweeps/{id} keeps it
     probe: null, // the point the forward pass walks through the network
     forward: null, // its walk (/forward)
+    lesson: fromHash.lesson, // the lesson step open beside the playground: {id, step}, or null
     selected: null,
     connection: null,
     errors: { fields: {}, banner: null },
@@ -113,6 +120,12 @@ async function main() {
   const comparison = createComparison(store, run, { reportError: errors.report, clearErrors: () => errors.clear() });
   const sweep = createSweepView(store, { reportError: errors.report });
   window.layerlab.second = comparison.store; // side by side: run B's store, for tests
+  createLessons(store, {
+    second: comparison.store,
+    pause: () => {
+      if (run.isPlaying()) comparison.togglePlay();
+    },
+  });
   createModes(store).render();
   comparison.render();
   sweep.render();
@@ -121,9 +134,12 @@ async function main() {
 
   // A new configuration: rates go to the run as it trains, anything else starts a new run.
   let followingLink = false;
-  followConfig(store, run, { immediately: () => followingLink });
-  const writeHash = (state) => replaceHash(state.config, state.view, state.threshold, { compare: state.compare, sweep: state.sweepChoice });
-  store.on(["config", "view", "threshold", "compare", "sweepChoice"], writeHash);
+  followConfig(store, run, { immediately: () => followingLink, active: () => !watched });
+  const room = createRoomView(store, run, { reportError: errors.report });
+  const writeHash = (state) => {
+    if (!watched) replaceHash(state.config, state.view, state.threshold, { compare: state.compare, sweep: state.sweepChoice, lesson: state.lesson, ...room.hashKeys() });
+  };
+  store.on(["config", "view", "threshold", "compare", "sweepChoice", "lesson"], writeHash);
 
   // The transport drives the playground's run, and side by side the second run too.
   const togglePlay = () => comparison.togglePlay();
@@ -154,11 +170,19 @@ async function main() {
       threshold: next.threshold ?? DEFAULT_THRESHOLD,
       compare: next.compare,
       sweepChoice: next.sweep,
+      lesson: next.lesson,
       selected: null,
     });
     followingLink = false;
+    room.follow(next.room);
   });
 
+  if (watched) {
+    run.follow(watched);
+    await data.load();
+    return;
+  }
+  await room.enter(fromHash); // a room's link: its setup, and its runs, from the first
   writeHash(store.state);
   const primed = run.reset(); // a first network, untrained, ready to play
   const primedB = comparison.start(); // and the second, side by side

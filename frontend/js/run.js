@@ -61,6 +61,7 @@ export class RunController {
     this.clearErrors = clearErrors;
     this.autoplay = autoplay;
     this.current = null; // {id, token, stream}
+    this.room = null; // in a teacher's room: {code, token}, the learner's; runs are created there
     this.chain = Promise.resolve();
     this.restartTimer = null;
   }
@@ -186,7 +187,8 @@ export class RunController {
   /** The page is closing: let the server forget the run at once. */
   abandon() {
     if (this.current) {
-      api.deleteRun(this.current.id, this.current.token, { keepalive: true }).catch(() => {});
+      // A watched run is someone else's: only its stream is closed.
+      if (this.current.token) api.deleteRun(this.current.id, this.current.token, { keepalive: true }).catch(() => {});
       this.current.stream.close();
     }
   }
@@ -202,7 +204,9 @@ export class RunController {
     const spec = specFromState(this.store.state);
     let created;
     try {
-      created = await api.createRun(spec, { paused: !running });
+      created = this.room
+        ? await api.createRoomRun(this.room.code, this.room.token, spec, { paused: !running })
+        : await api.createRun(spec, { paused: !running });
     } catch (error) {
       const retry = error instanceof ApiError && error.retryAfterS ? () => this.serial(() => this.create(running)) : null;
       this.reportError(error, retry);
@@ -239,6 +243,31 @@ export class RunController {
       previous.stream?.close();
       readsSettled(previous.id).then(() => api.deleteRun(previous.id, previous.token).catch(() => {}));
     }
+  }
+
+  /**
+   * Watch someone else's run (`doc`: GET /api/runs/{id}): its stream feeds the store as for a run
+   * of this page's own, but with no token nothing here can drive it.
+   */
+  follow(doc) {
+    this.current?.stream?.close();
+    this.current = { id: doc.id, token: null, stream: null };
+    this.store.set({
+      run: {
+        id: doc.id,
+        status: doc.status,
+        primed: false,
+        playing: doc.status === "running",
+        queuePosition: doc.queue_position ?? null,
+        error: doc.error ?? null,
+        modelInfo: doc.model_info,
+        finalMetrics: doc.final_metrics ?? null,
+        spec: doc.spec,
+        built: false,
+        hasWeights: Boolean(doc.has_weights),
+      },
+    });
+    this.current.stream = new RunStream(doc.id, this.streamHandlers(doc.id));
   }
 
   /** An interrupted run goes on from its last checkpoint, on a stream opened anew; false when

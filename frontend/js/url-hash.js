@@ -2,6 +2,9 @@
 // #dataset=moons&noise=0.2&hidden=8,8&lr=0.03&...&pace=5&until=1&lang=es&threshold=0.3&hide=width
 // Side by side, the second run's own keys carry "b.": #mode=compare&hidden=&b.hidden=8,8&b.activation=relu
 // (a training key with "b." is one the learner unlinked). A sweep: #mode=sweep&depths=0,1,2&widths=2,4,8
+// A teacher's room: #room=ABC234 (a learner in it), #teach=ABC234 (its teacher, sending a setup),
+// #watch=RUN_ID (someone's run followed, read-only: the wall's spotlight).
+// A lesson open beside the playground: #lesson=beyond-the-line&step=3 (steps count from 1).
 
 import { COMPARE_KEYS, DEFAULT_THRESHOLD, MODES } from "./state.js";
 
@@ -26,9 +29,10 @@ const TEXT_KEYS = {
 };
 
 /**
- * {config, view, threshold, compare, sweep} found in a hash; anything absent keeps its default
- * (compare: the second run's own keys, null when the hash names none; sweep: {depths, widths}
- * or null).
+ * {config, view, threshold, compare, sweep, room, teach, watch} found in a hash; anything absent
+ * keeps its default (compare: the second run's own keys, null when the hash names none; sweep:
+ * {depths, widths} or null; room and teach: a room's code in capitals, watch: a run's id, or null;
+ * lesson: {id, step} or null).
  */
 export function readHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
@@ -41,7 +45,13 @@ export function readHash(hash) {
   const sweep = params.has("depths") || params.has("widths")
     ? { depths: integers(params.get("depths")), widths: integers(params.get("widths")) }
     : null;
-  return { config, view, threshold, compare: Object.keys(compare).length ? compare : null, sweep };
+  const code = (key) => (params.get(key) ? params.get(key).trim().toUpperCase() : null);
+  const room = code("room");
+  const teach = code("teach");
+  const watch = params.get("watch") || null;
+  const step = Number(params.get("step"));
+  const lesson = params.get("lesson") ? { id: params.get("lesson"), step: Number.isInteger(step) && step >= 1 ? step : 1 } : null;
+  return { config, view, threshold, compare: Object.keys(compare).length ? compare : null, sweep, room, teach, watch, lesson };
 }
 
 function readSetup(params) {
@@ -83,8 +93,12 @@ function readSetup(params) {
 /** The hash for a configuration, view and decision threshold (the whole configuration, so a
  * link is explicit; the view's switches when they differ from their defaults), with the second
  * run's own keys when comparing and the sweep's depths and widths when sweeping. */
-export function writeHash(config, view, threshold = DEFAULT_THRESHOLD, { compare = null, sweep = null } = {}) {
+export function writeHash(config, view, threshold = DEFAULT_THRESHOLD, { compare = null, sweep = null, room = null, teach = null, watch = null, lesson = null } = {}) {
   const parts = [
+    ...(lesson ? [["lesson", lesson.id], ["step", lesson.step]] : []),
+    ...(room ? [["room", room]] : []),
+    ...(teach ? [["teach", teach]] : []),
+    ...(watch ? [["watch", watch]] : []),
     ["dataset", config.dataset],
     ...(config.dataset === "csv" && config.source ? [["source", config.source]] : []),
     ["noise", config.noise],
