@@ -1,6 +1,6 @@
-// A run's (or a sweep's) websocket: frames to handlers, counted in window.layerlab.stats, and reconnection
-// with backoff when the connection drops before the run has ended (the snapshot that opens
-// each connection redraws everything, so nothing is lost).
+// A run's (or a sweep's, or a room's wall's) websocket: frames to handlers, counted in
+// window.layerlab.stats, and reconnection with backoff when the connection drops before the run
+// has ended (the snapshot that opens each connection redraws everything, so nothing is lost).
 
 const FINAL = new Set(["done", "diverged", "failed", "cancelled", "interrupted"]);
 const PING_EVERY_MS = 20_000;
@@ -8,12 +8,21 @@ const MAX_BACKOFF_MS = 10_000;
 
 export const stats = { gridsDrawn: 0, framesReceived: 0, bytesReceived: 0, startedAt: Date.now() };
 
+/** The close of a run's or a sweep's stream after which trying again cannot help, or null. */
+function finalClose(event) {
+  return event.code === 1008 && /^no such (run|sweep)$/.test(event.reason) ? "gone" : null;
+}
+
 export class RunStream {
-  /** handlers: {snapshot, status, metrics, grid, connection(state)} each called with a frame. */
-  constructor(runId, handlers, path = `/ws/runs/${encodeURIComponent(runId)}`) {
+  /**
+   * handlers: {snapshot, status, metrics, grid, connection(state)} each called with a frame (by
+   * its type); final(closeEvent): the state of a close not to reconnect after, or null.
+   */
+  constructor(runId, handlers, path = `/ws/runs/${encodeURIComponent(runId)}`, final = finalClose) {
     this.runId = runId;
     this.path = path;
     this.handlers = handlers;
+    this.final = final;
     this.closed = false;
     this.ended = false;
     this.attempt = 0;
@@ -35,11 +44,9 @@ export class RunStream {
     socket.addEventListener("close", (event) => {
       clearInterval(this.pinger);
       if (this.closed || this.ended) return;
-      if (event.code === 1008 && /^no such (run|sweep)$/.test(event.reason)) {
-        this.handlers.connection?.("gone");
-        return;
-      }
-      this.reconnectLater();
+      const final = this.final(event);
+      if (final) this.handlers.connection?.(final);
+      else this.reconnectLater();
     });
   }
 
