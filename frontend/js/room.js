@@ -4,8 +4,8 @@
 // trains through the room's runs route, and sees the room bar: the code, their name, the
 // challenge, "met!", the leaderboard, leave. The room is read again every 2 s: a new version
 // brings a new setup or challenge, or a freeze. With #teach=CODE the room's teacher edits the
-// setup here and sends it to the room. A setup may be a lesson step (the one the teacher's page
-// has open): the learners' pages open that step, its state the room's run.
+// setup here and sends it to the room. A setup may name a lesson step (the one the teacher's page
+// has open): the learners' pages open that step beside the room's run.
 
 import { api } from "./api.js";
 import { isControlHidden } from "./controls.js";
@@ -86,6 +86,8 @@ export function createRoomView(store, run, { reportError }) {
       const lesson = doc.setup.lesson;
       if (lesson && (store.state.lesson?.id !== lesson.id || store.state.lesson?.step !== lesson.step)) {
         await openLessonStep(lesson.id, lesson.step); // as a link to it would: locks() keeps the room's
+        // The room's run, which the teacher may have changed from the step's state.
+        store.set({ config: specToConfig(doc.setup.spec, defaultConfig()) });
       }
     }
     render();

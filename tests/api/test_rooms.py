@@ -242,14 +242,17 @@ def test_a_setup_can_be_a_lesson_step_whose_state_is_the_rooms_run(
     path = f"/api/rooms/{room['code']}"
     lesson = client.get("/api/lessons/beyond-the-line").json()
     step = lesson["steps"][2]  # a linear activation, two hidden layers of 8
-    setup = {"spec": SETUP_SPEC, "locked": ["depth"], "lesson": {"id": lesson["id"], "step": 3}}
+    setup = {"locked": ["depth"], "lesson": {"id": lesson["id"], "step": 3}}
     changed = client.patch(path, json={"setup": setup}, headers=token(room))
     assert changed.status_code == 200, changed.text
     document = changed.json()
     assert document["setup"]["lesson"] == {"id": "beyond-the-line", "step": 3}
     assert "activation=linear" in step["state"] and "hidden=8,8" in step["state"]
-    assert document["setup"]["spec"]["activation"] == "linear"
+    assert document["setup"]["spec"]["activation"] == "linear"  # without a spec: the step's
     assert document["setup"]["spec"]["hidden_widths"] == [8, 8]
+    own = client.patch(path, json={"setup": {**setup, "spec": SETUP_SPEC}}, headers=token(room))
+    assert own.json()["setup"]["spec"]["hidden_widths"] == [8]  # the teacher's own stands
+    assert own.json()["setup"]["lesson"] == {"id": "beyond-the-line", "step": 3}
     for lesson_ref, field in (
         ({"id": "no-such-lesson", "step": 1}, "setup.lesson.id: no lesson 'no-such-lesson'"),
         ({"id": "beyond-the-line", "step": 99}, "setup.lesson.step: lesson 'beyond-the-line' has"),

@@ -124,8 +124,9 @@ async def data_facts(
 
 
 def lesson_setup(setup: RoomSetup, shelf: LessonShelf, limits: Limits) -> RoomSetup:
-    """A setup that names a lesson step takes that step's run: the learners' pages open the
-    step, and the step's state is what their runs start from. 422 for a step the server lacks."""
+    """A setup that names a lesson step: the learners' pages open the step, and without a spec
+    of its own the step's state is what their runs start from. 422 for a step the server
+    lacks."""
     if setup.lesson is None:
         return setup
     lesson = shelf.lessons.get(setup.lesson.id)
@@ -140,6 +141,8 @@ def lesson_setup(setup: RoomSetup, shelf: LessonShelf, limits: Limits) -> RoomSe
             f"setup.lesson.step: lesson {lesson.id!r} has {len(lesson.steps)} steps; "
             f"got {setup.lesson.step}",
         )
+    if "spec" in setup.model_fields_set:  # the teacher's, perhaps changed from the step's
+        return setup
     step = lesson.steps[setup.lesson.step - 1]
     return setup.model_copy(update={"spec": read_page_state(step.state, limits).spec})
 

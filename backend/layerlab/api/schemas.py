@@ -521,7 +521,9 @@ class RoomSetup(BaseModel):
         "that decide a spec field are checked on every run of the room.",
     )
     lesson: RoomLesson | None = Field(
-        None, description="A lesson step the learners' pages open; its state replaces `spec`."
+        None,
+        description="A lesson step the learners' pages open; without a `spec`, its state is "
+        "the spec.",
     )
 
 
