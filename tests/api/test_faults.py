@@ -201,7 +201,30 @@ class Sample:
         return (later.step - self.step) / (later.time - self.time)
 
 
-# --- a crash, a stop, and a restart on the same database ----------------------------------------
+# --- a start, a crash, a stop, and a restart on the same database -------------------------------
+
+
+def test_a_fresh_server_says_starting_until_a_worker_can_train(
+    tmp_path: Path,
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """The server answers as soon as it is up; its worker still imports PyTorch, so health says
+    "starting" (a run is taken meanwhile and waits) until the worker can train."""
+    server = start_server(tmp_path / "runs.db", free_port())
+    with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as http:
+        first = http.get("/api/health")
+        assert first.status_code == 200
+        assert first.json()["status"] == "starting", first.json()
+        assert first.json()["workers_ready"] == 0
+        waiting = create(http, QUICK_SPEC)
+
+        def ready() -> dict[str, Any] | None:
+            health: dict[str, Any] = http.get("/api/health").json()
+            return health if health["status"] == "ok" else None
+
+        health = wait_for(ready, 60, "a worker to be ready")
+        assert health["workers_ready"] == health["workers"] == 1
+        assert wait_for_status(http, waiting["id"], "done")["status"] == "done"
 
 
 def test_a_crashed_server_restarts_on_its_database(

@@ -55,12 +55,22 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 service = APIRouter(prefix="/api", tags=["service"])
 
 
-@service.get("/health", response_model=Health, summary="Whether the server and its workers are up")
+@service.get(
+    "/health",
+    response_model=Health,
+    summary="Whether the server and its workers are up: 'starting' until a worker can train",
+)
 async def health(scheduler: SchedulerDep) -> dict[str, Any]:
+    """Always 200 while the server answers; `status` says "starting" while no worker has
+    imported PyTorch and warmed up yet (a fresh server's first seconds, or every worker being
+    replaced): runs are taken meanwhile and wait in the queue."""
     statuses, queued = scheduler.run_counts()
+    workers = scheduler.executor_info().workers
+    ready = sum(worker.ready for worker in workers)
     return {
-        "status": "ok",
-        "workers": len(scheduler.executor_info().workers),
+        "status": "ok" if ready else "starting",
+        "workers": len(workers),
+        "workers_ready": ready,
         "active_runs": statuses.total(),
         "queued_runs": queued,
     }

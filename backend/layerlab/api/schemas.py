@@ -371,8 +371,11 @@ class UploadedDataset(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "starting"] = Field(
+        description="'starting' while no worker can train yet: runs wait in the queue."
+    )
     workers: int
+    workers_ready: int = Field(description="Workers that have started and warmed up.")
     active_runs: int
     queued_runs: int
 

@@ -58,6 +58,7 @@ class WorkerState:
     pid: int | None  # its process on its node, once it has started
     runs: frozenset[str]  # the runs it holds (training, paused, or on their way to it)
     node: str = "local"  # the node it runs on: "local" for a process of this machine
+    ready: bool = False  # it has imported PyTorch, warmed up and said so
 
 
 @dataclass(frozen=True)

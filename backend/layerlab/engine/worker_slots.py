@@ -82,7 +82,7 @@ class WorkerSlots(Generic[W]):
     def info(self) -> ExecutorInfo:
         with self._lock:
             workers = tuple(
-                WorkerState(w.index, w.device, w.pid, frozenset(w.runs), w.node)
+                WorkerState(w.index, w.device, w.pid, frozenset(w.runs), w.node, w.ready)
                 for w in self._workers
             )
         return ExecutorInfo(workers, self.restarts, self.kind, self.nodes())
