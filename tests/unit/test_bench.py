@@ -6,13 +6,14 @@ from collections.abc import Callable
 import pytest
 
 from layerlab.cli import build_parser, main
+from layerlab.engine.worker_profile import PARTS
 from layerlab.measure import bench, capacity
 
 
 @pytest.mark.slow
 def test_bench_measures_a_lone_run_and_a_small_class(capsys: pytest.CaptureFixture[str]) -> None:
     args = build_parser().parse_args(
-        ["bench", "--runs", "1,3", "--seconds", "1", "--repeats", "1", "--json"]
+        ["bench", "--runs", "1,3", "--seconds", "1.5", "--repeats", "1", "--json"]
     )
     assert args.handler(args) == 0
     report = json.loads(capsys.readouterr().out)
@@ -22,7 +23,24 @@ def test_bench_measures_a_lone_run_and_a_small_class(capsys: pytest.CaptureFixtu
     for row in report["classroom"]:
         assert row["steps_per_s_min"] > 0 and row["grids_per_s_min"] > 0
         assert row["memory_mib"] > 0 and row["ratio"] > 0
+        profile = row["profile"]  # where the workers' time went while measured
+        assert profile["train"] > 0 and profile["grids"] > 0 and profile["rounds_per_s"] > 0
+        assert sum(profile[part] for part in (*PARTS, "other")) == pytest.approx(1.0)
     assert report["holds"] in (0, 1, 3)
+
+
+def test_the_profile_table_has_a_share_per_part_and_says_when_none_came() -> None:
+    told = dict.fromkeys((*PARTS, "other"), 0.0) | {"train": 0.625, "other": 0.375}
+    rows = [
+        capacity.Capacity(
+            "local", 128, 2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, told | {"rounds_per_s": 40}
+        ),
+        capacity.Capacity("local", 256, 2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, {}),
+    ]
+    table = bench._profile_table(rows).splitlines()
+    assert table[2].split() == ["K", "on", *PARTS, "other", "rounds/s"]
+    assert table[3].split() == ["128", "local", "62.5%", *["0.0%"] * 7, "37.5%", "40.0"]
+    assert table[4].split()[:2] == ["256", "local"] and "no worker told" in table[4]
 
 
 @pytest.mark.slow

@@ -13,9 +13,18 @@ from typing import Any
 import pytest
 import torch
 
-from layerlab.engine.executor import BATCH, CHECKPOINT, PARKED, READY, REPLY, WorkerConfig
+from layerlab.engine.executor import (
+    BATCH,
+    CHECKPOINT,
+    PARKED,
+    PROFILE,
+    READY,
+    REPLY,
+    WorkerConfig,
+)
 from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
 from layerlab.engine.worker_loop import IDLE_WAIT_S, WorkerLoop, run_worker
+from layerlab.engine.worker_profile import PARTS, shares
 
 SPEC = {"dataset": {"samples": 100}, "hidden_widths": [8], "epochs": 300, "grid_resolution": 8}
 
@@ -160,3 +169,18 @@ def test_a_paced_run_lets_its_worker_wait_for_its_next_step() -> None:
     assert max(waits) <= 1 / steps_per_s + 0.01, "the worker napped past a step"
     loop.act("start", "b", SPEC, None, False)  # beside a run that trains flat out
     assert loop.wait_s() == 0.0
+
+
+def test_a_busy_worker_tells_where_its_time_goes(worker: Worker) -> None:
+    worker.send("start", "r1", {**SPEC, "epochs": 3000}, None, False)
+    worker.until("r1", "metrics")
+    first = worker.until(None, PROFILE)
+    later = worker.until(None, PROFILE)
+    assert set(later["seconds"]) == set(PARTS)
+    assert later["elapsed_s"] > first["elapsed_s"] and later["rounds"] > first["rounds"]
+    spent = shares(first, later)
+    assert spent["train"] > 0 and spent["metrics"] > 0 and spent["frames"] > 0
+    assert spent["pipe"] > 0 and spent["rounds_per_s"] > 0
+    assert sum(spent[part] for part in (*PARTS, "other")) == pytest.approx(1.0)
+    worker.send("cancel", "r1")
+    worker.until("r1", "status", status="cancelled")

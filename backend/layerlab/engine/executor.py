@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 # Event kinds a worker sends besides the wire's `status`, `metrics` and `grid`; BATCH carries
 # many events in one message (a stack's frames), so the channel and the reader see one, not K.
-# CHECKPOINT carries a run's state now and then; PARKED its state as it leaves the worker.
+# CHECKPOINT carries a run's state now and then; PARKED its state as it leaves the worker;
+# PROFILE the seconds its loop spent in each part (worker_profile.py), twice a second.
 READY, REPLY, LOST, BATCH = "ready", "reply", "lost", "batch"
-CHECKPOINT, PARKED = "checkpoint", "parked"
+CHECKPOINT, PARKED, PROFILE = "checkpoint", "parked", "profile"
 
 EventHandler = Callable[[str | None, str, dict[str, Any]], None]
 
@@ -59,6 +60,7 @@ class WorkerState:
     runs: frozenset[str]  # the runs it holds (training, paused, or on their way to it)
     node: str = "local"  # the node it runs on: "local" for a process of this machine
     ready: bool = False  # it has imported PyTorch, warmed up and said so
+    profile: dict[str, Any] | None = None  # the last totals it sent (worker_profile.py)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from layerlab.core.grids import Grid
 from layerlab.core.stacked.trainer_stack import StackKey, TrainerStack, stack_key
 from layerlab.core.training import RunStatus
 from layerlab.engine.session import INTERNAL_ERROR, TrainingSession
+from layerlab.engine.worker_profile import WorkerProfile
 
 logger = logging.getLogger("layerlab.workers")
 
@@ -50,6 +51,7 @@ class StackedSessions:
         self._stacks: dict[StackKey, _Stack] = {}
         self._where: dict[str, StackKey] = {}  # run id -> its stack
         self._sessions: dict[str, TrainingSession] = {}
+        self.profile = WorkerProfile()  # training, metrics, grids and frames: where rounds go
 
     def __len__(self) -> int:
         return len(self._where)
@@ -164,6 +166,7 @@ class StackedSessions:
         """
         if not self._stacks:
             return
+        self.profile.rounds += 1
         steps = max(1, int(self.round_s / sum(entry.step_s for entry in self._stacks.values())))
         now = time.monotonic()
         for key, entry in list(self._stacks.items()):
@@ -199,6 +202,7 @@ class StackedSessions:
         else:  # paced runs among them sit some out
             entry.stack.train(steps, budgets)
         elapsed = time.perf_counter() - started
+        self.profile.add("train", elapsed)
         entry.steps += steps
         entry.steps_s += elapsed
         entry.step_s += SMOOTHING * (elapsed / max(1, steps) - entry.step_s)
@@ -227,19 +231,23 @@ class StackedSessions:
         points = stack.evaluate(rates)
         after_metrics = time.perf_counter()
         entry.metrics_s += SMOOTHING * (after_metrics - now - entry.metrics_s)
+        self.profile.add("metrics", after_metrics - now)
         grids: list[Grid | None] = [None] * len(stack)
         if after_metrics >= entry.next_grid or ending:
             grids = stack.grids()
-            entry.grid_s += SMOOTHING * (time.perf_counter() - after_metrics - entry.grid_s)
+            grid_s = time.perf_counter() - after_metrics
+            entry.grid_s += SMOOTHING * (grid_s - entry.grid_s)
+            self.profile.add("grids", grid_s)
             entry.next_grid = now + self._interval(self.grid_interval_s, "grid_s", GRID_SHARE)
         metrics_interval_s = self._interval(self.metrics_interval_s, "metrics_s", METRICS_SHARE)
         entry.next_metrics = now + metrics_interval_s
-        for session, point, grid in zip(sessions, points, grids, strict=True):
-            if session.trainer.step == session.reported_step:
-                continue
-            if session.trainer.finished:  # its final status carries its weights: bring them home
-                stack.write_back(session.trainer)
-            session.publish(point, grid)
+        with self.profile.timing("frames"):  # each frame made and a grid encoded
+            for session, point, grid in zip(sessions, points, grids, strict=True):
+                if session.trainer.step == session.reported_step:
+                    continue
+                if session.trainer.finished:  # its final status carries its weights: home
+                    stack.write_back(session.trainer)
+                session.publish(point, grid)
 
     def _interval(self, cap_s: float, cost: str, share: float) -> float:
         """The cap, or longer where frames of every stack at the cap would pass their share."""

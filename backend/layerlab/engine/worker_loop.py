@@ -17,12 +17,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from layerlab.core.training import RunStatus
-from layerlab.engine.executor import BATCH, CHECKPOINT, PARKED, READY, REPLY, WorkerConfig
+from layerlab.engine.executor import (
+    BATCH,
+    CHECKPOINT,
+    PARKED,
+    PROFILE,
+    READY,
+    REPLY,
+    WorkerConfig,
+)
 
 if TYPE_CHECKING:
     import torch
 
     from layerlab.engine.session import TrainingSession
+    from layerlab.engine.worker_profile import WorkerProfile
 
 logger = logging.getLogger("layerlab.workers")
 
@@ -80,7 +89,10 @@ class WorkerLoop:
                     self.guarded(run_id, functools.partial(session.advance, 0.0))
             self.stacks.sync(self.sessions)
             self.stacks.train_round()
-            self.checkpoint_due()
+            with self.profile.timing("checkpoints"):
+                self.checkpoint_due()
+            if self.profile.due():
+                self.post(None, PROFILE, self.profile.totals())
             self.flush()
             ended = [r for r, s in self.sessions.items() if s.finished]
             for run_id in ended:
@@ -106,20 +118,30 @@ class WorkerLoop:
     def post(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         self.outbox.append((run_id, kind, payload))
 
+    @property
+    def profile(self) -> "WorkerProfile":
+        return self.stacks.profile
+
     def flush(self) -> None:
         """What was posted since the last flush, in one message (in the order it was posted)."""
-        if len(self.outbox) == 1:
-            self._send(self.outbox[0])
-        elif self.outbox:
-            self._send((None, BATCH, {"events": list(self.outbox)}))
+        with self.profile.timing("pipe"):  # pickled and written to the channel
+            if len(self.outbox) == 1:
+                self._send(self.outbox[0])
+            elif self.outbox:
+                self._send((None, BATCH, {"events": list(self.outbox)}))
         self.outbox.clear()
 
     def take_commands(self, receive: Receive, wait_s: float = 0.0) -> bool:
         """Every command waiting (waiting up to `wait_s` for the first); False once the server
         says stop."""
         timeout_s = wait_s
-        while (command := receive(timeout_s)) is not None:
-            going_on = self.handle(command)
+        while True:
+            with self.profile.timing("waiting"):
+                command = receive(timeout_s)
+            if command is None:
+                break
+            with self.profile.timing("commands"):
+                going_on = self.handle(command)
             self.flush()
             if not going_on:
                 return False

@@ -21,6 +21,7 @@ from layerlab.engine.executor import (
     BATCH,
     LOST,
     PARKED,
+    PROFILE,
     READY,
     REPLY,
     EventHandler,
@@ -44,6 +45,7 @@ class Slot:
     ready: bool = False  # it has imported PyTorch, warmed up and said so
     pid: int | None = None  # its process, on its node, once ready
     node: str = "local"
+    profile: dict[str, Any] | None = None  # the last totals of where its time went
 
 
 W = TypeVar("W", bound=Slot)
@@ -82,7 +84,7 @@ class WorkerSlots(Generic[W]):
     def info(self) -> ExecutorInfo:
         with self._lock:
             workers = tuple(
-                WorkerState(w.index, w.device, w.pid, frozenset(w.runs), w.node, w.ready)
+                WorkerState(w.index, w.device, w.pid, frozenset(w.runs), w.node, w.ready, w.profile)
                 for w in self._workers
             )
         return ExecutorInfo(workers, self.restarts, self.kind, self.nodes())
@@ -156,6 +158,9 @@ class WorkerSlots(Generic[W]):
             _, future = self._calls.pop(payload["call_id"], (None, None))
             if future is not None and not future.done():
                 future.set_result(payload)
+            return
+        if kind == PROFILE:
+            worker.profile = payload
             return
         if kind == READY:
             worker.ready, worker.pid = True, payload["pid"]

@@ -18,6 +18,7 @@ from layerlab.config import get_settings
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.trainer_stack import TrainerStack
 from layerlab.core.training import Trainer, pick_device
+from layerlab.engine.worker_profile import PARTS
 from layerlab.measure.capacity import (
     Capacity,
     classroom_mix,
@@ -89,6 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(on LAYERLAB_RAY_ADDRESS, or a Ray of its own on 127.0.0.1)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also where the workers' time went at each K: training steps, metric passes, grid "
+        "passes, frames, the channel to the server, checkpoints, commands, waiting",
+    )
     parser.add_argument(
         "--sweep",
         action="store_true",
@@ -184,6 +191,9 @@ def command(args: argparse.Namespace) -> int:
     print(f"Classroom mix through {through} (grids 64x64, capped at {cap:g}/s);")
     print(f"the naive loop trains {naive:,.0f} model-steps/s")
     print(_table(rows, naive))
+    if args.profile:
+        print()
+        print(_profile_table(rows))
     print()
     print(_verdict(holds, runs))
     for k, ratio in _ray_to_local(rows).items():
@@ -241,6 +251,28 @@ def _table(rows: list[Capacity], naive: float) -> str:
             f"{row.grids_per_s_median:>7.1f} {row.memory_mib:>11,.0f} "
             f"{row.total_steps_per_s / naive:>8.1f}"
         )
+    return "\n".join(lines)
+
+
+def _profile_table(rows: list[Capacity]) -> str:
+    """Each row's shares of the workers' wall-clock time, part by part."""
+    parts = (*PARTS, "other")
+    widths = [max(len(part), 6) for part in parts]
+    header = " ".join(f"{part:>{width}}" for part, width in zip(parts, widths, strict=True))
+    lines = [
+        "Where the workers' time went while measured (each part's share of a worker's wall-clock "
+        "time,\naveraged over the workers; what the server itself spends, `layerlab load` shows):",
+        f"{'K':>5} {'on':>5} {header} {'rounds/s':>8}",
+    ]
+    for row in rows:
+        if not row.profile:
+            lines.append(f"{row.runs:>5} {row.executor:>5}  (no worker told its time)")
+            continue
+        shares = " ".join(
+            f"{row.profile[part]:>{width}.1%}" for part, width in zip(parts, widths, strict=True)
+        )
+        rounds = row.profile["rounds_per_s"]
+        lines.append(f"{row.runs:>5} {row.executor:>5} {shares} {rounds:>8.1f}")
     return "\n".join(lines)
 
 

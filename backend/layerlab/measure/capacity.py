@@ -24,6 +24,7 @@ from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES, Trainer
 from layerlab.engine.executor import Executor, WorkerConfig
 from layerlab.engine.local_executor import LocalExecutor, worker_devices
+from layerlab.engine.worker_profile import shares
 
 DATASETS = ("moons", "circles", "xor", "spiral")
 WIDTHS = (2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32)
@@ -103,6 +104,9 @@ class Capacity:
     grids_per_s_min: float
     grids_per_s_median: float
     memory_mib: float  # resident memory of the worker processes, summed
+    # where the workers' time went while measured: each part's share of their wall-clock time,
+    # averaged over the workers, and their rounds per second (worker_profile.py)
+    profile: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,11 +180,20 @@ def engine_capacity(
         _wait_for(lambda: min(learners.current_step) > 0, 120.0)
         time.sleep(1.0)  # every stack formed and its frame rates settled
         steps_before, grids_before = learners.steps(), list(learners.grids)
+        profiles_before = {w.index: w.profile for w in executor.info().workers}
         started = time.perf_counter()
         time.sleep(seconds)
         elapsed = time.perf_counter() - started
         steps_after, grids_after = learners.steps(), list(learners.grids)
-        memory = sum(_resident_mib(w.pid) for w in executor.info().workers if w.pid)
+        workers_after = executor.info().workers
+        memory = sum(_resident_mib(w.pid) for w in workers_after if w.pid)
+        profile = _mean_shares(
+            [
+                shares(before, w.profile)
+                for w in workers_after
+                if (before := profiles_before.get(w.index)) and w.profile
+            ]
+        )
     finally:
         executor.stop()
     steps = [(a - b) / elapsed for a, b in zip(steps_after, steps_before, strict=True)]
@@ -195,7 +208,17 @@ def engine_capacity(
         grids_per_s_min=min(grids),
         grids_per_s_median=statistics.median(grids),
         memory_mib=memory,
+        profile=profile,
     )
+
+
+def _mean_shares(per_worker: list[dict[str, float]]) -> dict[str, float]:
+    """Each part's share averaged over the workers that told theirs (a worker replaced while
+    measured has no before)."""
+    told = [worker for worker in per_worker if worker]
+    if not told:
+        return {}
+    return {part: statistics.fmean(worker[part] for worker in told) for part in told[0]}
 
 
 def _wait_for(condition: Any, timeout_s: float) -> None:
