@@ -24,7 +24,6 @@ from layerlab.api.schemas import (
 from layerlab.core.codegen import script_file_name
 from layerlab.core.datasets import DATASETS, Dataset, DatasetError, load_csv, make_dataset
 from layerlab.core.spec import DatasetSpec, describe_errors
-from layerlab.engine.admission import AdmissionError
 from layerlab.engine.scheduler import Scheduler
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -211,10 +210,8 @@ async def upload_dataset(
     except DatasetError as error:  # name what the uploader sent: the body or a query parameter
         where = {"dataset.label_column": "label_column"}  # all else is about the table
         raise ApiError(422, f"{where.get(error.field, 'body')}: {error.message}") from None
-    try:  # counted once it is a CSV that will be kept: a refused file costs its uploader nothing
-        scheduler.admit_upload(client, len(body))
-    except AdmissionError as refusal:
-        raise ApiError(429, refusal.message, {"Retry-After": str(refusal.retry_after_s)}) from None
+    # counted once it is a CSV that will be kept: a refused file costs its uploader nothing
+    scheduler.admit_upload(client, len(body))  # or Refused (429)
     info = {
         "task": dataset.task,
         "rows": len(dataset.y_train) + len(dataset.y_test),

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from layerlab.engine.admission import Refused
 from layerlab.engine.store import DatabaseDamaged
 
 logger = logging.getLogger("layerlab.api")
@@ -51,6 +52,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         return JSONResponse(
             {"error": error.message}, status_code=error.status_code, headers=error.headers
+        )
+
+    @app.exception_handler(Refused)  # a client's limits, a full server, a sweep's, a room's
+    async def refused(request: Request, refusal: Refused) -> JSONResponse:
+        wait = refusal.retry_after_s
+        headers = None if wait is None else {"Retry-After": str(wait)}
+        return JSONResponse(
+            {"error": refusal.message}, status_code=refusal.status_code, headers=headers
         )
 
     @app.exception_handler(DatabaseDamaged)

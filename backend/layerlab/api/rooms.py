@@ -38,8 +38,7 @@ from layerlab.core.models import parameter_count
 from layerlab.core.page_state import read_page_state
 from layerlab.core.room_rules import csv_safe, locks_problem
 from layerlab.core.spec import RunSpec
-from layerlab.engine.admission import AdmissionError
-from layerlab.engine.rooms import RoomRefused, Rooms
+from layerlab.engine.rooms import Rooms
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import RoomRecord
 
@@ -93,13 +92,6 @@ def teacher_room(rooms: Rooms, code: str, token: str | None) -> RoomRecord:
     if not rooms.is_teacher(record, token):
         raise ApiError(403, "X-Run-Token is not this room's teacher token (nor the admin token)")
     return record
-
-
-def refused(refusal: RoomRefused | AdmissionError) -> ApiError:
-    if isinstance(refusal, AdmissionError):
-        headers = {"Retry-After": str(refusal.retry_after_s)}
-        return ApiError(refusal.status_code, refusal.message, headers)
-    return ApiError(refusal.status_code, refusal.message)
 
 
 async def data_facts(
@@ -200,10 +192,7 @@ async def create_room(
     setup = checked_setup(asked)
     task, _, _ = await data_facts(scheduler, asked.spec, limits, "setup.spec.")
     challenge = room.challenge.model_dump() if room.challenge else None
-    try:
-        record, teacher = rooms.create(room.title, setup, challenge, task)
-    except RoomRefused as refusal:
-        raise refused(refusal) from None
+    record, teacher = rooms.create(room.title, setup, challenge, task)  # or Refused (409)
     response.headers["Location"] = f"/api/rooms/{record.code}"
     return {**rooms.public(record, {"role": "teacher"}), "token": teacher}
 
@@ -271,10 +260,7 @@ async def delete_room(code: str, rooms: RoomsDep, token: TokenHeader = None) -> 
 )
 async def join_room(code: str, join: LearnerJoin, rooms: RoomsDep) -> dict[str, Any]:
     record = open_room(rooms, code)
-    try:
-        learner, token = rooms.join(record, join.name)
-    except RoomRefused as refusal:
-        raise refused(refusal) from None
+    learner, token = rooms.join(record, join.name)  # or Refused: the name, a full room
     return {"id": learner.id, "name": learner.name, "token": token}
 
 
@@ -346,12 +332,10 @@ async def create_room_run(
     learner = rooms.learner_of(record, token)
     if learner is None:
         raise ApiError(403, "X-Run-Token is not the token of a learner in this room")
-    try:
-        rooms.check_run(record, spec)  # before the data is made: a refusal costs nothing
-        _, parameters, csv_text = await data_facts(scheduler, spec, settings.limits(), "")
-        view = rooms.create_run(record, learner, spec, parameters, csv_text, paused)
-    except (RoomRefused, AdmissionError) as refusal:
-        raise refused(refusal) from None
+    # Refused: frozen (409), a lock broken (422), the learner's limits or a full server
+    rooms.check_run(record, spec)  # before the data is made: a refusal costs nothing
+    _, parameters, csv_text = await data_facts(scheduler, spec, settings.limits(), "")
+    view = rooms.create_run(record, learner, spec, parameters, csv_text, paused)
     response.headers["Location"] = f"/api/runs/{view['id']}"
     return {**run_view(scheduler, view["id"]), "token": token}
 

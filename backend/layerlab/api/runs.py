@@ -36,7 +36,6 @@ from layerlab.core.datasets import Dataset, DatasetError, load_csv, model_inputs
 from layerlab.core.limits import Limits
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import RunStatus
-from layerlab.engine.admission import AdmissionError
 from layerlab.engine.reads import ControlError
 from layerlab.engine.scheduler import Scheduler
 
@@ -126,12 +125,7 @@ async def create_run(
 ) -> dict[str, Any]:
     upload = await uploaded_csv(scheduler, spec, settings.limits())
     csv_text = upload.text if upload else None
-    try:
-        view, token = scheduler.create_run(spec, client, csv_text, paused)
-    except AdmissionError as refusal:
-        raise ApiError(
-            refusal.status_code, refusal.message, {"Retry-After": str(refusal.retry_after_s)}
-        ) from None
+    view, token = scheduler.create_run(spec, client, csv_text, paused)  # or Refused (429, 503)
     response.headers["Location"] = f"/api/runs/{view['id']}"
     if wait:
         await scheduler.wait_until_ended(view["id"], settings.max_wait_s)

@@ -17,9 +17,8 @@ from layerlab.api.schemas import SweepCreate, SweepCreated, SweepPublic, refusal
 from layerlab.core.datasets import Dataset, DatasetError, make_dataset, model_inputs
 from layerlab.core.limits import Limits
 from layerlab.core.spec import RunSpec
-from layerlab.engine.admission import AdmissionError
 from layerlab.engine.store import SweepRecord
-from layerlab.engine.sweeps import SweepRefused, Sweeps
+from layerlab.engine.sweeps import Sweeps
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 
@@ -102,14 +101,8 @@ async def create_sweep(
 ) -> dict[str, Any]:
     base = sweep.base.model_copy(update={"hidden_widths": []})
     shape, csv_text = await data_shape(sweeps, base, settings.limits())
-    try:
-        document, token = sweeps.create(base, sweep.depths, sweep.widths, client, shape, csv_text)
-    except SweepRefused as refusal:
-        raise ApiError(refusal.status_code, refusal.message) from None
-    except AdmissionError as refusal:
-        raise ApiError(
-            refusal.status_code, refusal.message, {"Retry-After": str(refusal.retry_after_s)}
-        ) from None
+    # or Refused: the sweep's own (409, 422) or its client's and the server's (429, 503)
+    document, token = sweeps.create(base, sweep.depths, sweep.widths, client, shape, csv_text)
     response.headers["Location"] = document["links"]["self"]
     return {**document, "token": token}
 

@@ -13,14 +13,23 @@ import time
 from layerlab.config import Settings
 
 
-class AdmissionError(Exception):
-    """A run refused for now: 429 (this client's limits) or 503 (the whole server is full)."""
+class Refused(Exception):
+    """What the server will not do (now): the HTTP status that says so and the sentence why,
+    and with `retry_after_s` how soon to ask again. The API answers every one alike
+    (api/errors.py); the engine's own refusals (a sweep's, a room's) are kinds of it."""
 
-    def __init__(self, status_code: int, message: str, retry_after_s: int) -> None:
+    def __init__(self, status_code: int, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.retry_after_s = retry_after_s
+
+
+class AdmissionError(Refused):
+    """A run refused for now: 429 (this client's limits) or 503 (the whole server is full)."""
+
+    def __init__(self, status_code: int, message: str, retry_after_s: int) -> None:
+        super().__init__(status_code, message, retry_after_s)  # always says when to try again
 
 
 class Admission:

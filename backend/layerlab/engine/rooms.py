@@ -25,6 +25,7 @@ from layerlab.core.room_rules import (
 )
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES
+from layerlab.engine.admission import Refused
 from layerlab.engine.reads import ControlError, LiveRun
 from layerlab.engine.room_reads import RoomReads
 from layerlab.engine.scheduler import Scheduler
@@ -37,13 +38,8 @@ FROZEN = "the teacher has frozen the room; wait for them to resume it"
 TEND_S = 2.0  # how often open rooms are looked at without a wall: metrics kept, TTL enforced
 
 
-class RoomRefused(Exception):
+class RoomRefused(Refused):
     """What a room may not do now: the status code and the sentence to say why."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
 
 
 class Rooms(RoomReads):

@@ -15,6 +15,7 @@ from layerlab.core.models import parameter_count
 from layerlab.core.spec import RunSpec
 from layerlab.core.sweep import cell_metrics, run_count, sweep_runs
 from layerlab.core.training import FINAL_STATUSES
+from layerlab.engine.admission import Refused
 from layerlab.engine.reads import CALL_TIMEOUT_S
 from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import SweepRecord
@@ -23,13 +24,8 @@ from layerlab.engine.tokens import new_token, token_matches
 ENDED = FINAL_STATUSES | {"deleted"}  # a run deleted on its own has ended too
 
 
-class SweepRefused(Exception):
+class SweepRefused(Refused):
     """A sweep that may not be created: 422 (too many runs) or 409 (one is already active)."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
 
 
 class Sweeps:
