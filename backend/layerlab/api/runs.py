@@ -239,9 +239,7 @@ def _control_route(action: Literal["pause", "resume", "step", "cancel"], summary
     ) -> dict[str, Any]:
         require_owner(scheduler, run_id, token)
         scheduler.touch(run_id)
-        frozen = rooms.control_refusal(run_id, action)  # a room's run waits for its teacher
-        if frozen:
-            raise ApiError(409, frozen)
+        rooms.check_control(run_id, action)  # a room's run waits for its teacher's resume
         try:
             await scheduler.control(run_id, action)
         except ControlError as error:
@@ -269,9 +267,7 @@ async def update_rates(
     token: TokenHeader = None,
 ) -> dict[str, Any]:
     require_owner(scheduler, run_id, token)
-    locked = rooms.rates_refusal(run_id, rates.changes())  # a room's run keeps its locks
-    if locked:
-        raise ApiError(422, locked)
+    rooms.check_rates(run_id, rates.changes())  # a room's run keeps its locks
     try:
         scheduler.set_rates(run_id, rates.changes())
     except ControlError as error:

@@ -240,21 +240,25 @@ class Rooms(RoomReads):
             raise RoomRefused(422, problem)
         return dumped
 
-    def control_refusal(self, run_id: str, action: str) -> str:
-        """Why a room's run may not resume or take a step now ('' when it may)."""
+    def check_control(self, run_id: str, action: str) -> None:
+        """RoomRefused (409) for a room's run asked to resume or take a step while its room is
+        frozen; any other run, or action, passes."""
         run = self.store.room_run(run_id)
         if run is None or action not in ("resume", "step"):
-            return ""
+            return
         record = self.store.get_room(run.room)
-        return FROZEN if record is not None and record.frozen else ""
+        if record is not None and record.frozen:
+            raise RoomRefused(409, FROZEN)
 
-    def rates_refusal(self, run_id: str, changes: dict[str, float | None]) -> str:
-        """Why a room's run may not take these rates: a lock of the room ('' when it may)."""
+    def check_rates(self, run_id: str, changes: dict[str, float | None]) -> None:
+        """RoomRefused (422) for rates a room's run may not take: its room locks them."""
         run = self.store.room_run(run_id)
         record = self.store.get_room(run.room) if run is not None else None
         if record is None:
-            return ""
-        return rates_problem(record.setup["spec"], changes, record.setup["locked"])
+            return
+        problem = rates_problem(record.setup["spec"], changes, record.setup["locked"])
+        if problem:
+            raise RoomRefused(422, problem)
 
     # --- tending: metrics kept without a wall, rooms past their TTL closed ---------------------
 
