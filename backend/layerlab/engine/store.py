@@ -183,10 +183,33 @@ def _room_run(row: sqlite3.Row) -> RoomRunRecord:
 
 
 def _insert(table: str, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters that add a row of `values` (column names our own)."""
     placeholders = ", ".join("?" for _ in values)
     return f"INSERT INTO {table} ({', '.join(values)}) VALUES ({placeholders})", tuple(
         values.values()
     )
+
+
+def _update(
+    table: str,
+    key: tuple[str, str],
+    fields: dict[str, Any],
+    updatable: tuple[str, ...],
+    json_fields: tuple[str, ...] = (),
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters that set `fields` of the row whose `key` (column, value)
+    names it; the JSON fields written as JSON. ValueError for a field not `updatable`: column
+    names come from those lists, never from a caller's text."""
+    for name in fields:
+        if name not in updatable:
+            raise ValueError(f"unknown field {name!r} of {table}; expected one of {updatable}")
+    stored = {
+        name: json.dumps(value) if name in json_fields and value is not None else value
+        for name, value in fields.items()
+    }
+    assignments = ", ".join(f"{name} = ?" for name in stored)
+    column, value = key
+    return f"UPDATE {table} SET {assignments} WHERE {column} = ?", (*stored.values(), value)
 
 
 def _sweep(row: sqlite3.Row) -> SweepRecord:
@@ -359,24 +382,12 @@ class Store:
         """Insert a new run (history downsampled); a duplicate id raises sqlite3.IntegrityError."""
         values = asdict(record)
         del values["has_weights"]
-        columns = self._columns(values)
-        placeholders = ", ".join("?" for _ in columns)
-        self._write(
-            f"INSERT INTO runs ({', '.join(columns)}) VALUES ({placeholders})",
-            tuple(columns.values()),
-        )
+        self._write(*_insert("runs", self._columns(values)))
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set the named fields, history downsampled; a run deleted meanwhile is left alone."""
-        for name in fields:
-            if name not in _UPDATABLE:
-                raise ValueError(f"unknown run field {name!r}; expected one of {_UPDATABLE}")
-        if not fields:
-            return
-        columns = self._columns(fields)
-        # Column names come from _UPDATABLE, never from a caller's text.
-        assignments = ", ".join(f"{name} = ?" for name in columns)
-        self._write(f"UPDATE runs SET {assignments} WHERE id = ?", (*columns.values(), run_id))
+        if fields:
+            self._write(*_update("runs", ("id", run_id), self._columns(fields), _UPDATABLE))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         sql = f"SELECT {_SUMMARY_COLUMNS}, history, grid FROM runs WHERE id = ?"
@@ -482,11 +493,7 @@ class Store:
         values = asdict(record)
         for name in ("base", "depths", "widths", "cells"):
             values[name] = json.dumps(values[name])
-        placeholders = ", ".join("?" for _ in values)
-        self._write(
-            f"INSERT INTO sweeps ({', '.join(values)}) VALUES ({placeholders})",
-            tuple(values.values()),
-        )
+        self._write(*_insert("sweeps", values))
 
     def get_sweep(self, sweep_id: str) -> SweepRecord | None:
         rows = self._read("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
@@ -538,15 +545,7 @@ class Store:
         return [_room(row) for row in self._read("SELECT * FROM rooms ORDER BY created_at, code")]
 
     def update_room(self, code: str, **fields: Any) -> None:
-        for name in fields:
-            if name not in _ROOM_UPDATABLE:
-                raise ValueError(f"unknown room field {name!r}; expected one of {_ROOM_UPDATABLE}")
-        stored = {
-            name: json.dumps(value) if name in _ROOM_JSON and value is not None else value
-            for name, value in fields.items()
-        }
-        assignments = ", ".join(f"{name} = ?" for name in stored)
-        self._write(f"UPDATE rooms SET {assignments} WHERE code = ?", (*stored.values(), code))
+        self._write(*_update("rooms", ("code", code), fields, _ROOM_UPDATABLE, _ROOM_JSON))
 
     def delete_room(self, code: str) -> bool:
         """Forget the room, its learners and its record of their runs (not the runs)."""
@@ -582,18 +581,9 @@ class Store:
         return _room_run(rows[0]) if rows else None
 
     def update_room_run(self, run_id: str, **fields: Any) -> None:
-        for name in fields:
-            if name not in _ROOM_RUN_UPDATABLE:
-                raise ValueError(f"unknown field {name!r}; expected one of {_ROOM_RUN_UPDATABLE}")
         # json.dumps writes a diverged run's NaN loss, and json.loads reads it back
-        stored = {
-            name: json.dumps(value) if name == "metrics" and value is not None else value
-            for name, value in fields.items()
-        }
-        assignments = ", ".join(f"{name} = ?" for name in stored)
-        self._write(
-            f"UPDATE room_runs SET {assignments} WHERE run_id = ?", (*stored.values(), run_id)
-        )
+        key = ("run_id", run_id)
+        self._write(*_update("room_runs", key, fields, _ROOM_RUN_UPDATABLE, ("metrics",)))
 
     # uploaded datasets
 
