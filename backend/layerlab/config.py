@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from layerlab.core.limits import DEFAULT_LIMITS, Limits
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+ExecutorKind = Literal["local", "ray"]  # see engine/executor.py's executor_for
 # The repository's lessons/, beside backend/ and frontend/ (installed editable, as api/app.py
 # finds frontend/).
 LESSONS = Path(__file__).resolve().parents[2] / "lessons"
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     )
 
     # --- where the workers run ----------------------------------------------------------------
-    executor: Literal["local", "ray"] = Field(
+    executor: ExecutorKind = Field(
         "local",
         description="Where runs train: 'local' worker processes of this machine, or 'ray' actors "
         "on a Ray cluster (pip install 'layerlab[ray]').",

@@ -354,7 +354,7 @@ def test_explain_point_walks_the_point_through_the_trained_network(
     assert code == 0
     text = out[out.index("Forward pass of the point (0.5, -2)") :]
     assert "input x = (x1, x2, x1²) = (0.5, -2, 0.25)" in text
-    assert "Layer 1 of 3 (hidden 1, 3 → 4, relu): z = W·x + b, h1 = relu(z)" in text
+    assert "Layer 1 of 3 (hidden 1, 3 → 4, relu): z = W·x + b, h1 = ReLU(z)" in text
     assert "Layer 3 of 3 (output, 3 → 1, sigmoid): z = W·h2 + b, y = σ(z)" in text
     chance = f"p(class 1) = {probability:.4f} → class {int(probability > 0.5)}"
     assert text.rstrip().endswith(f"Output: {chance}")

@@ -2,7 +2,9 @@
 create their runs in it; its leaderboard, results and join QR code.
 
 A learner's run is an ordinary run owned by the learner's token (`/api/runs/{id}` controls it);
-`/ws/rooms/{code}` (room_stream.py) is the teacher's wall.
+`/ws/rooms/{code}` (room_stream.py) is the teacher's wall. The routes (about 400 lines) stay
+together, as runs.py's do: they share the teacher's and the learner's token checks and the
+refusals they document.
 """
 
 import csv

@@ -1,5 +1,9 @@
 """Request and response bodies of the REST API, named by role (RunCreate is the RunSpec itself),
-and the refusals each route documents."""
+and the refusals each route documents.
+
+One module of declarations (about 650 lines): the OpenAPI document's shapes are found in one
+place, the refusals beside them, and shapes several routes share (a run's, a spec's) need no
+import between route modules."""
 
 from typing import Annotated, Any, Literal
 
@@ -14,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from layerlab.config import ExecutorKind
 from layerlab.core.limits import limits_in
 from layerlab.core.room_rules import unshowable
 from layerlab.core.spec import EpochsPerS, LearningRate, RegularizationRate, RunSpec
@@ -410,7 +415,7 @@ class WorkerPublic(BaseModel):
 
 
 class ExecutorPublic(BaseModel):
-    kind: Literal["local", "ray"] = Field(description="Where runs train (LAYERLAB_EXECUTOR).")
+    kind: ExecutorKind = Field(description="Where runs train (LAYERLAB_EXECUTOR).")
     nodes: list[NodePublic]
     workers: list[WorkerPublic]
     restarts: int = Field(description="Workers that died and were replaced since the start.")

@@ -81,7 +81,7 @@ async def _send_frames(websocket: WebSocket, mailbox: Mailbox, settings: Setting
 
 
 async def close_slow(websocket: WebSocket, settings: Settings) -> None:
-    websocket.app.state.scheduler.stream_counts.slow_viewers_closed += 1
+    websocket.app.state.scheduler.count_slow_viewer()
     reason = f"too slow: no frame accepted for {settings.slow_viewer_timeout_s:g} s"
     with contextlib.suppress(Exception):
         await asyncio.wait_for(
@@ -97,7 +97,7 @@ async def send(websocket: WebSocket, frame: dict[str, Any], settings: Settings) 
             await websocket.send_text(text)
     else:  # pragma: no cover
         await asyncio.wait_for(websocket.send_text(text), limit_s)
-    websocket.app.state.scheduler.stream_counts.sent[frame["type"]] += 1
+    websocket.app.state.scheduler.count_sent(frame["type"])
 
 
 async def read_messages(websocket: WebSocket, settings: Settings) -> None:

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Body, Depends, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import PlainValidator
 
-from layerlab.api.deps import ClientDep, SettingsDep, SweepsDep, TokenHeader
+from layerlab.api.deps import ClientDep, SchedulerDep, SettingsDep, SweepsDep, TokenHeader
 from layerlab.api.errors import ApiError
 from layerlab.api.runs import SPEC_EXAMPLE, uploaded_csv, validate_body
 from layerlab.api.schemas import SweepCreate, SweepCreated, SweepPublic, refusals
 from layerlab.core.datasets import Dataset, DatasetError, make_dataset, model_inputs
 from layerlab.core.limits import Limits
 from layerlab.core.spec import RunSpec
+from layerlab.engine.scheduler import Scheduler
 from layerlab.engine.store import SweepRecord
 from layerlab.engine.sweeps import Sweeps
 
@@ -44,11 +45,11 @@ SweepBody = Annotated[SweepCreate, Depends(sweep_in_body)]
 
 
 async def data_shape(
-    sweeps: Sweeps, spec: RunSpec, limits: Limits
+    scheduler: Scheduler, spec: RunSpec, limits: Limits
 ) -> tuple[tuple[str, int, int], str | None]:
     """((task, inputs, outputs), the CSV text for an upload): what each cell's parameter count
     and every run's worker need of the data."""
-    upload = await uploaded_csv(sweeps.scheduler, spec, limits)
+    upload = await uploaded_csv(scheduler, spec, limits)
 
     def shape(dataset: Dataset) -> tuple[str, int, int]:
         x_train, _ = model_inputs(dataset, spec)
@@ -95,12 +96,13 @@ def owned(sweeps: Sweeps, sweep_id: str, token: str | None) -> SweepRecord:
 async def create_sweep(
     sweep: SweepBody,
     sweeps: SweepsDep,
+    scheduler: SchedulerDep,
     settings: SettingsDep,
     client: ClientDep,
     response: Response,
 ) -> dict[str, Any]:
     base = sweep.base.model_copy(update={"hidden_widths": []})
-    shape, csv_text = await data_shape(sweeps, base, settings.limits())
+    shape, csv_text = await data_shape(scheduler, base, settings.limits())
     # or Refused: the sweep's own (409, 422) or its client's and the server's (429, 503)
     document, token = sweeps.create(base, sweep.depths, sweep.widths, client, shape, csv_text)
     response.headers["Location"] = document["links"]["self"]

@@ -13,11 +13,12 @@ from typing import Any
 
 from layerlab.cli.console import aligned, number
 from layerlab.core import inference
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.training import Trainer
 from layerlab.usage import UsageError
 
 SHOWN = 8  # rows and columns of a matrix shown whole
-SYMBOLS = {"sigmoid": "σ", "softmax": "softmax", "identity": "", "linear": ""}
+OUTPUT_SYMBOLS = {"sigmoid": "σ", "softmax": "softmax", "identity": ""}  # hidden: the registry's
 
 
 def point_numbers(text: str) -> list[float]:
@@ -81,7 +82,11 @@ def _layer_text(layer: dict[str, Any], count: int) -> list[str]:
     rows, columns = len(weight), len(weight[0])
     h = "x" if layer["layer"] == 1 else f"h{layer['layer'] - 1}"
     name = "output" if layer["kind"] == "output" else f"hidden {layer['layer']}"
-    symbol = SYMBOLS.get(layer["activation"], layer["activation"])
+    activation = layer["activation"]
+    if activation in ACTIVATIONS:  # a hidden layer's, written as the page writes it
+        symbol = ACTIVATIONS[activation].symbol
+    else:
+        symbol = OUTPUT_SYMBOLS.get(activation, activation)
     out = "y" if layer["kind"] == "output" else f"h{layer['layer']}"
     applied = f"{out} = {symbol}(z)" if symbol else f"{out} = z"
     title = (

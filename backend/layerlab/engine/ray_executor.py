@@ -15,6 +15,8 @@ workers, which runs each holds and where a new one goes.
 
 Ray is an optional extra (`pip install 'layerlab[ray]'`). Without LAYERLAB_RAY_ADDRESS the server
 starts a Ray of its own on this machine, on 127.0.0.1 only and without a dashboard unless asked.
+The module (about 400 lines) is the actor and the executor that drives it: they share the
+commands' numbering and the events' protocol, and Ray is imported here alone.
 """
 
 import contextlib

@@ -155,6 +155,14 @@ class SchedulerReads:
     def stream_counts(self) -> StreamCounts:
         return self.hub.counts
 
+    def count_sent(self, frame_type: str) -> None:
+        """A viewer took a frame of this type (the streams send them; the hub counts them)."""
+        self.hub.counts.sent[frame_type] += 1
+
+    def count_slow_viewer(self) -> None:
+        """A viewer was closed for taking no frame in time."""
+        self.hub.counts.slow_viewers_closed += 1
+
     @property
     def viewers(self) -> int:
         return self.hub.total_viewers

@@ -5,6 +5,8 @@ leaderboard, the wall's frame and the results.
 wall's last frame) and answers every read the routes make; `Rooms` (rooms.py) is these reads plus
 what changes a room. A learner's runs are read live from the hub while they train, and from the
 room's own record of them once they have ended, which it brings up to date as it reads.
+The reads (about 380 lines) stay in one class: they share that state, which splitting them would
+hand between modules.
 """
 
 import hmac

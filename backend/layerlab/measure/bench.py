@@ -10,11 +10,12 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from typing import get_args
 
 import torch
 from pydantic import ValidationError
 
-from layerlab.config import get_settings
+from layerlab.config import ExecutorKind, get_settings
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.trainer_stack import TrainerStack
 from layerlab.core.training import Trainer, pick_device
@@ -84,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (cpu)")
     parser.add_argument(
         "--executor",
-        choices=("local", "ray"),
+        choices=get_args(ExecutorKind),
         default="local",
         help="ray: the classroom mix also through as many Ray actors, beside the local processes "
         "(on LAYERLAB_RAY_ADDRESS, or a Ray of its own on 127.0.0.1)",
@@ -147,7 +148,7 @@ def command(args: argparse.Namespace) -> int:
         ) from None
     lone = lone_run(lone_spec, 3000, args.repeats, device)
     naive = naive_total_steps_per_s(mix[:16], seconds_each=0.25)
-    kinds = ["local", "ray"] if args.executor == "ray" else ["local"]
+    kinds = list(dict.fromkeys(["local", args.executor]))  # local, and beside it the one asked
     if "ray" in kinds:
         from layerlab.engine.ray_executor import connect_ray
 

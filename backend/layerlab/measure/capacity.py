@@ -18,12 +18,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from layerlab.config import Settings
+from layerlab.config import ExecutorKind, Settings
 from layerlab.core.limits import DEFAULT_LIMITS, Limits
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES, Trainer
-from layerlab.engine.executor import Executor, WorkerConfig
-from layerlab.engine.local_executor import LocalExecutor, worker_devices
+from layerlab.engine.executor import Executor, executor_for
 from layerlab.engine.worker_profile import shares
 
 DATASETS = ("moons", "circles", "xor", "spiral")
@@ -158,20 +157,18 @@ def engine_capacity(
     settings: Settings,
     workers: int,
     seconds: float,
-    executor_kind: str = "local",
+    executor_kind: ExecutorKind = "local",
 ) -> Capacity:
     """Train the runs in the service's workers (local processes, or as many Ray actors on the
     Ray this process is connected to) and measure steps and grid frames per run."""
     per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
     learners = _Learners(specs)
-    config = WorkerConfig.from_settings(settings)
-    executor: Executor
-    if executor_kind == "ray":
-        from layerlab.engine.ray_executor import RayExecutor
-
-        executor = RayExecutor(per_worker, config, device=settings.device, workers_per_node=workers)
-    else:
-        executor = LocalExecutor(worker_devices(settings.device, workers), per_worker, config)
+    executor = executor_for(
+        settings.model_copy(
+            update={"executor": executor_kind, "workers": workers, "ray_workers_per_node": workers,
+                    "runs_per_worker": per_worker}
+        )
+    )  # fmt: skip
     learners.executor = executor
     executor.start(learners)
     try:

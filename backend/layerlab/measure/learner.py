@@ -5,6 +5,7 @@ its stream, and every few seconds moves a slider, which cancels the run and star
 sometimes it pauses and resumes, or changes the learning rate while the run trains. Meanwhile it
 reads what the page reads and the stream does not carry (frontend/js/live-polls.js): the model,
 each hidden neuron's map, and the predictions on the test points of the dataset's preview.
+One class (about 380 lines): the learner's actions share its run, its timings and its counters.
 """
 
 import asyncio

@@ -1,5 +1,7 @@
 """What a load test saw: runs, frames per viewer, time to the first frame, the page's reads of
-each run (model, neurons, predict), errors, memory; in a room, the wall's frames and tiles."""
+each run (model, neurons, predict), errors, memory; in a room, the wall's frames and tiles.
+
+One report (about 350 lines): its sections read the same counters and print one table."""
 
 import collections
 import math
