@@ -5,7 +5,7 @@
 // click lands on one), marked with a cross.
 
 import { CLASS_COLORS, classBandScale, cssVar, divergingScale } from "./colors.js";
-import { escapeHtml } from "./html.js";
+import { escapeHtml, escapePlotly } from "./html.js";
 import { formatFixed, formatNumber, plotlySeparators } from "./format.js";
 import { t } from "./i18n.js";
 import { inputLabel } from "./notation.js";
@@ -115,7 +115,7 @@ export function createBoundaryChart(store, ids = { plot: "boundary", points: "bo
     const surface = cssVar("--surface");
     const ink = cssVar("--ink");
     const [low, high] = valueRange(state);
-    const names = preview.input_names.map(inputLabel);
+    const names = preview.input_names.map((name) => escapePlotly(inputLabel(name)));
     const make = (split, name, outline, width, size) => {
       const { x, y } = preview[split];
       const marker = { size, line: { color: outline, width } };
@@ -124,7 +124,7 @@ export function createBoundaryChart(store, ids = { plot: "boundary", points: "bo
       } else {
         marker.color = y.map((label) => CLASS_COLORS[label % CLASS_COLORS.length]);
       }
-      const labels = kind === "regression" ? y.map((v) => formatNumber(v, 2)) : y.map((label) => preview.class_names[label] ?? label);
+      const labels = kind === "regression" ? y.map((v) => formatNumber(v, 2)) : y.map((label) => escapePlotly(preview.class_names[label] ?? label));
       return {
         type: "scatter",
         mode: "markers",
@@ -187,7 +187,7 @@ export function createBoundaryChart(store, ids = { plot: "boundary", points: "bo
   /** One layout for both layers, so that the points sit exactly over the heatmap's cells. */
   function layoutFor(state, extent, { axes }) {
     const muted = cssVar("--muted");
-    const names = state.preview.input_names.map(inputLabel);
+    const names = state.preview.input_names.map((name) => escapePlotly(inputLabel(name)));
     const axis = (range, title) => ({
       range,
       title: { text: axes ? title : "", font: { size: 12, color: muted }, standoff: 4 },

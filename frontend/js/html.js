@@ -8,6 +8,12 @@ export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ENTITIES[c]);
 }
 
+/** Text for Plotly, which reads its own tags (<b>, <br>, <a href>) in titles and hover text and
+ * decodes &amp;, &lt; and &gt; alone: those three escaped, a name is shown as written. */
+export function escapePlotly(text) {
+  return String(text).replace(/[&<>]/g, (c) => ENTITIES[c]);
+}
+
 /** A new element with these attributes and, as text, `text`. */
 export function element(tag, attributes = {}, text = null) {
   const node = document.createElement(tag);

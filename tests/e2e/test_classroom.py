@@ -83,6 +83,8 @@ class Classroom:
         wall.fill("#room-admin-token", "not the token")
         wall.click("#room-admin-form button[type=submit]")
         expect(wall.locator("#room-admin-error")).not_to_be_empty()
+        violations = axe_violations(wall)
+        assert not violations, "axe-core found in the admin dialog:\n" + "\n".join(violations)
         wall.fill("#room-admin-token", ADMIN_TOKEN)
         wall.click("#room-admin-form button[type=submit]")
         wall.wait_for_url(re.compile(r"/wall\.html#room=[A-Z2-9]{6}"))
@@ -189,6 +191,8 @@ def test_a_class_in_a_room(classroom: Classroom, server: LiveServer, screenshots
         expect(page.locator('[data-control="noise"]')).to_be_hidden()
         expect(page.locator('[data-control="depth"]')).to_be_visible()
         assert page.evaluate("window.layerlab.store.state.config.samples") == 100
+    violations = axe_violations(classroom.learners["Ana"])
+    assert not violations, "axe-core found on a learner's page:\n" + "\n".join(violations)
 
     # Two learners try a network without a hidden layer: the board has something to rank.
     for name in ("Bruno", "Dmitri"):
@@ -249,6 +253,12 @@ def test_a_class_in_a_room(classroom: Classroom, server: LiveServer, screenshots
     for page in classroom.learners.values():
         expect(page.locator("#room-bar-frozen")).to_be_visible(timeout=30_000)
         expect(page.locator("#play")).to_be_disabled()
+    for page, where in (
+        (classroom.learners["Ana"], "a frozen learner's page"),
+        (wall, "the frozen wall"),
+    ):
+        violations = axe_violations(page)
+        assert not violations, f"axe-core found on {where}:\n" + "\n".join(violations)
 
     # The leaderboard in the challenge's order: met first, then the better metric, then fewer
     # parameters, exactly as the server ranks them.
@@ -286,6 +296,8 @@ def test_a_class_in_a_room(classroom: Classroom, server: LiveServer, screenshots
         timeout=30_000,
     )
     wall.screenshot(path=str(screenshots / "room-spotlight.png"))
+    violations = axe_violations(wall)
+    assert not violations, "axe-core found in the spotlight:\n" + "\n".join(violations)
     wall.keyboard.press("Escape")
     expect(wall.locator("#wall-spotlight")).to_be_hidden()
 

@@ -56,6 +56,13 @@ def test_a_clicked_neurons_detail_comes_into_view(playground: Playground, motion
     page.evaluate("window.scrollTo(0, 0)")
     playground.open_neuron(".neuron.output")
     expect(page.locator("#neuron-detail")).to_be_in_viewport(ratio=1)
+    # and it had to come: at the top of the page its bottom lies below the fold
+    bottom = page.evaluate(
+        "(() => { const box = document.querySelector('#neuron-detail').getBoundingClientRect();"
+        " return box.bottom + window.scrollY; })()"
+    )
+    assert bottom > page.viewport_size["height"]
+    assert page.evaluate("window.scrollY") > 0
 
 
 def test_screenshots_after_training(playground: Playground, screenshots: Path) -> None:

@@ -438,8 +438,9 @@ def test_a_room_opens_a_step_and_hide_hides_the_button(playground: Playground) -
 # --- for everyone, and for people to look at ------------------------------------------------------
 
 
-def axe_violations(page: Page) -> list[str]:
-    results = Axe().run(page, context={"include": [["#lesson-panel"]]})
+def axe_violations(page: Page, whole_page: bool = False) -> list[str]:
+    context = None if whole_page else {"include": [["#lesson-panel"]]}
+    results = Axe().run(page, context=context)
     return [
         f"{violation['id']} ({violation['impact']}): {[n['target'] for n in violation['nodes']]}"
         for violation in results.response["violations"]
@@ -460,7 +461,7 @@ def test_axe_finds_nothing_in_the_panel(playground: Playground) -> None:
     playground.open("lang=en")
     page.click("#lessons-button")
     expect(page.locator(".lesson-card")).to_have_count(len(LESSON_IDS))
-    assert axe_violations(page) == []
+    assert axe_violations(page, whole_page=True) == []  # the page beside the open panel too
     for lesson_id in LESSON_IDS:
         lesson = lesson_doc(playground, lesson_id, "es")
         for key in ["question", "goal"]:
@@ -472,7 +473,7 @@ def test_axe_finds_nothing_in_the_panel(playground: Playground) -> None:
             if key == "question":
                 page.locator(".lesson-check").click()  # nothing chosen: a hint in the live region
                 expect(page.locator(".lesson-feedback")).to_have_attribute("data-verdict", "empty")
-            assert axe_violations(page) == [], (lesson_id, n)
+            assert axe_violations(page, whole_page=key == "goal") == [], (lesson_id, n)
 
 
 def english_left(panel_text: str) -> list[str]:

@@ -174,9 +174,16 @@ def test_markup_in_a_csvs_names_stays_text_under_the_pages_policy(
     policy = answer.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src")[0]
     expect(page.locator("#play")).to_be_enabled()
-    # markup in the file's name, both feature names, the label's name and every class
+    # markup in the file's name, both feature names, the label's name and every class: each
+    # would add an element (img, svg, b#injected) or run script if it were read as markup
+    header = [MARKUP[3], MARKUP[1], MARKUP[0]]
+    classes = [MARKUP[0], MARKUP[2], '<b id="injected-class">5</b>']
     playground = Playground(page, server)
-    playground.upload_csv("<b>pets</b>.csv", [MARKUP[0], MARKUP[1], MARKUP[3]], MARKUP[:3])
+    playground.upload_csv("<b>pets</b>.csv", header, classes)
+    assert "<b>pets</b>.csv" in page.locator("#dataset option:checked").inner_text()
+    # Plotly draws its own tags (<b>, <br>, <a>) in titles and hover text: the names stay text
+    expect(page.locator("#boundary .xtitle")).to_have_text(header[0])
+    expect(page.locator("#boundary .ytitle")).to_have_text(header[1])
     page.click("#play")
     # 60 rows train fast: the run may be done before the status is read as running
     trained = re.compile(r"^(running|done)$")
@@ -186,10 +193,15 @@ def test_markup_in_a_csvs_names_stays_text_under_the_pages_policy(
     for k in range(neurons.count()):
         neurons.nth(k).click()
         page.wait_for_timeout(150)  # the detail re-renders as the model updates
+    neurons.first.click()  # a first-layer neuron: its weights are named by the columns
     page.wait_for_timeout(1500)
     assert dialogs == []
-    assert page.locator("#injected").count() == 0
-    assert page.locator("body img[src='x'], body svg[onload]").count() == 0
+    injected = "#injected, #injected-class, body img[src='x'], body svg[onload], b"
+    assert page.locator(injected).count() == 0
+    assert (
+        page.evaluate("[...document.scripts].filter((s) => s.textContent.includes('alert')).length")
+        == 0
+    )
     detail = page.locator("#neuron-detail").inner_text()
-    assert MARKUP[0] in detail or MARKUP[1] in detail or "softmax" in detail or "σ" in detail
+    assert header[0] in detail and header[1] in detail
     assert page.evaluate("window.__violations") == []

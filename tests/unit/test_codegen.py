@@ -240,6 +240,14 @@ def test_the_plane_script_prints_learned_weights_beside_the_true_ones(
     assert [float(value) for value in match.groups()[:2]] == pytest.approx([2.0, -3.0], abs=0.2)
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_plane_is_written_with_the_pages_input_names(language: Language) -> None:
+    spec = RunSpec.model_validate({"dataset": {"name": "plane"}})
+    script = generate_script(spec, language=language)
+    assert "(x1, x2) " in script and "y = 2*x1 - 3*x2 + 5" in script
+    assert "3z" not in script
+
+
 @pytest.mark.parametrize("name", SPECS)
 def test_the_script_ends_exactly_where_the_trainer_ends(
     name: str, specs: dict[str, RunSpec], scripts: dict[str, Path], outputs: dict[str, str]

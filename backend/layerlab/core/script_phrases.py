@@ -37,8 +37,8 @@ PHRASES: dict[Language, dict[str, str]] = {
         "data_multigauss": "Data: $samples points in a square; the target is a surface of "
         "signed Gaussian bumps",
         "data_multigauss_bump": "(x, y, height, width) of each bump",
-        "data_plane": "Data: $samples points (x, z) in [-10, 10] and targets $plane_formula "
-        "+ noise",
+        "data_plane": "Data: $samples points (x1, x2) in [-10, 10] and targets $plane_formula "
+        "+ noise (the course writes x2 as z)",
         "data_features4": "Data: $samples points of 4 features in [0, 1]; a hidden linear "
         "rule gives the labels, and the noise flips a share of them (noise 1 flips half: the "
         "labels are then random)",
@@ -118,8 +118,8 @@ PHRASES: dict[Language, dict[str, str]] = {
         "data_multigauss": "Datos: $samples puntos en un cuadrado; el objetivo es una "
         "superficie de campanas gaussianas, positivas y negativas",
         "data_multigauss_bump": "(x, y, altura, anchura) de cada campana",
-        "data_plane": "Datos: $samples puntos (x, z) en [-10, 10] con objetivos "
-        "$plane_formula + ruido",
+        "data_plane": "Datos: $samples puntos (x1, x2) en [-10, 10] con objetivos "
+        "$plane_formula + ruido (el curso escribe x2 como z)",
         "data_features4": "Datos: $samples puntos de 4 características en [0, 1]; una regla "
         "lineal oculta da las etiquetas, y el ruido invierte una parte de ellas (con ruido 1 "
         "se invierte la mitad: las etiquetas quedan al azar)",

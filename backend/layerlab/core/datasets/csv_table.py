@@ -103,7 +103,7 @@ def _read_table(text: str, max_rows: int) -> tuple[list[str], list[list[str]]]:
         delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     table, row_start = [], 1
     try:
         for row in reader:
@@ -111,8 +111,11 @@ def _read_table(text: str, max_rows: int) -> tuple[list[str], list[list[str]]]:
                 table.append(row)
             row_start = reader.line_num + 1
     except csv.Error as error:  # a cell past the field size limit, a quote left open, a NUL
+        problem = str(error)
+        if problem == "unexpected end of data":  # strict: the file ended inside quotes
+            problem = 'a quoted cell opens there (") and is never closed'
         raise DatasetError(
-            "dataset.source", f"line {row_start} cannot be read as CSV: {error}"
+            "dataset.source", f"line {row_start} cannot be read as CSV: {problem}"
         ) from None
     if not table:
         raise DatasetError("dataset.source", "the CSV is empty")

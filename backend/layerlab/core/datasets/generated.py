@@ -95,9 +95,9 @@ def _plane(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarray, n
 
 
 def _plane_formula() -> str:
-    """The plane as the script's comment writes it: y = 2x - 3z + 5."""
+    """The plane as the script's comment writes it, in the page's names: y = 2*x1 - 3*x2 + 5."""
     (w1, w2), b = PLANE.weights, PLANE.bias
-    return f"y = {w1:g}x {'-' if w2 < 0 else '+'} {abs(w2):g}z + {b:g}"
+    return f"y = {w1:g}*x1 {'-' if w2 < 0 else '+'} {abs(w2):g}*x2 + {b:g}"
 
 
 def _features4(n: int, noise: float, seed: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
