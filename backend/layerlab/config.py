@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from layerlab.core.limits import DEFAULT_LIMITS, Limits
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-ExecutorKind = Literal["local", "ray"]  # see engine/executor.py's executor_for
+ExecutorKind = Literal["local", "ray"]  # see engine/executors.py
 # The repository's lessons/, beside backend/ and frontend/ (installed editable, as api/app.py
 # finds frontend/).
 LESSONS = Path(__file__).resolve().parents[2] / "lessons"

@@ -42,7 +42,7 @@ from layerlab.core.spec import (
     OPTIMIZERS,
     REGULARIZATIONS,
 )
-from layerlab.engine.executor import executor_for
+from layerlab.engine.executors import executor_for
 from layerlab.engine.hub import Hub
 from layerlab.engine.rooms import Rooms
 from layerlab.engine.scheduler import Scheduler

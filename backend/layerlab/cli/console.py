@@ -285,3 +285,37 @@ def aligned(
         ]
         lines.append((indent + "  ".join(cells)).rstrip())
     return "\n".join(lines)
+
+
+def _cell_text(cell: dict[str, Any], task: str) -> str:
+    """'97.5/95.0%  49p': train/test accuracy (or RMSE) and parameters."""
+    metrics = cell["metrics"] or {}
+    if task == "regression":
+        train, test = metrics.get("train_rmse"), metrics.get("test_rmse")
+        scores = f"{number(math.nan if train is None else train, 3)}/"
+        scores += number(math.nan if test is None else test, 3)
+    else:
+        scores = f"{100 * metrics['train_acc']:.1f}/{100 * metrics['test_acc']:.1f}%"
+    return f"{scores} {cell['parameters']}p"
+
+
+def sweep_table(document: dict[str, Any]) -> str:
+    """Depths down, widths across; each cell its train/test score and parameter count."""
+    task, widths = document["task"], document["widths"]
+    score = "train/test RMSE" if task == "regression" else "train/test accuracy"
+    texts = {(c["depth"], c["width"]): _cell_text(c, task) for c in document["cells"]}
+    column = max(len(text) for text in texts.values()) + 2
+    lines = [
+        f"{score} and parameters, depth × width "
+        f"({document['runs']} runs in {document['elapsed_s']:.1f} s on {document['device']})",
+        "",
+        "depth" + "".join(f"{f'width {width}':>{column}}" for width in widths),
+    ]
+    for depth in document["depths"]:
+        row = "".join(f"{texts[depth, width]:>{column}}" for width in widths)
+        lines.append(f"{depth:>5}{row}")
+    diverged = [c for c in document["cells"] if c["status"] == "diverged"]
+    if diverged:
+        named = ", ".join(f"{c['depth']}×{c['width']}" for c in diverged)
+        lines.append(f"\ndiverged (loss NaN or infinite; try a smaller --lr): {named}")
+    return "\n".join(lines)

@@ -6,8 +6,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from layerlab.cli.console import sweep_table
 from layerlab.cli.report import CLASS_COLORS, FIGURE_HTML, PAGE, _styled
-from layerlab.cli.sweep import sweep_table
 
 
 def _score(task: str) -> tuple[str, str]:

@@ -115,15 +115,3 @@ class Executor(Protocol):
         when none holds it or the worker is lost)."""
 
     def info(self) -> ExecutorInfo: ...
-
-
-def executor_for(settings: "Settings") -> Executor:
-    """The executor the settings choose (LAYERLAB_EXECUTOR): the one place executors are named.
-    Worker processes of this machine, or actors on a Ray cluster."""
-    if settings.executor == "ray":
-        from layerlab.engine.ray_executor import RayExecutor
-
-        return RayExecutor.from_settings(settings)
-    from layerlab.engine.local_executor import LocalExecutor
-
-    return LocalExecutor.from_settings(settings)

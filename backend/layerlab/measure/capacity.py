@@ -22,7 +22,8 @@ from layerlab.config import ExecutorKind, Settings
 from layerlab.core.limits import DEFAULT_LIMITS, Limits
 from layerlab.core.spec import RunSpec
 from layerlab.core.training import FINAL_STATUSES, Trainer
-from layerlab.engine.executor import Executor, executor_for
+from layerlab.engine.executor import Executor
+from layerlab.engine.executors import executor_for
 from layerlab.engine.worker_profile import shares
 
 DATASETS = ("moons", "circles", "xor", "spiral")
