@@ -32,10 +32,8 @@ def test_bench_measures_a_lone_run_and_a_small_class(capsys: pytest.CaptureFixtu
 def test_the_profile_table_has_a_share_per_part_and_says_when_none_came() -> None:
     told = dict.fromkeys((*PARTS, "other"), 0.0) | {"train": 0.625, "other": 0.375}
     rows = [
-        capacity.Capacity(
-            "local", 128, 2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, told | {"rounds_per_s": 40}
-        ),
-        capacity.Capacity("local", 256, 2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, {}),
+        capacity.Capacity(*("local", 128, 2), *[1.0] * 8, None, told | {"rounds_per_s": 40}),
+        capacity.Capacity(*("local", 256, 2), *[1.0] * 8, None, {}),
     ]
     table = bench._profile_table(rows).splitlines()
     assert table[2].split() == ["K", "on", *PARTS, "other", "rounds/s"]
@@ -56,6 +54,47 @@ def test_bench_measures_ray_actors_beside_local_processes(
     assert [row[1] for row in rows] == ["local", "ray"], printed
     assert all(float(row[2].replace(",", "")) > 0 for row in rows)
     assert "Ray actors / local processes at K=2: " in printed
+
+
+@pytest.mark.slow
+def test_bench_finds_how_many_learners_it_holds_at_a_pace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["bench", "--runs", "1", "--seconds", "1.5", "--repeats", "1", "--pace", "5",
+         "--paced-runs", "2,3", "--json"]
+    )  # fmt: skip
+    assert args.handler(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["runs"] for row in report["paced"]] in ([2], [2, 3])  # up to the first not held
+    for row in report["paced"]:
+        assert row["pace"] == 5
+        # a pace is a cap: no run trains faster (a tick of rounding aside)
+        assert 0 < row["epochs_per_s_min"] <= row["epochs_per_s_median"] <= 5 * 1.05
+        assert row["grids_per_s_min"] > 0
+    assert report["holds_paced"] in (0, 2, 3)
+
+
+def test_the_paced_verdict_names_the_pace_and_the_most_learners_held() -> None:
+    def row(k: int, epochs_min: float, grids_min: float) -> capacity.Capacity:
+        measured = (1.0, 1.0, 1.0, grids_min, 8.0, 1.0, epochs_min, 5.0)
+        return capacity.Capacity("local", k, 2, *measured, 5.0, {"waiting": 0.25})
+
+    rows = [row(128, 5.0, 8.0), row(256, 4.9, 6.0), row(512, 3.1, 6.0)]
+    held = [r.runs for r in rows if bench._keeps_pace(r)]
+    assert held == [128, 256]  # 512: a run fell to 3.1 epochs/s
+    assert not bench._keeps_pace(row(64, 5.0, 4.0))  # grids too few
+    verdict = bench._paced_verdict(held, [128, 256, 512], 5)
+    assert verdict.startswith("This server holds 256 learners at 5 epochs a second")
+    assert "try more" not in verdict
+    assert bench._paced_table(rows).splitlines()[1].split()[-2:] == ["75%", "1"]
+
+
+def test_a_pace_out_of_bounds_is_refused_before_anything_trains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--pace", "5000"]) == 2
+    assert "--pace takes 0.1 to 1000 epochs a second, not 5000" in capsys.readouterr().err
 
 
 def test_bad_run_counts_are_refused_with_the_flag_named() -> None:

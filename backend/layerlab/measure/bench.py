@@ -16,7 +16,7 @@ import torch
 from pydantic import ValidationError
 
 from layerlab.config import ExecutorKind, get_settings
-from layerlab.core.spec import RunSpec
+from layerlab.core.spec import MAX_EPOCHS_PER_S, MIN_EPOCHS_PER_S, RunSpec
 from layerlab.core.stacked.trainer_stack import TrainerStack
 from layerlab.core.training import Trainer, pick_device
 from layerlab.engine.worker_profile import PARTS
@@ -30,6 +30,7 @@ from layerlab.measure.sweep_speed import DEPTHS, SWEEP_BASE, WIDTHS, sweep_speed
 from layerlab.usage import UsageError
 
 MIN_STEPS_PER_S, MIN_GRIDS_PER_S = 100.0, 5.0  # what a learner needs to watch a run learn
+PACE_KEPT = 0.95  # a paced run is held when it trains at least this share of its pace
 
 # The lone run: built when measured, so that a server's tighter limits stop the bench alone.
 LONE_RUN = {
@@ -90,6 +91,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ray: the classroom mix also through as many Ray actors, beside the local processes "
         "(on LAYERLAB_RAY_ADDRESS, or a Ray of its own on 127.0.0.1)",
     )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="also the classroom at this pace, in epochs a second (the page's pace selector "
+        "offers 1, 5 and 20): how many learners the server holds at it; 0 measures none (0)",
+    )
+    parser.add_argument(
+        "--paced-runs",
+        default="128,256,512",
+        help="K tried at the pace, in turn, up to the first the server does not hold (128,256,512)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
         "--profile",
@@ -111,13 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--pid", type=int, help="the server's process id, for its memory")
 
 
-def _runs(text: str) -> list[int]:
+def _runs(text: str, flag: str = "--runs") -> list[int]:
     try:
         runs = [int(part) for part in text.split(",")]
     except ValueError:
         runs = []
     if not runs or min(runs) < 1:
-        raise SystemExit(f"--runs takes positive whole numbers separated by commas, not {text!r}")
+        raise SystemExit(f"{flag} takes positive whole numbers separated by commas, not {text!r}")
     return runs
 
 
@@ -133,13 +146,19 @@ def command(args: argparse.Namespace) -> int:
         return sweep_command(args)
     args.seconds = args.seconds or 8.0
     runs = _runs(args.runs)
+    paced_runs = _runs(args.paced_runs, "--paced-runs") if args.pace else []
+    if args.pace and not MIN_EPOCHS_PER_S <= args.pace <= MAX_EPOCHS_PER_S:
+        raise UsageError(
+            f"--pace takes {MIN_EPOCHS_PER_S:g} to {MAX_EPOCHS_PER_S:g} epochs a second, "
+            f"not {args.pace:g} (0: no paced classroom)"
+        )
     device = pick_device(args.device)
     settings = get_settings().model_copy(update={"device": str(device)})
     workers = args.workers or settings.worker_count(torch.cuda.device_count())
     try:  # the bench's runs are fixed; a server with tighter limits refuses them
         limits = settings.limits()
         lone_spec = RunSpec.model_validate(LONE_RUN, context={"limits": limits})
-        mix = classroom_mix(max(runs), limits=limits)
+        mix = classroom_mix(max(runs + paced_runs), limits=limits)
     except ValidationError as error:
         problem = "; ".join(str(item["msg"]) for item in error.errors())
         raise UsageError(
@@ -165,6 +184,12 @@ def command(args: argparse.Namespace) -> int:
 
             ray.shutdown()
     holds = [row.runs for row in rows if _enough(row) and row.executor == "local"]
+    paced: list[Capacity] = []
+    for k in paced_runs:  # up to the first K not held: past it, only slower
+        paced.append(engine_capacity(mix[:k], settings, workers, args.seconds, pace=args.pace))
+        if not _keeps_pace(paced[-1]):
+            break
+    holds_paced = [row.runs for row in paced if _keeps_pace(row)]
     if args.json:
         print(
             json.dumps(
@@ -176,6 +201,8 @@ def command(args: argparse.Namespace) -> int:
                         {**row.to_dict(), "ratio": row.total_steps_per_s / naive} for row in rows
                     ],
                     "holds": max(holds, default=0),
+                    "paced": [row.to_dict() for row in paced],
+                    "holds_paced": max(holds_paced, default=0) if paced else None,
                     "ray_to_local": _ray_to_local(rows) or None,
                 }
             )
@@ -197,6 +224,12 @@ def command(args: argparse.Namespace) -> int:
         print(_profile_table(rows))
     print()
     print(_verdict(holds, runs))
+    if paced:
+        print()
+        print(f"The same mix at {args.pace:g} epochs a second (the page's pace), each K in turn "
+              "up to the first not held:")  # fmt: skip
+        print(_paced_table(paced))
+        print(_paced_verdict(holds_paced, paced_runs, args.pace))
     for k, ratio in _ray_to_local(rows).items():
         print(f"Ray actors / local processes at K={k}: {ratio:.2f}x the total steps/s")
     capacity = workers * settings.runs_per_worker
@@ -228,6 +261,36 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 def _enough(row: Capacity) -> bool:
     return row.steps_per_s_min >= MIN_STEPS_PER_S and row.grids_per_s_min >= MIN_GRIDS_PER_S
+
+
+def _keeps_pace(row: Capacity) -> bool:
+    assert row.pace is not None
+    return row.epochs_per_s_min >= PACE_KEPT * row.pace and row.grids_per_s_min >= MIN_GRIDS_PER_S
+
+
+def _paced_table(rows: list[Capacity]) -> str:
+    """Each paced K: epochs a second and grids per run, and how busy the workers were."""
+    header = (f"{'K':>5} {'epochs/s min':>13} {'median':>7} {'grids/s min':>12} {'median':>7} "
+              f"{'workers busy':>13} {'memory MiB':>11}")  # fmt: skip
+    lines = [header]
+    for row in rows:
+        busy = f"{1 - row.profile['waiting']:.0%}" if row.profile else "?"
+        lines.append(
+            f"{row.runs:>5} {row.epochs_per_s_min:>13.2f} {row.epochs_per_s_median:>7.2f} "
+            f"{row.grids_per_s_min:>12.1f} {row.grids_per_s_median:>7.1f} {busy:>13} "
+            f"{row.memory_mib:>11,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def _paced_verdict(holds: list[int], runs: list[int], pace: float) -> str:
+    need = (f"{pace:g} epochs a second (at least {PACE_KEPT:.0%} of it) and >= "
+            f"{MIN_GRIDS_PER_S:g} grid frames/s each")  # fmt: skip
+    if not holds:
+        return f"Even {min(runs)} learners do not get {need} on this server."
+    best = max(holds)
+    more = " (the most tried: try more with --paced-runs)" if best == max(runs) else ""
+    return f"This server holds {best} learners at {need}{more}."
 
 
 def _ray_to_local(rows: list[Capacity]) -> dict[int, float]:

@@ -104,6 +104,9 @@ class Capacity:
     grids_per_s_min: float
     grids_per_s_median: float
     memory_mib: float  # resident memory of the worker processes, summed
+    epochs_per_s_min: float
+    epochs_per_s_median: float
+    pace: float | None  # the epochs a second every run was asked for; None: as fast as it goes
     # where the workers' time went while measured: each part's share of their wall-clock time,
     # averaged over the workers, and their rounds per second (worker_profile.py)
     profile: dict[str, float]
@@ -115,7 +118,7 @@ class Capacity:
 class _Learners:
     """K learners, each training one run after another: when a run ends (a fast one may, while
     it is measured), its learner starts the same run again. Counts what each learner's viewer
-    would have received: steps trained in all its runs, and grid frames."""
+    would have received: steps and epochs trained in all its runs, and grid frames."""
 
     def __init__(self, specs: list[RunSpec]) -> None:
         self.specs = specs
@@ -123,6 +126,8 @@ class _Learners:
         self.learner_of: dict[str, int] = {}
         self.finished_steps = [0] * len(specs)  # in the learner's ended runs
         self.current_step = [0] * len(specs)
+        self.finished_epochs = [0.0] * len(specs)
+        self.current_epoch = [0.0] * len(specs)
         self.grids = [0] * len(specs)
         self.runs = 0
 
@@ -131,6 +136,7 @@ class _Learners:
         self.runs += 1
         self.learner_of[run_id] = learner
         self.current_step[learner] = 0
+        self.current_epoch[learner] = 0.0
         assert self.executor is not None
         self.executor.submit(run_id, self.specs[learner], None, False)
 
@@ -139,16 +145,23 @@ class _Learners:
             done + now for done, now in zip(self.finished_steps, self.current_step, strict=True)
         ]
 
+    def epochs(self) -> list[float]:
+        return [
+            done + now for done, now in zip(self.finished_epochs, self.current_epoch, strict=True)
+        ]
+
     def __call__(self, run_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         learner = self.learner_of.get(run_id or "")
         if learner is None:
             return
         if kind == "metrics":
             self.current_step[learner] = payload["step"]
+            self.current_epoch[learner] = payload["epoch"]
         elif kind == "grid":
             self.grids[learner] += 1
         elif kind == "status" and payload.get("status") in FINAL_STATUSES:
             self.finished_steps[learner] += self.current_step[learner]
+            self.finished_epochs[learner] += self.current_epoch[learner]
             del self.learner_of[run_id or ""]
             self.start(learner)
 
@@ -159,9 +172,13 @@ def engine_capacity(
     workers: int,
     seconds: float,
     executor_kind: ExecutorKind = "local",
+    pace: float | None = None,
 ) -> Capacity:
     """Train the runs in the service's workers (local processes, or as many Ray actors on the
-    Ray this process is connected to) and measure steps and grid frames per run."""
+    Ray this process is connected to) and measure steps, epochs and grid frames per run; with a
+    `pace`, each run at that many epochs a second (the page's pace selector)."""
+    if pace is not None:
+        specs = [spec.model_copy(update={"epochs_per_s": pace}) for spec in specs]
     per_worker = max(settings.runs_per_worker, -(-len(specs) // workers))
     learners = _Learners(specs)
     executor = executor_for(
@@ -178,11 +195,13 @@ def engine_capacity(
         _wait_for(lambda: min(learners.current_step) > 0, 120.0)
         time.sleep(1.0)  # every stack formed and its frame rates settled
         steps_before, grids_before = learners.steps(), list(learners.grids)
+        epochs_before = learners.epochs()
         profiles_before = {w.index: w.profile for w in executor.info().workers}
         started = time.perf_counter()
         time.sleep(seconds)
         elapsed = time.perf_counter() - started
         steps_after, grids_after = learners.steps(), list(learners.grids)
+        epochs_after = learners.epochs()
         workers_after = executor.info().workers
         memory = sum(_resident_mib(w.pid) for w in workers_after if w.pid)
         profile = _mean_shares(
@@ -196,6 +215,7 @@ def engine_capacity(
         executor.stop()
     steps = [(a - b) / elapsed for a, b in zip(steps_after, steps_before, strict=True)]
     grids = [(a - b) / elapsed for a, b in zip(grids_after, grids_before, strict=True)]
+    epochs = [(a - b) / elapsed for a, b in zip(epochs_after, epochs_before, strict=True)]
     return Capacity(
         executor=executor_kind,
         runs=len(specs),
@@ -206,6 +226,9 @@ def engine_capacity(
         grids_per_s_min=min(grids),
         grids_per_s_median=statistics.median(grids),
         memory_mib=memory,
+        epochs_per_s_min=min(epochs),
+        epochs_per_s_median=statistics.median(epochs),
+        pace=pace,
         profile=profile,
     )
 
