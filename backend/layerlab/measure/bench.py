@@ -100,8 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--paced-runs",
-        default="128,256,512",
-        help="K tried at the pace, in turn, up to the first the server does not hold (128,256,512)",
+        default="32,64,128,256,512",
+        help="K tried at the pace, in turn, up to the first the server does not hold "
+        "(32,64,128,256,512)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
@@ -226,8 +227,8 @@ def command(args: argparse.Namespace) -> int:
     print(_verdict(holds, runs))
     if paced:
         print()
-        print(f"The same mix at {args.pace:g} epochs a second (the page's pace), each K in turn "
-              "up to the first not held:")  # fmt: skip
+        print(f"The same mix at {_epochs(args.pace)} a second (a pace of the page's), each K in "
+              "turn up to the first not held:")  # fmt: skip
         print(_paced_table(paced))
         print(_paced_verdict(holds_paced, paced_runs, args.pace))
     for k, ratio in _ray_to_local(rows).items():
@@ -284,13 +285,17 @@ def _paced_table(rows: list[Capacity]) -> str:
 
 
 def _paced_verdict(holds: list[int], runs: list[int], pace: float) -> str:
-    need = (f"{pace:g} epochs a second (at least {PACE_KEPT:.0%} of it) and >= "
+    need = (f"{_epochs(pace)} a second (at least {PACE_KEPT:.0%} of it) and >= "
             f"{MIN_GRIDS_PER_S:g} grid frames/s each")  # fmt: skip
     if not holds:
         return f"Even {min(runs)} learners do not get {need} on this server."
     best = max(holds)
     more = " (the most tried: try more with --paced-runs)" if best == max(runs) else ""
     return f"This server holds {best} learners at {need}{more}."
+
+
+def _epochs(count: float) -> str:
+    return f"{count:g} epoch" + ("" if count == 1 else "s")
 
 
 def _ray_to_local(rows: list[Capacity]) -> dict[int, float]:
