@@ -139,6 +139,7 @@ def test_runs_joining_and_leaving_midway_leave_the_others_unchanged() -> None:
             assert stack.geometry.depth == 3
         else:
             stack.leave(passers)
+            assert stack.geometry.depth == 2  # the 3-deep run has gone: so have its layers
         points = stack.evaluate([0.0] * len(stack))[:2]  # the stayers come first
         for point, trainer in zip(points, lone, strict=True):
             assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-12)
@@ -147,6 +148,35 @@ def test_runs_joining_and_leaving_midway_leave_the_others_unchanged() -> None:
         trainer.train_steps(80)
     for point, trainer in zip(stack.evaluate([0.0, 0.0]), lone, strict=True):
         assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-12)
+
+
+def test_a_stack_shrinks_when_its_deepest_run_leaves_and_nobody_else_notices() -> None:
+    """The deepest run leaves: the stack drops the layers only it had, and every run ends to the
+    last bit where it ends stacked on its own (float64), a deep run joining again included."""
+    dtype = torch.float64
+    specs = MIXED_STACK[:3]  # depths 2, 1 and 3
+    stacked = trainers(specs, dtype)
+    stack = TrainerStack(stacked)
+    stack.train(40)
+    stack.leave([stacked[2]])
+    assert stack.geometry == Geometry(n_inputs=2, width=16, depth=2, n_outputs=1)
+    assert stack.rows["params"].shape[1] == stack.geometry.size
+    stack.train(35)
+    stack.leave([stacked[0]])  # the 1-deep run left on its own: one hidden layer
+    assert stack.geometry.depth == 1
+    stack.train(25)
+    stack.join([stacked[0], stacked[2]])  # 3 deep again
+    assert stack.geometry.depth == 3
+    stack.train(30)
+    stack.leave(stacked)
+    for k, steps in enumerate([40 + 35 + 30, 40 + 35 + 25 + 30, 40 + 30]):
+        alone = Trainer(specs[k], dtype=dtype)
+        own = TrainerStack([alone])
+        own.train(steps)
+        own.leave([alone])
+        assert stacked[k].step == alone.step == steps
+        for name, value in stacked[k].model.state_dict().items():
+            assert torch.equal(value, alone.model.state_dict()[name]), (k, name)
 
 
 def test_a_run_that_leaves_goes_on_alone_on_the_same_path() -> None:

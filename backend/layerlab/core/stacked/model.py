@@ -97,6 +97,9 @@ class Geometry:
         return Geometry(max(self.n_inputs, n_inputs), self.width, max(self.depth, depth),
                         self.n_outputs)  # fmt: skip
 
+    def with_depth(self, depth: int) -> "Geometry":
+        return Geometry(self.n_inputs, self.width, depth, self.n_outputs)
+
 
 def placement(geometry: Geometry, n_inputs: int, hidden_widths: Sequence[int]) -> list[
     tuple[int, int, int]
@@ -141,16 +144,20 @@ def unpack(row: torch.Tensor, where: list[tuple[int, int, int]], geometry: Geome
 
 
 def relayout(flat: torch.Tensor, old: Geometry, new: Geometry) -> torch.Tensor:
-    """(K, P_old) rows laid out again for a grown geometry: hidden layers stay where they are, the
-    output layer moves to the new last place, and the new room is zero."""
-    grown = flat.new_zeros(flat.shape[0], new.size)
-    old_views, new_views = layer_views(flat, old), layer_views(grown, new)
+    """(K, P_old) rows laid out again for another geometry: hidden layers stay where they are, the
+    output layer moves to the new last place. Grown, the new room is zero; shrunk (the deepest
+    run has left), the hidden layers past the new depth go: no run has them, so they hold only
+    padding, which is zero."""
+    laid_out = flat.new_zeros(flat.shape[0], new.size)
+    old_views, new_views = layer_views(flat, old), layer_views(laid_out, new)
     for i, (weight, bias) in enumerate(old_views):
+        if new.depth <= i < old.depth:
+            continue
         j = i if i < old.depth else new.depth
         fan_in, fan_out = weight.shape[1:]
         new_views[j][0][:, :fan_in, :fan_out] = weight
         new_views[j][1][:, :, :fan_out] = bias
-    return grown
+    return laid_out
 
 
 class Saved(NamedTuple):

@@ -5,7 +5,9 @@ a width class. Their weights, gradients and optimizer state live in flat `(K, P)
 run padded to the stack's geometry (see `model`), and one explicit forward, backward and
 optimizer pass steps them all. Each run keeps its own data, batch order, batch size, optimizer,
 rates and regularization, and follows the trajectory its Trainer follows alone: a run may join
-or leave between steps, and on leaving its Trainer holds exactly the state the stack built.
+or leave between steps, and on leaving its Trainer holds exactly the state the stack built. The
+stack is as deep as its deepest member: it grows when a deeper run joins and shrinks when the
+deepest leaves.
 The module is one class (a little over 400 lines with `stack_key`): its join, leave, refill
 and step share the flat buffers' layout, which splitting would spread over files.
 """
@@ -140,8 +142,17 @@ class TrainerStack:
         self.rows = {name: rows.index_select(0, index) for name, rows in self.rows.items()}
         self.trainers = [self.trainers[k] for k in keep]
         self.orders = [self.orders[k] for k in keep]
-        if self.trainers:
-            self._rebuild()
+        if not self.trainers:
+            return
+        # the deepest run gone, the others stop paying for its layers: a 1-deep run in a 4-deep
+        # stack steps through 4 (passed through, but computed), in a 1-deep one through 1
+        depth = max(trainer.spec.depth for trainer in self.trainers)
+        if depth < self.geometry.depth:
+            shrunk = self.geometry.with_depth(depth)
+            for name in FLAT:
+                self.rows[name] = relayout(self.rows[name], self.geometry, shrunk)
+            self.geometry = shrunk
+        self._rebuild()
 
     def _rows_of(self, trainer: Trainer) -> dict[str, torch.Tensor]:
         """One run's state as (1, …) rows: flat buffers laid out in this stack's geometry."""
