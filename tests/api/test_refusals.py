@@ -226,6 +226,14 @@ BAD_REQUESTS = {
         content=b'{"epochs": "\xff"}',
         content_type="application/json",
     ),
+    "body cut short": BadRequest(
+        "POST",
+        "/api/runs",
+        422,
+        ("body", "not valid JSON", "at character 16"),
+        content=b'{"epochs": 10, ',
+        content_type="application/json",
+    ),
     "body nested too deeply": BadRequest(
         "POST",
         "/api/runs",

@@ -276,6 +276,18 @@ def test_an_unusable_setting_exits_2_naming_the_variable(
     assert err.startswith("error: LAYERLAB_MAX_EPOCHS: Input should be a valid integer")
 
 
+def test_a_token_too_short_is_named_but_never_written_out(
+    capsys: pytest.CaptureFixture[str], override_settings: Callable[..., None]
+) -> None:
+    override_settings(admin_token="hunter2-secret")
+    code, _, err = run(capsys, "train", *SMALL)
+    assert code == 2
+    assert (
+        "LAYERLAB_ADMIN_TOKEN: String should have at least 16 characters (got 14 characters)" in err
+    )
+    assert "hunter2" not in err
+
+
 def test_the_run_is_described_before_training_starts(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

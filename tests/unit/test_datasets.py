@@ -162,6 +162,7 @@ def test_csv_semicolons_are_understood(tmp_path: Path) -> None:
             "a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + '1,"2,1\n' + "1,2,0\n" * 3,
             'line 22 cannot be read as CSV: a quoted cell opens there (") and is never closed',
         ),
+        ("a,b,y" + ",1,2,0" * 40, "123 columns; at most 64; the whole file is one line"),
         ("a,b,y\n" + "1,2,0\n1,2,1\n" * 10 + "1,-1e308,1\n", "'-1e308' overflows float32"),
         ("a,b,y\n" + "1,2,0.5\n1,2,1e300\n" * 10, "label column 'y' has values that overflow"),
     ],

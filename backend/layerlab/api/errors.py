@@ -34,9 +34,11 @@ def describe_validation(errors: list[Any]) -> list[str]:
         where = ".".join(location) or "body"
         message = error.get("msg", "invalid")
         if error.get("type") == "json_invalid":
+            at = [part for part in location if part.isdigit()]  # the character it broke at
+            place = f" at character {int(at[0]) + 1}" if at else ""
             where, message = (
                 "body",
-                f"not valid JSON ({error.get('ctx', {}).get('error', message)})",
+                f"not valid JSON ({error.get('ctx', {}).get('error', message)}{place})",
             )
         got = ""
         quiet = error.get("type") in ("missing", "json_invalid") or "got " in message

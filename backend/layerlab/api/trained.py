@@ -295,7 +295,8 @@ async def export_run(
         raise ApiError(
             409,
             "format: onnx needs the onnx and onnxscript packages on the server "
-            "(pip install 'layerlab[onnx]'); state_dict and torchscript need nothing more",
+            "(pip install 'layerlab[onnx]', or in a clone pip install -e '.[onnx]'); "
+            "state_dict and torchscript need nothing more",
         )
     model, view, _ = await _trained_model(scheduler, run_id)
     data = await run_in_threadpool(export_model, model, view["model_info"]["n_inputs"], format)

@@ -312,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # a LAYERLAB_* variable with a value that cannot be used
         for item in error.errors():
             name = "LAYERLAB_" + "_".join(str(part) for part in item["loc"]).upper()
-            print(f"error: {name}: {item['msg']} (got {item.get('input')!r})", file=sys.stderr)
+            secret = "TOKEN" in name  # said wrong, but not written to a log
+            got = f"{len(str(item.get('input')))} characters" if secret else repr(item.get("input"))
+            print(f"error: {name}: {item['msg']} (got {got})", file=sys.stderr)
         return EXIT_USAGE
     parser = build_parser()
     try:

@@ -45,8 +45,8 @@ from layerlab.engine.tokens import new_token
 logger = logging.getLogger("layerlab.scheduler")
 
 INTERRUPTED_ERROR = (
-    "The server stopped while this run was training. Resume it to go on from its last "
-    "checkpoint, or start it again."
+    "The server stopped while this run was under way (training, paused or waiting its turn). "
+    "Resume it to go on from its last checkpoint, or start it again."
 )
 
 

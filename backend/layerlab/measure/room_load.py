@@ -69,6 +69,11 @@ class Teacher:
         }
         response = await http.post("/api/rooms", json=body, headers=self.admin)
         self.report.requests += 1
+        if response.status_code in (401, 403):  # the server asks for its admin token
+            raise RuntimeError(
+                f"opening a room: HTTP {response.status_code}: {_detail(response)}; give it with "
+                "--admin-token"
+            )
         if response.status_code != 201:
             raise RuntimeError(f"opening a room: HTTP {response.status_code}: {_detail(response)}")
         room = response.json()

@@ -124,7 +124,17 @@ def _read_table(text: str, max_rows: int) -> tuple[list[str], list[list[str]]]:
     if len(header) < 2:
         raise DatasetError("dataset.source", "need at least 2 columns: features and a label")
     if len(header) > MAX_CSV_COLUMNS:
-        raise DatasetError("dataset.source", f"{len(header)} columns; at most {MAX_CSV_COLUMNS}")
+        one_line = (
+            ""
+            if rows
+            else (
+                "; the whole file is one line: were its line breaks dropped on the way (curl -d "
+                "drops them; --data-binary keeps them)?"
+            )
+        )
+        raise DatasetError(
+            "dataset.source", f"{len(header)} columns; at most {MAX_CSV_COLUMNS}{one_line}"
+        )
     if len(set(header)) != len(header) or not all(header):
         raise DatasetError("dataset.source", "the header row needs a distinct name for each column")
     if len(rows) < MIN_CSV_ROWS:
