@@ -234,7 +234,7 @@ def command(args: argparse.Namespace) -> int:
     for k, ratio in _ray_to_local(rows).items():
         print(f"Ray actors / local processes at K={k}: {ratio:.2f}x the total steps/s")
     capacity = workers * settings.runs_per_worker
-    if max(runs) > capacity:
+    if max(runs + [row.runs for row in paced]) > capacity:
         print(f"(K above {capacity} = {workers} workers x LAYERLAB_RUNS_PER_WORKER: measured with "
               "that raised; the server itself would queue the rest)")  # fmt: skip
     return 0
