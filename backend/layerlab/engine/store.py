@@ -164,6 +164,7 @@ class RoomRunRecord:
 
 
 _ROOM_JSON = ("setup", "challenge")
+_ROOM_RUN_JSON = ("spec", "metrics")
 _ROOM_UPDATABLE = ("title", "setup", "challenge", "task", "frozen", "version")
 _ROOM_RUN_UPDATABLE = ("status", "epoch", "metrics", "met_at")
 
@@ -182,6 +183,15 @@ def _room_run(row: sqlite3.Row) -> RoomRunRecord:
     return RoomRunRecord(**values)
 
 
+def _as_stored(values: dict[str, Any], json_fields: tuple[str, ...]) -> dict[str, Any]:
+    """Values as their columns hold them: the JSON fields as JSON text (json.dumps writes a
+    diverged loss's NaN, which json.loads reads back), None left NULL."""
+    return {
+        name: json.dumps(value) if name in json_fields and value is not None else value
+        for name, value in values.items()
+    }
+
+
 def _insert(table: str, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """The statement and parameters that add a row of `values` (column names our own)."""
     placeholders = ", ".join("?" for _ in values)
@@ -195,26 +205,24 @@ def _update(
     key: tuple[str, str],
     fields: dict[str, Any],
     updatable: tuple[str, ...],
-    json_fields: tuple[str, ...] = (),
 ) -> tuple[str, tuple[Any, ...]]:
-    """The statement and parameters that set `fields` of the row whose `key` (column, value)
-    names it; the JSON fields written as JSON. ValueError for a field not `updatable`: column
-    names come from those lists, never from a caller's text."""
+    """The statement and parameters that set `fields` (as stored) of the row whose `key`
+    (column, value) names it. ValueError for a field not `updatable`: column names come from
+    those lists, never from a caller's text."""
     for name in fields:
         if name not in updatable:
             raise ValueError(f"unknown field {name!r} of {table}; expected one of {updatable}")
-    stored = {
-        name: json.dumps(value) if name in json_fields and value is not None else value
-        for name, value in fields.items()
-    }
-    assignments = ", ".join(f"{name} = ?" for name in stored)
+    assignments = ", ".join(f"{name} = ?" for name in fields)
     column, value = key
-    return f"UPDATE {table} SET {assignments} WHERE {column} = ?", (*stored.values(), value)
+    return f"UPDATE {table} SET {assignments} WHERE {column} = ?", (*fields.values(), value)
+
+
+_SWEEP_JSON = ("base", "depths", "widths", "cells")
 
 
 def _sweep(row: sqlite3.Row) -> SweepRecord:
     values = dict(row)
-    for name in ("base", "depths", "widths", "cells"):
+    for name in _SWEEP_JSON:
         values[name] = json.loads(values[name])
     return SweepRecord(**values)
 
@@ -367,14 +375,10 @@ class Store:
 
     def _columns(self, values: dict[str, Any]) -> dict[str, Any]:
         """Field values as stored: history downsampled, JSON fields as text."""
-        stored = {}
-        for name, value in values.items():
-            if name == "history":
-                value = downsample(value or [], self.max_history_points)
-            # json.dumps writes NaN/Infinity (a diverged loss) and json.loads reads them back.
-            is_json = name in _JSON_FIELDS and value is not None
-            stored[name] = json.dumps(value) if is_json else value
-        return stored
+        stored = dict(values)
+        if "history" in stored:
+            stored["history"] = downsample(stored["history"] or [], self.max_history_points)
+        return _as_stored(stored, _JSON_FIELDS)
 
     # runs
 
@@ -490,10 +494,7 @@ class Store:
     # sweeps: their runs are ordinary runs, each deleted on its own
 
     def add_sweep(self, record: SweepRecord) -> None:
-        values = asdict(record)
-        for name in ("base", "depths", "widths", "cells"):
-            values[name] = json.dumps(values[name])
-        self._write(*_insert("sweeps", values))
+        self._write(*_insert("sweeps", _as_stored(asdict(record), _SWEEP_JSON)))
 
     def get_sweep(self, sweep_id: str) -> SweepRecord | None:
         rows = self._read("SELECT * FROM sweeps WHERE id = ?", (sweep_id,))
@@ -531,10 +532,7 @@ class Store:
     # rooms, their learners and the learners' runs (the runs themselves are ordinary runs)
 
     def add_room(self, record: RoomRecord) -> None:
-        values = asdict(record)
-        for name in _ROOM_JSON:
-            values[name] = None if values[name] is None else json.dumps(values[name])
-        self._write(*_insert("rooms", values))
+        self._write(*_insert("rooms", _as_stored(asdict(record), _ROOM_JSON)))
 
     def get_room(self, code: str) -> RoomRecord | None:
         rows = self._read("SELECT * FROM rooms WHERE code = ?", (code,))
@@ -545,7 +543,8 @@ class Store:
         return [_room(row) for row in self._read("SELECT * FROM rooms ORDER BY created_at, code")]
 
     def update_room(self, code: str, **fields: Any) -> None:
-        self._write(*_update("rooms", ("code", code), fields, _ROOM_UPDATABLE, _ROOM_JSON))
+        stored = _as_stored(fields, _ROOM_JSON)
+        self._write(*_update("rooms", ("code", code), stored, _ROOM_UPDATABLE))
 
     def delete_room(self, code: str) -> bool:
         """Forget the room, its learners and its record of their runs (not the runs)."""
@@ -566,10 +565,7 @@ class Store:
         self._write("UPDATE learners SET left_at = ? WHERE id = ?", (left_at, learner_id))
 
     def add_room_run(self, record: RoomRunRecord) -> None:
-        values = asdict(record)
-        values["spec"] = json.dumps(values["spec"])
-        values["metrics"] = None if record.metrics is None else json.dumps(record.metrics)
-        self._write(*_insert("room_runs", values))
+        self._write(*_insert("room_runs", _as_stored(asdict(record), _ROOM_RUN_JSON)))
 
     def room_runs(self, code: str) -> list[RoomRunRecord]:
         """The room's runs, oldest first."""
@@ -581,9 +577,8 @@ class Store:
         return _room_run(rows[0]) if rows else None
 
     def update_room_run(self, run_id: str, **fields: Any) -> None:
-        # json.dumps writes a diverged run's NaN loss, and json.loads reads it back
-        key = ("run_id", run_id)
-        self._write(*_update("room_runs", key, fields, _ROOM_RUN_UPDATABLE, ("metrics",)))
+        stored = _as_stored(fields, _ROOM_RUN_JSON)
+        self._write(*_update("room_runs", ("run_id", run_id), stored, _ROOM_RUN_UPDATABLE))
 
     # uploaded datasets
 
