@@ -31,7 +31,7 @@ MIXED_STACK = [
     spec_of(dataset={"name": "moons", "samples": 200}, hidden_widths=[8, 8], seed=1,
             optimizer="adam", learning_rate=0.01),
     spec_of(dataset={"name": "circles", "samples": 300}, hidden_widths=[4], seed=2,
-            optimizer="sgd", learning_rate=0.5),
+            optimizer="sgd", learning_rate=0.5, batch_size=10),  # padded to 32 in the stack
     spec_of(dataset={"name": "xor", "samples": 250}, hidden_widths=[8, 3, 5], seed=3,
             optimizer="momentum", learning_rate=0.05, regularization="l2",
             regularization_rate=0.01),

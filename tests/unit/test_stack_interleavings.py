@@ -218,8 +218,10 @@ def test_steps_sat_out_never_change_a_runs_numbers() -> None:
 
 
 # Stack mates of every kind that shares the run's stack key: same shape, deeper, wider (in its
-# width class), more data, other optimizers and rates.
+# width class), larger batches (in its batch class), more data, other optimizers and rates.
 MATES = [
+    {"seed": 4, "batch_size": 32},
+    {"seed": 3, "batch_size": 17, "optimizer": "sgd"},
     {"seed": 9},
     {"seed": 8, "hidden_widths": [5, 5, 5, 5], "optimizer": "momentum", "learning_rate": 0.1},
     {"seed": 7, "hidden_widths": [16], "optimizer": "sgd", "regularization": "l2"},

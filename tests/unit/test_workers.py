@@ -91,7 +91,8 @@ def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:
     blobs = {"dataset": {"name": "blobs", "classes": 3}, "hidden_widths": [8]}
     assert affinity(blobs) != affinity({**blobs, "dataset": {"name": "blobs", "classes": 4}})
     assert affinity({"hidden_widths": []}) == affinity({"hidden_widths": [], "activation": "tanh"})
-    assert affinity({**spec(), "batch_size": 10}) != affinity({**spec(), "batch_size": 32})
+    assert affinity({**spec(), "batch_size": 10}) == affinity({**spec(), "batch_size": 32})
+    assert affinity({**spec(), "batch_size": 33}) != affinity({**spec(), "batch_size": 32})
     assert affinity({**spec(), "features": ["x1", "x2", "x1_x2"]}) != affinity(spec())
 
 

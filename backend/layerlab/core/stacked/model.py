@@ -233,16 +233,18 @@ class StackedMLP:
         (k, n, O) outputs, with nothing kept for a backward pass.
 
         Only the runs' own layers and widths are computed (the rest is zero padding or passed
-        through): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size.
+        through): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size. The
+        bias is added after the product: baddbmm would first copy it into every one of the
+        4,096 rows, which costs a grid pass a third of its time.
         """
         a = x
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
-            z = batched(torch.baddbmm, b[runs, :, :width], a, W[runs, :fan_in, :width])
+            z = batched(torch.bmm, a, W[runs, :fan_in, :width]).add_(b[runs, :, :width])
             a = self.elementwise(self.activation.value_, z)
         W, b = self.layers[-1]
-        return batched(torch.baddbmm, b[runs], a, W[runs, : a.shape[-1]])
+        return batched(torch.bmm, a, W[runs, : a.shape[-1]]).add_(b[runs])
 
     def backward(self, saved: Saved, delta: torch.Tensor) -> None:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).

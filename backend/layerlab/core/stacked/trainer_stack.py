@@ -50,11 +50,19 @@ def width_class(width: int) -> int:
     return max(16, 1 << (width - 1).bit_length())
 
 
+def batch_class(batch_size: int) -> int:
+    """Batches pad to a power of two ≥ 32, with samples of weight 0: runs of batch 10 and 32
+    share a stack (one stack fewer costs less than a small batch's padding: a stacked step is
+    a few dozen operations whatever its size)."""
+    return max(32, 1 << (batch_size - 1).bit_length())
+
+
 def stack_key(run: RunSpec | Trainer) -> StackKey:
     """Runs with one key share a stack: task, outputs, activation, width class, inputs, batch
-    size, dtype, device. Runs with no hidden layer stack apart: they have no activation to
-    share. Inputs and batches are never padded: a sum over padded zeros can round otherwise than
-    the same sum unpadded, and a run's numbers must not depend on its stack mates.
+    class, dtype, device. Runs with no hidden layer stack apart: they have no activation to
+    share. Inputs are never padded, and a batch only to its own class, whatever its stack mates:
+    a sum over padded zeros can round otherwise than the same sum unpadded, and a run's numbers
+    must not depend on its stack mates.
 
     Of a spec alone, the key as far as it tells before the run's data exists (an upload's task
     and columns, the batch a small table caps): where the server places a run.
@@ -67,10 +75,11 @@ def stack_key(run: RunSpec | Trainer) -> StackKey:
         info = DATASETS.get(spec.dataset.name)
         task = (info.task if info else None) or "csv"
         outputs = spec.dataset.classes if task == "multiclass" else None
-        return (task, outputs, activation, width, tuple(spec.features), spec.batch_size)
+        batch = batch_class(spec.batch_size)
+        return (task, outputs, activation, width, tuple(spec.features), batch)
     dataset = run.dataset
     return (dataset.task, dataset.n_outputs, activation, width, run.n_inputs,
-            run.batch_size, run.dtype, str(run.device))  # fmt: skip
+            batch_class(run.batch_size), run.dtype, str(run.device))  # fmt: skip
 
 
 def _padded_cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -268,17 +277,24 @@ class TrainerStack:
         """Gather the next STEPS_PER_REFILL batches of every run, member k's from
         `steps_done[k]` steps past its own: (S, K, batch, …) tensors."""
         taken = [
-            order.take(trainer.step + done, STEPS_PER_REFILL)
-            for trainer, order, done in zip(self.trainers, self.orders, steps_done, strict=True)
+            self._take(k, trainer.step + done, STEPS_PER_REFILL)
+            for k, (trainer, done) in enumerate(zip(self.trainers, steps_done, strict=True))
         ]
-        indices = _padded_cat([i[None] for i, _ in taken]).transpose(0, 1).to(self.device)
-        weights = _padded_cat([w[None] for _, w in taken]).transpose(0, 1)
+        indices = torch.stack([i for i, _ in taken], 1).to(self.device)
+        weights = torch.stack([w for _, w in taken], 1)
         runs = torch.arange(len(self), device=self.device).view(1, -1, 1)
         x = self.rows["x_train"][runs, indices]  # (S, K, batch, I)
         y = self.rows["y_train"][runs, indices]  # (S, K, batch)
         w = weights.to(self.device, self.dtype)
         self._gathered = (x, y, w)
         self._batches = list(zip(x.unbind(0), y.unbind(0), w.unbind(0), strict=True))[::-1]
+
+    def _take(self, k: int, first_step: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member k's indices and weights of `count` steps, its batches padded to the stack's
+        batch class (row 0 at weight 0)."""
+        indices, weights = self.orders[k].take(first_step, count)
+        missing = self.key[5] - indices.shape[1]
+        return F.pad(indices, (0, missing)), F.pad(weights, (0, missing))
 
     @torch.no_grad()
     def train(self, steps: int, budgets: Sequence[int] | None = None) -> None:
@@ -335,7 +351,7 @@ class TrainerStack:
         left = len(self._batches)
         if not left:
             return
-        indices, weights = self.orders[k].take(self.trainers[k].step, left)
+        indices, weights = self._take(k, self.trainers[k].step, left)
         indices = indices.to(self.device)
         assert self._gathered is not None
         x, y, w = self._gathered  # the batches to come are views of their last `left` rows
