@@ -15,7 +15,7 @@ from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.model import Geometry, StackedMLP, loss_gradient, pack
 from layerlab.core.stacked.model import placement as place
 from layerlab.core.stacked.trainer_stack import TrainerStack, stack_key
-from layerlab.core.training import Trainer
+from layerlab.core.training import MetricPoint, Trainer
 
 STEPS = 200
 
@@ -43,6 +43,12 @@ MIXED_STACK = [
 
 def trainers(specs: list[RunSpec], dtype: torch.dtype) -> list[Trainer]:
     return [Trainer(spec, dtype=dtype) for spec in specs]
+
+
+def points_of(stack: TrainerStack, members: list[Trainer]) -> list[MetricPoint]:
+    """The stack's metric points of these members, in their order (the stack keeps its own)."""
+    points = stack.evaluate([0.0] * len(stack))
+    return [points[stack.trainers.index(member)] for member in members]
 
 
 def assert_same_path(
@@ -140,13 +146,14 @@ def test_runs_joining_and_leaving_midway_leave_the_others_unchanged() -> None:
         else:
             stack.leave(passers)
             assert stack.geometry.depth == 2  # the 3-deep run has gone: so have its layers
-        points = stack.evaluate([0.0] * len(stack))[:2]  # the stayers come first
-        for point, trainer in zip(points, lone, strict=True):
+        optimizers = [t.spec.optimizer for t in stack.trainers]
+        assert optimizers == sorted(optimizers, key=lambda name: name != "adam")  # Adam first
+        for point, trainer in zip(points_of(stack, stayers), lone, strict=True):
             assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-12)
     stack.train(80)
     for trainer in lone:
         trainer.train_steps(80)
-    for point, trainer in zip(stack.evaluate([0.0, 0.0]), lone, strict=True):
+    for point, trainer in zip(points_of(stack, stayers), lone, strict=True):
         assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-12)
 
 
@@ -214,7 +221,7 @@ def test_new_rates_apply_from_the_next_step() -> None:
     lone[2].set_learning_rate(0.2)
     lone[2].set_regularization_rate(0.05)
     stack.train(40)
-    for point, trainer in zip(stack.evaluate([0.0] * 4), lone, strict=True):
+    for point, trainer in zip(points_of(stack, stacked), lone, strict=True):
         trainer.train_steps(40)
         assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-10)
 
@@ -223,9 +230,10 @@ def test_grids_equal_each_runs_own_grid() -> None:
     stacked = trainers(MIXED_STACK, torch.float32)
     stack = TrainerStack(stacked)
     stack.train(30)
-    grids = stack.grids()
+    grids = dict(zip(map(id, stack.trainers), stack.grids(), strict=True))
     stack.leave(stacked)
-    for grid, trainer in zip(grids, stacked, strict=True):
+    for trainer in stacked:
+        grid = grids[id(trainer)]
         assert grid is not None
         alone = trainer.grid()
         assert grid.step == alone.step == 30

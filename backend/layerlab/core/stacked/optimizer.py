@@ -1,7 +1,8 @@
 """torch.optim's SGD, momentum and Adam for K runs at once, over one flat `(K, P)` buffer.
 
-Each run keeps its own optimizer, rate and step count as `(K, 1)` columns, so a mixed stack takes
-one pass over memory per step, and each run's update is the one its `torch.optim` would make.
+Each run keeps its own optimizer, rate and step count as `(K, 1)` columns, and each run's update
+is the one its `torch.optim` would make. The stack puts its Adam runs first: Adam's passes run
+over their rows and SGD's over the others', each row paying for its own optimizer only.
 A run's state moves between its own optimizer and the stack with `read_state` / `write_state`.
 """
 
@@ -30,63 +31,60 @@ class StackedOptimizer:
         self,
         learning_rates: torch.Tensor,  # (K, 1)
         momentum: torch.Tensor,  # (K, 1): 0.9 for momentum, 0 for plain SGD and Adam
-        is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD
+        is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD; the Adam runs first
         adam_steps: torch.Tensor,  # (K, 1): Adam steps taken so far, for the bias corrections
         velocity: torch.Tensor,  # (K, P): SGD's momentum buffer
         exp_avg: torch.Tensor,  # (K, P): Adam's first moment
         exp_avg_sq: torch.Tensor,  # (K, P): Adam's second moment
     ) -> None:
-        self.learning_rates, self.momentum, self.is_adam = learning_rates, momentum, is_adam
-        self.adam_steps = adam_steps
-        self.velocity, self.exp_avg, self.exp_avg_sq = velocity, exp_avg, exp_avg_sq
-        self.has_adam = bool((is_adam == 1).any())
-        self.has_sgd = bool((is_adam == 0).any())
+        self.learning_rates, self.adam_steps = learning_rates, adam_steps
+        self.adams = a = int((is_adam == 1).sum())  # rows [:a] are Adam's, [a:] SGD's
+        if not bool((is_adam[:a] == 1).all()):
+            raise ValueError("a stack's Adam runs come first")
+        self.momentum, self.velocity = momentum[a:], velocity[a:]
+        self.exp_avg, self.exp_avg_sq = exp_avg[:a], exp_avg_sq[:a]
         # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny (~5e-31
         # in float32) moves the result by < 1e-7 relative, float32's own rounding
         self.tiny = torch.finfo(exp_avg_sq.dtype).tiny ** 0.8
-        self._step_sizes = self._inverse_corrections = learning_rates.new_empty(0, 1, 1)
+        self._adam_step_sizes = self._sgd_step_sizes = learning_rates.new_empty(0, 1, 1)
+        self._inverse_corrections = learning_rates.new_empty(0, 1, 1)
         self._taken = 0  # steps taken of the schedule
 
     def _schedule(self) -> None:
-        """Each run's step size (lr, or lr / (1 − β₁ᵗ) for Adam) and 1 / √(1 − β₂ᵗ), for the
-        next SCHEDULE_STEPS values of its step count t: (S, K, 1) each."""
+        """Each Adam run's step size lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ), for the next
+        SCHEDULE_STEPS values of its step count t: (S, a, 1) each; SGD's is its rate."""
         self.sync()
         ahead = torch.arange(1, SCHEDULE_STEPS + 1, dtype=self.adam_steps.dtype)
-        t = self.adam_steps + ahead.to(self.adam_steps.device).view(-1, 1, 1)
+        t = self.adam_steps[: self.adams] + ahead.to(self.adam_steps.device).view(-1, 1, 1)
         # lanewise: a run's pow and rsqrt round alike wherever it sits in the stack
-        adam_step_sizes = self.learning_rates / (1 - lanewise(_pow_of(ADAM_BETA1), t))
-        sgd_step_sizes = self.learning_rates.expand_as(t)
-        self._step_sizes = torch.lerp(sgd_step_sizes, adam_step_sizes, self.is_adam)
+        learning_rates = self.learning_rates[: self.adams]
+        self._adam_step_sizes = learning_rates / (1 - lanewise(_pow_of(ADAM_BETA1), t))
         self._inverse_corrections = lanewise(torch.rsqrt, 1 - lanewise(_pow_of(ADAM_BETA2), t))
+        self._sgd_step_sizes = self.learning_rates[self.adams :].expand(SCHEDULE_STEPS, -1, -1)
 
     def sync(self) -> None:
         """Count the steps taken into `adam_steps`, and work the schedule out afresh."""
         self.adam_steps.add_(self._taken)
         self._taken = 0
-        self._step_sizes = self._step_sizes[:0]
+        self._sgd_step_sizes = self._sgd_step_sizes[:0]
 
     def step(self, params: torch.Tensor, grads: torch.Tensor) -> None:
         """params -= step_size · direction, with PyTorch's formulas for each run's optimizer."""
-        if self._taken == len(self._step_sizes):
+        if self._taken == len(self._sgd_step_sizes):
             self._schedule()
-        step_size = self._step_sizes[self._taken]
-        inverse_correction = self._inverse_corrections[self._taken]
+        taken, a = self._taken, self.adams
         self._taken += 1
-        direction = None
-        if self.has_sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
-            direction = self.velocity.mul_(self.momentum).add_(grads)
-        if self.has_adam:
-            self.exp_avg.lerp_(grads, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
-            self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(grads, grads, value=1 - ADAM_BETA2)
-            denom = (self.exp_avg_sq + self.tiny).sqrt_().mul_(inverse_correction).add_(ADAM_EPS)
-            adam_direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
-            direction = (
-                adam_direction
-                if direction is None  # else a mixed stack: each run its own (lerp by 0/1 exact)
-                else torch.lerp(direction, adam_direction, self.is_adam)
-            )
-        assert direction is not None
-        params.addcmul_(step_size, direction, value=-1)
+        if a < len(params):  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
+            direction = self.velocity.mul_(self.momentum).add_(grads[a:])
+            params[a:].addcmul_(self._sgd_step_sizes[taken], direction, value=-1)
+        if a:
+            g = grads[:a]
+            self.exp_avg.lerp_(g, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
+            self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
+            denom = (self.exp_avg_sq + self.tiny).sqrt_()
+            denom.mul_(self._inverse_corrections[taken]).add_(ADAM_EPS)
+            direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
+            params[:a].addcmul_(self._adam_step_sizes[taken], direction, value=-1)
 
 
 def _pow_of(base: float) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -136,7 +136,19 @@ class TrainerStack:
         }
         self.trainers += joining
         self.orders += [BatchOrder(trainer) for trainer in joining]
+        self._adam_first()
         self._rebuild()
+
+    def _adam_first(self) -> None:
+        """Members reordered, Adam's runs first (otherwise as they joined): the optimizer's
+        passes then run over rows of one optimizer each (optimizer.py)."""
+        order = sorted(range(len(self)), key=lambda k: self.trainers[k].spec.optimizer != "adam")
+        if order == list(range(len(self))):
+            return
+        index = torch.tensor(order, dtype=torch.long, device=self.device)
+        self.rows = {name: rows.index_select(0, index) for name, rows in self.rows.items()}
+        self.trainers = [self.trainers[k] for k in order]
+        self.orders = [self.orders[k] for k in order]
 
     def leave(self, trainers: Iterable[Trainer], write_back: bool = True) -> None:
         """Hand these Trainers back, holding their current weights, optimizer state and order
