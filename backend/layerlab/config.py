@@ -70,7 +70,8 @@ class Settings(BaseSettings):
         64,
         ge=1,
         le=1024,
-        description="Runs one worker holds at once; paused ones cost memory, not time.",
+        description="Runs the server holds at once for each worker, pooled (one worker holds at "
+        "most 1.5 times as many); paused ones cost memory, not time.",
     )
     time_slice_s: float = Field(
         0.02,

@@ -1,5 +1,5 @@
-"""Where the local executor places a new run: beside its stack's runs, within a bound on
-imbalance."""
+"""Where the local executor places a new run: beside its stack's runs, within a bound on how
+much more a step costs one worker than another."""
 
 import json
 import signal
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from layerlab.core.spec import RunSpec
-from layerlab.core.stacked.trainer_stack import stack_key
+from layerlab.core.stacked.trainer_stack import STACK_STEP_COST, run_step_cost, stack_key
 from layerlab.engine.executor import WorkerConfig
 from layerlab.engine.local_executor import LocalExecutor, _Worker
-from layerlab.engine.worker_slots import AFFINITY_SLACK
+from layerlab.engine.worker_slots import step_cost
 
 
 class Pipe:
@@ -59,29 +59,58 @@ def spec(activation: str = "relu", widths: list[int] | None = None) -> dict[str,
     }
 
 
+def costs(pool: Pool) -> list[float]:
+    return [step_cost(worker.runs.values()) for worker in pool.executor._workers]
+
+
 def test_runs_of_one_stack_gather_and_other_stacks_go_to_the_least_busy() -> None:
     pool = pool_of(2)
+    assert pool.submit("tanh", spec("tanh")) == 0
     placed = [pool.submit(f"relu-{i}", spec()) for i in range(4)]
-    assert placed == [0, 0, 0, 0]
-    assert pool.submit("tanh", spec("tanh")) == 1
-    assert pool.submit("wide", spec(widths=[32])) == 1  # width class 32: another
-    first = pool.executor._workers[0].conn
-    assert first.sent[0][:2] == ("start", "relu-0")  # type: ignore[attr-defined]
+    assert placed == [1, 1, 1, 1]  # one stack, on the worker that had none
+    assert pool.submit("wide", spec(widths=[32])) == 0  # width class 32: another, least busy
+    second = pool.executor._workers[1].conn
+    assert second.sent[0][:2] == ("start", "relu-0")  # type: ignore[attr-defined]
 
 
-def test_a_stack_spills_over_once_its_worker_is_too_far_ahead() -> None:
+def test_a_stack_spills_over_once_its_worker_is_a_stack_ahead() -> None:
     pool = pool_of(2)
+    pool.submit("tanh", spec("tanh"))
     placed = [pool.submit(f"r{i}", spec()) for i in range(40)]
-    assert placed[: AFFINITY_SLACK + 2] == [0] * (AFFINITY_SLACK + 1) + [1]
-    loads = [len(worker.runs) for worker in pool.executor.info().workers]
-    assert max(loads) - min(loads) <= AFFINITY_SLACK + 1
+    relu = run_step_cost(affinity(spec()))
+    assert (STACK_STEP_COST, relu) == (15, 1)
+    # worker 0's step costs 15 + 1 (the tanh stack); worker 1's relu stack 15 + n, and it takes
+    # runs while that is at most one stack more (a stack of their own would cost more): 17 runs
+    assert placed[:18] == [1] * 17 + [0]  # then a second stack of relu runs opens
+    assert max(costs(pool)) - min(costs(pool)) <= STACK_STEP_COST + relu
 
 
-def test_a_full_worker_takes_no_more_runs() -> None:
-    pool = pool_of(2, runs_per_worker=3)
-    placed = [pool.submit(f"r{i}", spec()) for i in range(6)]
-    assert sorted(placed) == [0, 0, 0, 1, 1, 1]
-    assert pool.executor.free_slots() == 0
+def test_a_worker_of_costly_runs_holds_fewer_of_them() -> None:
+    """Runs of width class 32 cost a step ~2.6 times what runs of class 16 cost: a worker of
+    narrow runs takes more of them, and the two workers' steps cost about the same."""
+    pool = pool_of(2)
+    for i in range(40):
+        pool.submit(f"narrow-{i}", spec())
+        pool.submit(f"wide-{i}", spec(widths=[32]))
+    narrow_ones = [
+        sum(run.startswith("narrow") for run in worker.runs) for worker in pool.executor._workers
+    ]
+    counts = [len(worker.runs) for worker in pool.executor._workers]
+    assert sorted(narrow_ones) == [0, 40]  # each stack whole
+    assert counts[narrow_ones.index(40)] > counts[narrow_ones.index(0)]
+    assert max(costs(pool)) - min(costs(pool)) <= STACK_STEP_COST + run_step_cost(
+        affinity(spec(widths=[32]))
+    )
+
+
+def test_the_servers_places_are_pooled_and_no_worker_takes_more_than_half_again_its_share() -> None:
+    pool = pool_of(2, runs_per_worker=4)
+    for i in range(8):
+        pool.submit(f"narrow-{i}", spec(widths=[2]))
+        assert pool.executor.free_slots() == 8 - (i + 1)
+    counts = [len(worker.runs) for worker in pool.executor._workers]
+    assert sorted(counts) == [2, 6]  # 1.5 x 4: one worker may hold 6, to keep its stack whole
+    assert pool.submit("more", spec(widths=[2])) == counts.index(2)  # the other takes the rest
 
 
 def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:

@@ -10,12 +10,18 @@ import concurrent.futures
 import itertools
 import logging
 import threading
-from collections.abc import Hashable
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from layerlab.core.spec import RunSpec
-from layerlab.core.stacked.trainer_stack import stack_key
+from layerlab.core.stacked.trainer_stack import (
+    STACK_STEP_COST,
+    StackKey,
+    run_step_cost,
+    stack_key,
+)
 from layerlab.core.training import FINAL_STATUSES
 from layerlab.engine.executor import (
     BATCH,
@@ -32,7 +38,9 @@ from layerlab.engine.executor import (
 
 logger = logging.getLogger("layerlab.workers")
 
-AFFINITY_SLACK = 8  # runs a worker may hold beyond the least busy one, to keep a stack whole
+# A worker may hold this many times its share of runs (the server holds workers ×
+# runs_per_worker in all): room to give a worker of cheap runs more of them than one of costly ones.
+SHARE_SLACK = 1.5
 
 
 @dataclass(eq=False, kw_only=True)
@@ -41,7 +49,7 @@ class Slot:
 
     index: int
     device: str
-    runs: dict[str, Hashable] = field(default_factory=dict)  # run id -> its stack's key
+    runs: dict[str, StackKey] = field(default_factory=dict)  # run id -> its stack's key
     ready: bool = False  # it has imported PyTorch, warmed up and said so
     pid: int | None = None  # its process, on its node, once ready
     node: str = "local"
@@ -78,8 +86,10 @@ class WorkerSlots(Generic[W]):
     # --- the executor interface ---------------------------------------------------------------
 
     def free_slots(self) -> int:
+        """Runs the server may still start: runs_per_worker for each worker, pooled."""
         with self._lock:
-            return sum(max(0, self.runs_per_worker - len(w.runs)) for w in self._workers)
+            held = sum(len(w.runs) for w in self._workers)
+            return max(0, self.runs_per_worker * len(self._workers) - held)
 
     def info(self) -> ExecutorInfo:
         with self._lock:
@@ -128,21 +138,25 @@ class WorkerSlots(Generic[W]):
             self._send(worker, ("call", run_id, call_id))
         return future
 
-    def _placement(self, key: Hashable) -> W:
+    def _placement(self, key: StackKey) -> W:
         """The worker for a new run: one already holding runs of its stack, so that stacks grow
-        few and large, unless that worker has AFFINITY_SLACK more runs than the least busy. A
+        few and large, unless that worker's step costs more than the least busy one's by more
+        than a new stack would (`step_cost`: a run of width 32 weighs as 2.6 of width 16);
+        else the least busy. A worker holds at most SHARE_SLACK times its share of runs. A
         worker still starting takes runs only while none is ready: a run should not wait for a
         replacement to import PyTorch (or, on a cluster, for a node to have room) when another
         worker could train it now."""
-        open_ = [w for w in self._workers if len(w.runs) < self.runs_per_worker] or self._workers
+        limit = int(self.runs_per_worker * SHARE_SLACK)
+        open_ = [w for w in self._workers if len(w.runs) < limit] or self._workers
         open_ = [w for w in open_ if w.ready] or open_
-        least = min(len(w.runs) for w in open_)
+        costs = {w.index: step_cost(w.runs.values()) for w in open_}
+        least = min(costs.values())
         fellows = [
-            w for w in open_ if key in w.runs.values() and len(w.runs) <= least + AFFINITY_SLACK
+            w for w in open_ if key in w.runs.values() and costs[w.index] <= least + STACK_STEP_COST
         ]
         if fellows:
             return max(fellows, key=lambda w: sum(k == key for k in w.runs.values()))
-        return min(open_, key=lambda w: len(w.runs))
+        return min(open_, key=lambda w: costs[w.index])
 
     def _holder(self, run_id: str) -> W | None:
         return next((w for w in self._workers if run_id in w.runs), None)
@@ -195,3 +209,9 @@ class WorkerSlots(Generic[W]):
     def _cancel_calls(self) -> None:
         for _, future in self._calls.values():
             future.cancel()
+
+
+def step_cost(keys: Iterable[StackKey]) -> float:
+    """What a step of each of its stacks costs a worker holding runs of these keys, in steps of
+    one run of width class 16 (trainer_stack.STACK_STEP_COST, run_step_cost)."""
+    return sum(STACK_STEP_COST + runs * run_step_cost(key) for key, runs in Counter(keys).items())

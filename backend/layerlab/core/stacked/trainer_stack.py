@@ -57,6 +57,19 @@ def batch_class(batch_size: int) -> int:
     return max(32, 1 << (batch_size - 1).bit_length())
 
 
+# What a step costs a worker, in steps of one run of width class 16 and batch class 32 (~10 µs
+# on a core of the 2-core machine): each stack's own share, the few dozen operations a step is
+# whatever the stack's size (~150 µs), and each run's, which grows with its padded width (class 32
+# measured 2.6 times class 16) and batch.
+STACK_STEP_COST = 15.0
+
+
+def run_step_cost(key: StackKey) -> float:
+    """A run's own share of its stack's step, by its key (width class, batch class)."""
+    width, batch = max(16, key[3]), key[5]
+    return (width / 16) ** 1.4 * batch / 32
+
+
 def stack_key(run: RunSpec | Trainer) -> StackKey:
     """Runs with one key share a stack: task, outputs, activation, width class, inputs, batch
     class, dtype, device. Runs with no hidden layer stack apart: they have no activation to
