@@ -241,7 +241,7 @@ class TrainerStack:
             rows["velocity"], rows["exp_avg"], rows["exp_avg_sq"],
         )  # fmt: skip
         self._update_penalized()
-        self.groups = _groups(self.trainers, self.device)
+        self.groups = _groups(self.trainers, self.rows, self.device)
         self._batches = []
 
     def write_back(self, trainer: Trainer) -> None:
@@ -395,15 +395,10 @@ class TrainerStack:
             names += ["train_acc", "test_acc"]
         columns = dict(zip(names, rows["params"].new_zeros(len(names), K), strict=True))
         for group in self.groups:
-            n_train, n_test = group.sizes["train"], group.sizes["test"]
-            x = torch.cat(  # train and test points in one pass: half the ops
-                [rows["x_train"][group.runs, :n_train], rows["x_test"][group.runs, :n_test]], 1
-            )
-            both = self.model.outputs(x, group.runs, group.depth, group.width)
+            n_train = group.sizes["train"]
+            both = self.model.outputs(group.points, group.runs, group.depth, group.width)
             for split, outputs in (("train", both[:, :n_train]), ("test", both[:, n_train:])):
-                size = outputs.shape[1]
-                y = rows[f"y_{split}"][group.runs, :size]
-                weights = rows[f"{split}_weights"][group.runs, :size]
+                y, weights = group.targets[split], group.weights[split]
                 losses = (sample_losses(self.task, outputs, y) * weights).sum(1)
                 columns[f"{split}_loss"].index_copy_(0, group.runs, losses)
                 if self.task == "binary":
@@ -437,8 +432,7 @@ class TrainerStack:
         for group in self.groups:
             if group.sizes["cells"] == 0:
                 continue
-            cells = self.rows["grid_cells"][group.runs, : group.sizes["cells"]]
-            outputs = self.model.outputs(cells, group.runs, group.depth, group.width)
+            outputs = self.model.outputs(group.cells, group.runs, group.depth, group.width)
             for i, k in enumerate(group.members):
                 trainer = self.trainers[k]
                 if trainer.dataset.is_2d:
@@ -450,16 +444,23 @@ class TrainerStack:
 
 @dataclass
 class _Group:
-    """Members of one depth, evaluated together at their widest member's width."""
+    """Members of one depth, evaluated together at their widest member's width, with their data
+    gathered once (it never changes; only the weights do)."""
 
     depth: int
     width: int
     members: list[int]  # member indices
     runs: torch.Tensor  # (k,) the same, as a tensor for indexing
     sizes: dict[str, int]  # the group's most train points, test points and grid cells
+    points: torch.Tensor  # (k, train + test, I): train and test points, one pass for both
+    targets: dict[str, torch.Tensor]  # "train", "test": (k, n) each
+    weights: dict[str, torch.Tensor]  # and each point's weight in its run's mean
+    cells: torch.Tensor  # (k, cells, I): the grid's points
 
 
-def _groups(trainers: Sequence[Trainer], device: torch.device) -> list[_Group]:
+def _groups(
+    trainers: Sequence[Trainer], rows: dict[str, torch.Tensor], device: torch.device
+) -> list[_Group]:
     """Members by depth: few groups (each costs its own ops), each at its widest run's width."""
     members: dict[int, list[int]] = {}
     for k, trainer in enumerate(trainers):
@@ -473,7 +474,17 @@ def _groups(trainers: Sequence[Trainer], device: torch.device) -> list[_Group]:
             "test": max(len(t.y_test) for t in chosen),
             "cells": max(t.spec.grid_resolution**2 if t.dataset.is_2d else 0 for t in chosen),
         }
-        groups.append(_Group(depth, width, ks, torch.tensor(ks, device=device), sizes))
+        runs = torch.tensor(ks, device=device)
+        splits = ("train", "test")
+        groups.append(
+            _Group(
+                depth, width, ks, runs, sizes,
+                points=torch.cat([rows[f"x_{split}"][runs, : sizes[split]] for split in splits], 1),
+                targets={split: rows[f"y_{split}"][runs, : sizes[split]] for split in splits},
+                weights={split: rows[f"{split}_weights"][runs, : sizes[split]] for split in splits},
+                cells=rows["grid_cells"][runs, : sizes["cells"]],
+            )
+        )  # fmt: skip
     return groups
 
 
