@@ -156,12 +156,15 @@ class TrainerStack:
         """Members reordered, Adam's runs first (otherwise as they joined): the optimizer's
         passes then run over rows of one optimizer each (optimizer.py)."""
         order = sorted(range(len(self)), key=lambda k: self.trainers[k].spec.optimizer != "adam")
-        if order == list(range(len(self))):
-            return
-        index = torch.tensor(order, dtype=torch.long, device=self.device)
+        if order != list(range(len(self))):
+            self._select(order)
+
+    def _select(self, members: list[int]) -> None:
+        """Keep these members (indices), in this order: their rows, Trainers and batch orders."""
+        index = torch.tensor(members, dtype=torch.long, device=self.device)
         self.rows = {name: rows.index_select(0, index) for name, rows in self.rows.items()}
-        self.trainers = [self.trainers[k] for k in order]
-        self.orders = [self.orders[k] for k in order]
+        self.trainers = [self.trainers[k] for k in members]
+        self.orders = [self.orders[k] for k in members]
 
     def leave(self, trainers: Iterable[Trainer], write_back: bool = True) -> None:
         """Hand these Trainers back, holding their current weights, optimizer state and order
@@ -171,11 +174,7 @@ class TrainerStack:
         for trainer in self.trainers:
             if write_back and id(trainer) in leaving:
                 self.write_back(trainer)
-        keep = [k for k, trainer in enumerate(self.trainers) if id(trainer) not in leaving]
-        index = torch.tensor(keep, dtype=torch.long, device=self.device)
-        self.rows = {name: rows.index_select(0, index) for name, rows in self.rows.items()}
-        self.trainers = [self.trainers[k] for k in keep]
-        self.orders = [self.orders[k] for k in keep]
+        self._select([k for k, trainer in enumerate(self.trainers) if id(trainer) not in leaving])
         if not self.trainers:
             return
         # the deepest run gone, the others stop paying for its layers: a 1-deep run in a 4-deep
