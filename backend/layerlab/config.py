@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     device: str = Field(
         "auto", description="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'."
     )
+    cuda_graphs: bool = Field(
+        False,
+        description="On a GPU, each stack's training step captured once as a CUDA graph and "
+        "replayed (captured again when its runs or its penalty change); off: eager CUDA. No "
+        "effect on the CPU.",
+    )
 
     # --- the server ---------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `layerlab serve` binds to.")

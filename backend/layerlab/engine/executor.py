@@ -38,6 +38,7 @@ class WorkerConfig:
     time_slice_s: float = 0.02  # one training round of all stacks: how soon a command is heard
     checkpoint_interval_s: float = 10.0  # how often each run's state goes to the server
     log_format: str = "text"  # the server's LAYERLAB_LOG_FORMAT: a worker logs as it does
+    cuda_graphs: bool = False  # a stack's step replayed as a CUDA graph, on a GPU worker
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "WorkerConfig":
@@ -47,6 +48,7 @@ class WorkerConfig:
             time_slice_s=settings.time_slice_s,
             checkpoint_interval_s=settings.checkpoint_interval_s,
             log_format=settings.log_format,
+            cuda_graphs=settings.cuda_graphs,
         )
 
 

@@ -44,10 +44,18 @@ class _Stack:
 class StackedSessions:
     """Running sessions by stack; the worker calls `sync` and `train_round` in turn."""
 
-    def __init__(self, metrics_interval_s: float, grid_interval_s: float, round_s: float) -> None:
+    def __init__(
+        self,
+        metrics_interval_s: float,
+        grid_interval_s: float,
+        round_s: float,
+        cuda_graphs: bool = False,
+    ) -> None:
+        """`cuda_graphs`: each stack's step a CUDA graph's replay (on a GPU; see graph.py)."""
         self.metrics_interval_s = metrics_interval_s
         self.grid_interval_s = grid_interval_s
         self.round_s = round_s
+        self.cuda_graphs = cuda_graphs
         self._stacks: dict[StackKey, _Stack] = {}
         self._where: dict[str, StackKey] = {}  # run id -> its stack
         self._sessions: dict[str, TrainingSession] = {}
@@ -81,7 +89,9 @@ class StackedSessions:
                 trainers = [session.trainer for _, session in group]
                 entry = self._stacks.get(key)
                 if entry is None:
-                    entry = self._stacks[key] = _Stack(TrainerStack(trainers))
+                    entry = self._stacks[key] = _Stack(
+                        TrainerStack(trainers, graphed=self.cuda_graphs)
+                    )
                 else:
                     entry.stack.join(trainers)
                 for run_id, session in group:

@@ -77,7 +77,10 @@ class WorkerLoop:
         self._send = send
         self.sessions: dict[str, TrainingSession] = {}
         self.stacks = StackedSessions(
-            config.metrics_interval_s, config.grid_interval_s, config.time_slice_s
+            config.metrics_interval_s,
+            config.grid_interval_s,
+            config.time_slice_s,
+            cuda_graphs=config.cuda_graphs and device.type == "cuda",
         )
         self.outbox: list[Message] = []
         self.last_checkpoint: dict[str, tuple[float, int]] = {}  # run id -> (when, which step)
@@ -311,7 +314,9 @@ def warm_up(device: "torch.device", config: WorkerConfig) -> None:
     from layerlab.engine.stacking import StackedSessions
 
     spec = RunSpec.model_validate({"dataset": {"samples": 40}, "epochs": 2, "grid_resolution": 8})
-    stacks = StackedSessions(0.0, 0.0, config.time_slice_s)
+    stacks = StackedSessions(
+        0.0, 0.0, config.time_slice_s, cuda_graphs=config.cuda_graphs and device.type == "cuda"
+    )
     sessions = {
         f"warm-up-{seed}": TrainingSession(
             spec.model_copy(update={"seed": seed}), lambda kind, payload: None, device=device

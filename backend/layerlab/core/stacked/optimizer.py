@@ -7,6 +7,7 @@ A run's state moves between its own optimizer and the stack with `read_state` / 
 """
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -18,8 +19,17 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaul
 SCHEDULE_STEPS = 128  # steps whose per-run step sizes are worked out at once
 
 
+class StepSizes(NamedTuple):
+    """One step's sizes: each Adam run's lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ), each SGD run's lr."""
+
+    adam: torch.Tensor  # (a, 1)
+    inverse_correction: torch.Tensor  # (a, 1)
+    sgd: torch.Tensor  # (K − a, 1)
+
+
 class StackedOptimizer:
-    """Views of a stack's optimizer columns and state; `step` updates every run in place.
+    """Views of a stack's optimizer columns and state; `update` steps every run in place with
+    the sizes `next_sizes` hands out.
 
     What depends only on each run's step count and rate (Adam's bias corrections, the step
     sizes) is worked out for SCHEDULE_STEPS steps at once, so a step is a few passes over the
@@ -68,23 +78,35 @@ class StackedOptimizer:
         self._taken = 0
         self._sgd_step_sizes = self._sgd_step_sizes[:0]
 
-    def step(self, params: torch.Tensor, grads: torch.Tensor) -> None:
-        """params -= step_size · direction, with PyTorch's formulas for each run's optimizer."""
+    def next_sizes(self) -> StepSizes:
+        """The next step's sizes (views of the schedule), the step counted."""
         if self._taken == len(self._sgd_step_sizes):
             self._schedule()
-        taken, a = self._taken, self.adams
+        taken = self._taken
         self._taken += 1
+        return StepSizes(
+            self._adam_step_sizes[taken],
+            self._inverse_corrections[taken],
+            self._sgd_step_sizes[taken],
+        )
+
+    def update(self, params: torch.Tensor, grads: torch.Tensor, sizes: "StepSizes") -> None:
+        """params -= step_size · direction, with PyTorch's formulas for each run's optimizer.
+
+        Device work alone, no host-side state: a CUDA graph captures it once and replays it
+        with each step's sizes copied in (graph.py)."""
+        a = self.adams
         if a < len(params):  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
             direction = self.velocity.mul_(self.momentum).add_(grads[a:])
-            params[a:].addcmul_(self._sgd_step_sizes[taken], direction, value=-1)
+            params[a:].addcmul_(sizes.sgd, direction, value=-1)
         if a:
             g = grads[:a]
             self.exp_avg.lerp_(g, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
             self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
             denom = (self.exp_avg_sq + self.tiny).sqrt_()
-            denom.mul_(self._inverse_corrections[taken]).add_(ADAM_EPS)
+            denom.mul_(sizes.inverse_correction).add_(ADAM_EPS)
             direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
-            params[:a].addcmul_(self._adam_step_sizes[taken], direction, value=-1)
+            params[:a].addcmul_(sizes.adam, direction, value=-1)
 
 
 def _pow_of(base: float) -> Callable[[torch.Tensor], torch.Tensor]:

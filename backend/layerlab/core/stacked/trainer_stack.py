@@ -8,8 +8,8 @@ rates and regularization, and follows the trajectory its Trainer follows alone: 
 or leave between steps, and on leaving its Trainer holds exactly the state the stack built. The
 stack is as deep as its deepest member: it grows when a deeper run joins and shrinks when the
 deepest leaves.
-The module is one class (a little over 400 lines with `stack_key`): its join, leave, refill
-and step share the flat buffers' layout, which splitting would spread over files.
+The module is one class (some 500 lines with `stack_key` and its evaluation groups): its join,
+leave, refill and step share the flat buffers' layout, which splitting would spread over files.
 """
 
 from collections.abc import Iterable, Sequence
@@ -24,6 +24,7 @@ from layerlab.core.grids import Grid, grid_from_outputs
 from layerlab.core.models import MOMENTUM, linear_layers
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.batch_order import BatchOrder
+from layerlab.core.stacked.graph import StepGraph
 from layerlab.core.stacked.model import (
     Geometry,
     StackedMLP,
@@ -34,7 +35,7 @@ from layerlab.core.stacked.model import (
     sample_losses,
     unpack,
 )
-from layerlab.core.stacked.optimizer import StackedOptimizer, read_state, write_state
+from layerlab.core.stacked.optimizer import StackedOptimizer, StepSizes, read_state, write_state
 from layerlab.core.training import MetricPoint, Trainer
 
 STEPS_PER_REFILL = 128  # batches gathered ahead for every run, so the hot loop gathers none
@@ -108,7 +109,8 @@ def _padded_cat(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 class TrainerStack:
     """K Trainers of one `stack_key`, stepped together; see the module's docstring."""
 
-    def __init__(self, trainers: Sequence[Trainer]) -> None:
+    def __init__(self, trainers: Sequence[Trainer], graphed: bool = False) -> None:
+        """`graphed`: on a GPU, each step a CUDA graph's replay (graph.py)."""
         first = trainers[0]
         self.key = stack_key(first)
         self.task, self.n_outputs = first.dataset.task, first.dataset.n_outputs
@@ -120,6 +122,9 @@ class TrainerStack:
         self.rows: dict[str, torch.Tensor] = {}
         self._batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._gathered: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.graphed = graphed
+        self.graph: StepGraph | None = None
+        self.penalized = False
         self.join(trainers)
 
     def __len__(self) -> int:
@@ -240,6 +245,7 @@ class TrainerStack:
             rows["velocity"], rows["exp_avg"], rows["exp_avg_sq"],
         )  # fmt: skip
         self._update_penalized()
+        self._new_graph()  # the buffers are new: a graph of the old ones would write stale rows
         self.groups = _groups(self.trainers, self.rows, self.device)
         self._batches = []
 
@@ -287,8 +293,15 @@ class TrainerStack:
             self._update_penalized()
 
     def _update_penalized(self) -> None:
-        """Whether any member adds an L1 or L2 term now: the step skips the penalty if none."""
-        self.penalized = bool((self.rows["l1"] > 0).any() or (self.rows["l2"] > 0).any())
+        """Whether any member adds an L1 or L2 term now: the step skips the penalty if none (a
+        captured step has or lacks its kernels: it is captured again when that changes)."""
+        penalized = bool((self.rows["l1"] > 0).any() or (self.rows["l2"] > 0).any())
+        if penalized != self.penalized:
+            self.penalized = penalized
+            self._new_graph()
+
+    def _new_graph(self) -> None:
+        self.graph = StepGraph(self._step, self.device) if self.graphed else None
 
     # --- training -----------------------------------------------------------------------------
 
@@ -334,7 +347,6 @@ class TrainerStack:
             if budget < steps:
                 stopping.setdefault(budget, []).append(k)
         held: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
-        params, grads, mask = self.rows["params"], self.rows["grads"], self.rows["mask"]
         for done in range(steps):
             if done in stopping:  # what they hold now, they keep; their rows step idly meanwhile
                 members = torch.tensor(stopping[done], device=self.device)
@@ -342,18 +354,30 @@ class TrainerStack:
             if not self._batches:
                 self._refill([min(done, budget) for budget in budgets])
             x, y, sample_weights = self._batches.pop()
-            outputs, saved = self.model.forward(x)
-            self.model.backward(saved, loss_gradient(self.task, outputs, y, sample_weights))
-            if self.penalized:  # d/dw of l1·Σ|w| + l2·Σw², on weights only
-                penalty = torch.sign(params).mul_(self.rows["l1"])
-                penalty.add_(params * (2 * self.rows["l2"]))
-                grads.addcmul_(penalty, self.rows["weight_mask"])
-            grads.mul_(mask)  # padding gets no update, and stays exactly 0
-            self.optimizer.step(params, grads)
+            sizes = self.optimizer.next_sizes()
+            if self.graph is None:
+                self._step(x, y, sample_weights, sizes)
+            else:
+                self.graph.step(x, y, sample_weights, sizes)
         for trainer, budget in zip(self.trainers, budgets, strict=True):
             trainer.step += budget
         if held:
             self._sat_out(held, [steps - budget for budget in budgets])
+
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor, sample_weights: torch.Tensor, sizes: StepSizes
+    ) -> None:
+        """One step of every member: forward, explicit backward, penalty, update. Device work
+        alone, no host-side state: what a CUDA graph captures."""
+        params, grads = self.rows["params"], self.rows["grads"]
+        outputs, saved = self.model.forward(x)
+        self.model.backward(saved, loss_gradient(self.task, outputs, y, sample_weights))
+        if self.penalized:  # d/dw of l1·Σ|w| + l2·Σw², on weights only
+            penalty = torch.sign(params).mul_(self.rows["l1"])
+            penalty.add_(params * (2 * self.rows["l2"]))
+            grads.addcmul_(penalty, self.rows["weight_mask"])
+        grads.mul_(self.rows["mask"])  # padding gets no update, and stays exactly 0
+        self.optimizer.update(params, grads, sizes)
 
     def _sat_out(
         self, held: list[tuple[torch.Tensor, dict[str, torch.Tensor]]], skipped: list[int]
