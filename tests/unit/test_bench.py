@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+import torch
 
 from layerlab.cli import build_parser, main
 from layerlab.engine.worker_profile import PARTS
@@ -122,3 +123,43 @@ def test_a_server_with_tighter_limits_still_starts_and_the_bench_says_why_it_can
     assert main(["bench", "--runs", "1", "--seconds", "1", "--repeats", "1"]) == 2
     error = capsys.readouterr().err
     assert "outside this server's limits" in error and "LAYERLAB_MAX_EPOCHS" in error
+
+
+def test_cuda_graphs_without_a_gpu_are_refused_before_anything_trains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--device", "cpu", "--cuda-graphs"]) == 2
+    assert "--cuda-graphs needs a GPU" in capsys.readouterr().err
+
+
+def test_graph_rows_are_set_beside_eager_cuda_and_the_cpu() -> None:
+    def row(on: str, k: int, total: float) -> capacity.Capacity:
+        device = "cpu" if on == "local" else "cuda"
+        return capacity.Capacity("local", k, 1, total, *[1.0] * 7, None, {}, device, on == "graph")
+
+    rows = [row("cuda", 64, 100.0), row("graph", 64, 250.0), row("local", 64, 50.0),
+            row("cuda", 128, 80.0), row("graph", 128, 240.0)]  # fmt: skip
+    assert [bench._on(r) for r in rows[:3]] == ["cuda", "graph", "local"]
+    assert bench._beside(rows, "graph", "cuda") == {64: 2.5, 128: 3.0}
+    assert bench._beside(rows, "graph", "local") == {64: 5.0}  # K=128 not measured on the CPU
+    assert bench._table(rows, 10.0).splitlines()[2].split()[:3] == ["64", "graph", "250"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_bench_measures_cuda_graphs_beside_eager_cuda_and_the_cpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["bench", "--runs", "4", "--seconds", "1", "--repeats", "1", "--device", "cuda",
+         "--cuda-graphs", "--json"]
+    )  # fmt: skip
+    assert args.handler(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["lone_run"]["graphed"] > 0
+    assert [(row["device"].split(":")[0], row["cuda_graphs"]) for row in report["classroom"]] == [
+        ("cuda", False),
+        ("cuda", True),
+        ("cpu", False),
+    ]
+    assert report["graphs_to_eager"]["4"] > 0 and report["graphs_to_cpu"]["4"] > 0

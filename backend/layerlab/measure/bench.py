@@ -43,11 +43,14 @@ LONE_RUN = {
 }
 
 
-def lone_run(spec: RunSpec, steps: int, repeats: int, device: torch.device) -> dict[str, float]:
-    """Median steps/s of one run stepped by the stack and by the autograd loop, alternating."""
+def lone_run(
+    spec: RunSpec, steps: int, repeats: int, device: torch.device, cuda_graphs: bool = False
+) -> dict[str, float]:
+    """Median steps/s of one run stepped by the stack and by the autograd loop, alternating
+    (and with `cuda_graphs`, by the stack replaying its step as a CUDA graph)."""
 
-    def stacked() -> float:
-        stack = TrainerStack([Trainer(spec, device=device)])
+    def stacked(graphed: bool = False) -> float:
+        stack = TrainerStack([Trainer(spec, device=device)], graphed=graphed)
         return _rate(lambda: stack.train(steps), steps, device)
 
     def autograd() -> float:
@@ -55,6 +58,8 @@ def lone_run(spec: RunSpec, steps: int, repeats: int, device: torch.device) -> d
         return _rate(lambda: trainer.train_steps(steps), steps, device)
 
     loops: dict[str, Callable[[], float]] = {"stacked": stacked, "autograd": autograd}
+    if cuda_graphs:
+        loops["graphed"] = lambda: stacked(graphed=True)
     for run in loops.values():  # warm-up: first-call costs are not training speed
         run()
     samples: dict[str, list[float]] = {name: [] for name in loops}
@@ -103,6 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="32,64,128,256,512",
         help="K tried at the pace, in turn, up to the first the server does not hold "
         "(32,64,128,256,512)",
+    )
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="with a GPU: the classroom mix also with each stack's step replayed as a CUDA graph "
+        "(LAYERLAB_CUDA_GRAPHS), and on the CPU's worker processes, beside eager CUDA",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
@@ -154,7 +165,11 @@ def command(args: argparse.Namespace) -> int:
             f"not {args.pace:g} (0: no paced classroom)"
         )
     device = pick_device(args.device)
-    settings = get_settings().model_copy(update={"device": str(device)})
+    if args.cuda_graphs and device.type != "cuda":
+        raise UsageError(
+            "--cuda-graphs needs a GPU: run it with --device cuda (or auto) where PyTorch sees one"
+        )
+    settings = get_settings().model_copy(update={"device": str(device), "cuda_graphs": False})
     workers = args.workers or settings.worker_count(torch.cuda.device_count())
     try:  # the bench's runs are fixed; a server with tighter limits refuses them
         limits = settings.limits()
@@ -166,25 +181,33 @@ def command(args: argparse.Namespace) -> int:
             f"the benchmark's runs are outside this server's limits ({problem}): run "
             "`layerlab bench` with the default LAYERLAB_MAX_* limits"
         ) from None
-    lone = lone_run(lone_spec, 3000, args.repeats, device)
+    lone = lone_run(lone_spec, 3000, args.repeats, device, args.cuda_graphs)
     naive = naive_total_steps_per_s(mix[:16], seconds_each=0.25)
     kinds = list(dict.fromkeys(["local", args.executor]))  # local, and beside it the one asked
+    engines = [(kind, settings, workers) for kind in kinds]
+    if args.cuda_graphs:  # beside eager CUDA: the same GPU replaying graphs, and the CPU
+        on_cpu = settings.model_copy(update={"device": "cpu"})
+        graphed = settings.model_copy(update={"cuda_graphs": True})
+        engines += [("local", graphed, workers),
+                    ("local", on_cpu, args.workers or on_cpu.worker_count(0))]  # fmt: skip
     if "ray" in kinds:
         from layerlab.engine.ray_executor import connect_ray
 
         connect_ray(settings.ray_address)  # once: each K's actors start on the same Ray
     try:  # each K on every executor in turn, so that a noisy minute touches both alike
         rows = [
-            engine_capacity(mix[:k], settings, workers, args.seconds, kind)
+            engine_capacity(mix[:k], engine_settings, engine_workers, args.seconds, kind)
             for k in runs
-            for kind in kinds
+            for kind, engine_settings, engine_workers in engines
         ]
     finally:
         if "ray" in kinds:
             import ray
 
             ray.shutdown()
-    holds = [row.runs for row in rows if _enough(row) and row.executor == "local"]
+    main = "cuda" if device.type == "cuda" else "local"  # the rows of the server as it is set
+    holds = [row.runs for row in rows if _enough(row) and _on(row) == main]
+    holds_graphs = [row.runs for row in rows if _enough(row) and row.cuda_graphs]
     paced: list[Capacity] = []
     for k in paced_runs:  # up to the first K not held: past it, only slower
         paced.append(engine_capacity(mix[:k], settings, workers, args.seconds, pace=args.pace))
@@ -204,7 +227,10 @@ def command(args: argparse.Namespace) -> int:
                     "holds": max(holds, default=0),
                     "paced": [row.to_dict() for row in paced],
                     "holds_paced": max(holds_paced, default=0) if paced else None,
-                    "ray_to_local": _ray_to_local(rows) or None,
+                    "ray_to_local": _beside(rows, "ray", main) or None,
+                    "holds_graphs": max(holds_graphs, default=0) if args.cuda_graphs else None,
+                    "graphs_to_eager": _beside(rows, "graph", "cuda") or None,
+                    "graphs_to_cpu": _beside(rows, "graph", "local") or None,
                 }
             )
         )
@@ -214,10 +240,16 @@ def command(args: argparse.Namespace) -> int:
     epochs_per_s = lone["stacked"] / Trainer(lone_spec).steps_per_epoch
     print(f"  stacked engine {lone['stacked']:>9,.0f} steps/s ({epochs_per_s:,.0f} epochs/s)")
     print(f"  autograd loop  {lone['autograd']:>9,.0f} steps/s   ratio {lone['ratio']:.2f}x")
+    if "graphed" in lone:
+        print(f"  stacked, as a CUDA graph {lone['graphed']:>9,.0f} steps/s "
+              f"({lone['graphed'] / lone['stacked']:.2f}x eager)")  # fmt: skip
     print()
     cap = settings.grid_frames_per_s
     through = f"{workers} worker processes" + (" and as many Ray actors" if len(kinds) > 1 else "")
     print(f"Classroom mix through {through} (grids 64x64, capped at {cap:g}/s);")
+    if args.cuda_graphs:
+        print("on: cuda, the GPU stepping each stack eagerly; graph, replaying each stack's step "
+              f"as a CUDA graph; local, {engines[-1][2]} worker processes on the CPU;")  # fmt: skip
     print(f"the naive loop trains {naive:,.0f} model-steps/s")
     print(_table(rows, naive))
     if args.profile:
@@ -225,14 +257,20 @@ def command(args: argparse.Namespace) -> int:
         print(_profile_table(rows))
     print()
     print(_verdict(holds, runs))
+    if args.cuda_graphs:
+        print(f"With CUDA graphs: {_verdict(holds_graphs, runs)}")
     if paced:
         print()
         print(f"The same mix at {_epochs(args.pace)} a second (a pace of the page's), each K in "
               "turn up to the first not held:")  # fmt: skip
         print(_paced_table(paced))
         print(_paced_verdict(holds_paced, paced_runs, args.pace))
-    for k, ratio in _ray_to_local(rows).items():
+    for k, ratio in _beside(rows, "ray", main).items():
         print(f"Ray actors / local processes at K={k}: {ratio:.2f}x the total steps/s")
+    for k, ratio in _beside(rows, "graph", "cuda").items():
+        cpu = _beside(rows, "graph", "local").get(k)
+        print(f"CUDA graphs / eager CUDA at K={k}: {ratio:.2f}x the total steps/s"
+              + (f"; / the CPU: {cpu:.2f}x" if cpu else ""))  # fmt: skip
     capacity = workers * settings.runs_per_worker
     if max(runs + [row.runs for row in paced]) > capacity:
         print(f"(K above {capacity} = {workers} workers x LAYERLAB_RUNS_PER_WORKER: measured with "
@@ -298,13 +336,22 @@ def _epochs(count: float) -> str:
     return f"{count:g} epoch" + ("" if count == 1 else "s")
 
 
-def _ray_to_local(rows: list[Capacity]) -> dict[int, float]:
-    """Ray's total steps/s over the local processes', for each K measured on both."""
-    local = {row.runs: row.total_steps_per_s for row in rows if row.executor == "local"}
+def _on(row: Capacity) -> str:
+    """What a row trained on: local processes or Ray actors; on a GPU, eager or with graphs."""
+    if row.cuda_graphs:
+        return "graph"
+    if row.executor == "ray":
+        return "ray"
+    return "cuda" if row.device.startswith("cuda") else "local"
+
+
+def _beside(rows: list[Capacity], on: str, base: str) -> dict[int, float]:
+    """The total steps/s of the rows on `on` over those on `base`, for each K measured on both."""
+    below = {row.runs: row.total_steps_per_s for row in rows if _on(row) == base}
     return {
-        row.runs: row.total_steps_per_s / local[row.runs]
+        row.runs: row.total_steps_per_s / below[row.runs]
         for row in rows
-        if row.executor == "ray" and local.get(row.runs)
+        if _on(row) == on and below.get(row.runs)
     }
 
 
@@ -314,7 +361,7 @@ def _table(rows: list[Capacity], naive: float) -> str:
     lines = [header]
     for row in rows:
         lines.append(
-            f"{row.runs:>5} {row.executor:>5} {row.total_steps_per_s:>14,.0f} "
+            f"{row.runs:>5} {_on(row):>5} {row.total_steps_per_s:>14,.0f} "
             f"{row.steps_per_s_min:>12,.0f} "
             f"{row.steps_per_s_median:>8,.0f} {row.grids_per_s_min:>12.1f} "
             f"{row.grids_per_s_median:>7.1f} {row.memory_mib:>11,.0f} "
@@ -335,13 +382,13 @@ def _profile_table(rows: list[Capacity]) -> str:
     ]
     for row in rows:
         if not row.profile:
-            lines.append(f"{row.runs:>5} {row.executor:>5}  (no worker told its time)")
+            lines.append(f"{row.runs:>5} {_on(row):>5}  (no worker told its time)")
             continue
         shares = " ".join(
             f"{row.profile[part]:>{width}.1%}" for part, width in zip(parts, widths, strict=True)
         )
         rounds = row.profile["rounds_per_s"]
-        lines.append(f"{row.runs:>5} {row.executor:>5} {shares} {rounds:>8.1f}")
+        lines.append(f"{row.runs:>5} {_on(row):>5} {shares} {rounds:>8.1f}")
     return "\n".join(lines)
 
 

@@ -110,6 +110,8 @@ class Capacity:
     # where the workers' time went while measured: each part's share of their wall-clock time,
     # averaged over the workers, and their rounds per second (worker_profile.py)
     profile: dict[str, float]
+    device: str = "cpu"  # what the workers trained on (LAYERLAB_DEVICE)
+    cuda_graphs: bool = False  # each stack's step a CUDA graph (LAYERLAB_CUDA_GRAPHS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -230,6 +232,8 @@ def engine_capacity(
         epochs_per_s_median=statistics.median(epochs),
         pace=pace,
         profile=profile,
+        device=settings.device,
+        cuda_graphs=settings.cuda_graphs,
     )
 
 
