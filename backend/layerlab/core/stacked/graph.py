@@ -40,6 +40,9 @@ class StepGraph:
         self.device = device
         self.inputs: list[torch.Tensor] = []  # x, y, weights and the sizes the graph reads
         self.graph: torch.cuda.CUDAGraph | None = None
+        # warm-ups and the capture on one side stream: the BLAS handles the step needs are made
+        # for the stream that first uses them, and a capture must find them made
+        self._stream: torch.cuda.Stream | None = None
         self.warm_steps = 0  # eager steps taken through the input buffers
         self.failed: str | None = None  # why the capture failed: the stack then steps eagerly
 
@@ -71,19 +74,20 @@ class StepGraph:
         self.warm_steps += 1
 
     def _warm_up(self) -> None:
-        """An eager step on a side stream (a real step: it counts), as before a capture."""
+        """An eager step on the side stream (a real step: it counts), as before a capture."""
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(self.device)
         current = torch.cuda.current_stream(self.device)
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(current)
-        with torch.cuda.stream(side):
+        self._stream.wait_stream(current)
+        with torch.cuda.stream(self._stream):
             self._step_inputs()
-        current.wait_stream(side)
+        current.wait_stream(self._stream)
 
     def _capture(self) -> None:
         """Record the step (recording runs nothing), then replay it for this step."""
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, stream=self._stream):
                 self._step_inputs()
         except RuntimeError as error:  # e.g. an operation that waits for the GPU mid-step
             self.failed = str(error)
