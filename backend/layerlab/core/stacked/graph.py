@@ -33,10 +33,13 @@ Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, StepSizes], None]
 
 
 class StepGraph:
-    """One stack's step, captured on its first steps and replayed on every later one."""
+    """One stack's step, captured on its first steps and replayed on every later one.
 
-    def __init__(self, step: Step, device: torch.device) -> None:
-        self._step = step
+    It holds no reference to its stack (each call brings the step to run): a stack that is
+    dropped frees its GPU memory at once, not at the next garbage collection.
+    """
+
+    def __init__(self, device: torch.device) -> None:
         self.device = device
         self.inputs: list[torch.Tensor] = []  # x, y, weights and the sizes the graph reads
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -47,11 +50,16 @@ class StepGraph:
         self.failed: str | None = None  # why the capture failed: the stack then steps eagerly
 
     def step(
-        self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, sizes: StepSizes
+        self,
+        run: Step,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        weights: torch.Tensor,
+        sizes: StepSizes,
     ) -> None:
-        """One step on this batch with these sizes: replayed, or on the way to a capture."""
+        """One step on this batch with these sizes: replayed, or `run` on the way to a capture."""
         if self.failed is not None:
-            self._step(x, y, weights, sizes)
+            run(x, y, weights, sizes)
             return
         inputs = (x, y, weights, *sizes)
         if not self.inputs:  # the buffers a capture reads: this step's values, in place
@@ -62,38 +70,51 @@ class StepGraph:
         if self.graph is not None:
             self.graph.replay()
         elif self.device.type != "cuda":
-            self._step_inputs()
+            self._run_inputs(run)
         elif self.warm_steps < WARMUP_STEPS:
-            self._warm_up()
+            self._on_side_stream(lambda: self._run_inputs(run))
         else:
-            self._capture()
+            self._capture(run)
 
-    def _step_inputs(self) -> None:
+    def _run_inputs(self, run: Step) -> None:
         x, y, weights, *sizes = self.inputs
-        self._step(x, y, weights, StepSizes(*sizes))
+        run(x, y, weights, StepSizes(*sizes))
         self.warm_steps += 1
 
-    def _warm_up(self) -> None:
-        """An eager step on the side stream (a real step: it counts), as before a capture."""
+    def _on_side_stream(self, work: Callable[[], None]) -> None:
+        """`work` on the side stream, ordered after what the current stream has queued and
+        before what it queues next."""
         if self._stream is None:
             self._stream = torch.cuda.Stream(self.device)
         current = torch.cuda.current_stream(self.device)
         self._stream.wait_stream(current)
         with torch.cuda.stream(self._stream):
-            self._step_inputs()
+            work()
         current.wait_stream(self._stream)
 
-    def _capture(self) -> None:
-        """Record the step (recording runs nothing), then replay it for this step."""
+    def _capture(self, run: Step) -> None:
+        """Record the step (recording runs nothing), then replay it for this step.
+
+        capture_begin/end rather than `torch.cuda.graph`, which empties the allocator's cache
+        for every stack of the worker at each capture, and on a failed capture would leave the
+        side stream current."""
         graph = torch.cuda.CUDAGraph()
+
+        def record() -> None:
+            graph.capture_begin()
+            try:
+                self._run_inputs(run)
+            finally:
+                graph.capture_end()
+
         try:
-            with torch.cuda.graph(graph, stream=self._stream):
-                self._step_inputs()
+            self._on_side_stream(record)
         except RuntimeError as error:  # e.g. an operation that waits for the GPU mid-step
-            self.failed = str(error)
-            logger.warning("a stack's step could not be captured, it steps eagerly: %s", error)
+            cause = error.__context__ or error  # capture_end's own error says only "invalidated"
+            self.failed = str(cause)
+            logger.warning("a stack's step could not be captured, it steps eagerly: %s", cause)
             torch.cuda.synchronize(self.device)
-            self._step_inputs()
+            self._run_inputs(run)
             return
         self.warm_steps -= 1  # the recording took no step
         self.graph = graph

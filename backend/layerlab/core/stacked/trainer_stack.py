@@ -301,7 +301,7 @@ class TrainerStack:
             self._new_graph()
 
     def _new_graph(self) -> None:
-        self.graph = StepGraph(self._step, self.device) if self.graphed else None
+        self.graph = StepGraph(self.device) if self.graphed else None
 
     # --- training -----------------------------------------------------------------------------
 
@@ -358,7 +358,7 @@ class TrainerStack:
             if self.graph is None:
                 self._step(x, y, sample_weights, sizes)
             else:
-                self.graph.step(x, y, sample_weights, sizes)
+                self.graph.step(self._step, x, y, sample_weights, sizes)
         for trainer, budget in zip(self.trainers, budgets, strict=True):
             trainer.step += budget
         if held:
