@@ -19,7 +19,9 @@ pytestmark = pytest.mark.usefixtures("cancel_leftovers")
 
 FLOOD = 200  # creates, sent as fast as 16 connections carry them
 ACTIVE_PER_CLIENT = 4  # LAYERLAB_MAX_ACTIVE_RUNS_PER_CLIENT's default
-STEADY_SPEC: dict[str, Any] = {**QUICK_SPEC, "epochs": 300}  # trains through the flood
+# trains through the flood: 300 epochs at a pace of 50 a second last 6 s, where unpaced they
+# could end before the flood began (1,500 steps, a fraction of a second on a fast engine)
+STEADY_SPEC: dict[str, Any] = {**QUICK_SPEC, "epochs": 300, "epochs_per_s": 50}
 
 
 @pytest.fixture(scope="module")
