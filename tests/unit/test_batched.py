@@ -109,6 +109,40 @@ def test_cross_entropy_mse_and_every_activation_follow_lone_runs(
     assert_same_path(stacked, TrainerStack(stacked), specs, torch.float64, rtol=1e-10, rounds=4)
 
 
+def test_runs_of_every_depth_under_every_optimizer_follow_lone_runs() -> None:
+    """Each hidden layer is computed for the rows of the runs that have it, one block about the
+    Adam/SGD boundary; a shallow run's output layer takes its own last hidden layer's output."""
+    layout = [
+        ([4], "adam"),
+        ([8, 8, 8], "sgd"),
+        ([3, 5], "adam"),
+        ([6, 2, 7, 5], "adam"),
+        ([5], "momentum"),
+        ([9, 3, 4, 2], "momentum"),
+        ([2, 2, 6], "adam"),
+        ([7, 7], "sgd"),
+    ]
+    specs = [spec_of(dataset={"name": "moons", "samples": 120}, hidden_widths=widths, seed=k,
+                     optimizer=optimizer, learning_rate=0.02)
+             for k, (widths, optimizer) in enumerate(layout)]  # fmt: skip
+    stacked = trainers(specs, torch.float64)
+    stack = TrainerStack(stacked)
+    depths = [trainer.spec.depth for trainer in stack.trainers]
+    assert depths == [1, 2, 3, 4, 4, 3, 2, 1]  # Adam's shallowest first, then the others' deepest
+    assert stack.model.spans == [(0, 8), (1, 7), (2, 6), (3, 5)]
+    lone = assert_same_path(stacked, stack, specs, torch.float64, rtol=1e-10, rounds=4)
+    stack.leave(stacked)
+    for mine, theirs in zip(stacked, lone, strict=True):
+        torch.testing.assert_close(mine.model.state_dict(), theirs.model.state_dict())
+
+
+def test_a_model_whose_layers_rows_are_not_side_by_side_is_refused() -> None:
+    geometry = Geometry(2, 16, 2, 1)
+    params = torch.zeros(3, geometry.size)
+    with pytest.raises(ValueError, match="hidden layer 2 are not side by side"):
+        StackedMLP(geometry, "relu", params, params.clone(), torch.tensor([2, 1, 2]))
+
+
 def test_runs_with_no_hidden_layer_stack_apart_and_follow_lone_runs() -> None:
     specs = [spec_of(hidden_widths=[], seed=k, learning_rate=0.1) for k in range(3)]
     stacked = trainers(specs, torch.float64)
@@ -244,9 +278,10 @@ def test_grids_equal_each_runs_own_grid() -> None:
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_explicit_backward_equals_autograd(activation: str) -> None:
-    """Gradients of runs of depths 1 to 3 in one stack (the shallow ones passing through)."""
+    """Gradients of runs of depths 1 to 3 in one stack (each layer over the runs that have it,
+    the shallow runs' output layers fed by their own last hidden layers)."""
     torch.manual_seed(0)
-    widths, n_inputs, batch = [[5, 3, 2], [2], [5, 4]], 3, 7
+    widths, n_inputs, batch = [[2], [5, 3, 2], [5, 4], [3]], 3, 7  # depths 1, 3, 2, 1
     geometry = Geometry(n_inputs, 8, 3, 1)
     specs = [spec_of(hidden_widths=w, activation=activation, seed=k) for k, w in enumerate(widths)]
     models = [build_model(spec, n_inputs, 1).double() for spec in specs]

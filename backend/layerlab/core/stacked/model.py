@@ -1,8 +1,9 @@
 """K MLPs as one: padded weight stacks in one flat buffer, and an explicit batched forward/backward.
 
 A stack has one geometry: every run's inputs are padded to the widest run's, every hidden layer
-to the stack's width, and a run shallower than the stack passes through the extra hidden layers
-unchanged (a per-run mask), so that runs of any width and depth up to the stack's train together.
+to the stack's width, and the stack is as deep as its deepest run, so that runs of any width and
+depth up to the stack's train together. Each hidden layer is computed for the runs that have it
+alone (their rows sit side by side), and a run's output layer takes its own last hidden layer.
 Padded weights are zero, get no gradient (the mask), and so stay exactly zero.
 """
 
@@ -105,7 +106,7 @@ def placement(geometry: Geometry, n_inputs: int, hidden_widths: Sequence[int]) -
     tuple[int, int, int]
 ]:  # fmt: skip
     """(stacked layer, fan_in, fan_out) of each of a run's layers: its hidden layers first, its
-    output layer last, whatever hidden layers it lacks passed through in between."""
+    output layer last, after whatever hidden layers it lacks."""
     widths = [n_inputs, *hidden_widths]
     layers = [(i, widths[i], widths[i + 1]) for i in range(len(hidden_widths))]
     return [*layers, (geometry.depth, widths[-1], geometry.n_outputs)]
@@ -185,8 +186,10 @@ def batched(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Te
 class StackedMLP:
     """K MLPs of one activation over views into flat `(K, P)` parameter and gradient buffers.
 
-    `depths` (K,) gives each run's hidden layers; a run passes through the stacked hidden layers
-    past its depth (a = a_prev), so its output layer sees its last hidden layer's output.
+    `depths` (K,) gives each run's hidden layers, its rows ordered so that the runs having each
+    hidden layer sit side by side (`spans`): a layer is computed for those rows alone, as views.
+    A run's output layer takes its own last hidden layer's output; the stacked hidden layers past
+    its depth it neither computes nor gets gradients in (they are padding, and stay zero).
     """
 
     def __init__(
@@ -203,37 +206,54 @@ class StackedMLP:
         self.elementwise = _as_is if self.activation.exact else lanewise
         self.layers = layer_views(params, geometry)
         self.grad_layers = layer_views(grads, geometry)
-        # on[j]: (K, 1, 1), 1 where a run has hidden layer j, else 0; None where every run has
-        # it. Mixing with lerp(a, b, on) is exact for 0 and 1, and 4x faster than torch.where.
-        self.on: list[torch.Tensor | None] = [
-            None if bool((depths > j).all()) else (depths > j).to(params.dtype).view(-1, 1, 1)
-            for j in range(geometry.depth)
-        ]
+        self.spans = spans(depths.tolist(), geometry.depth)
+        # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ
+        self.own: list[_SpanViews] = []
+        for (W, b), (W_grad, b_grad), (start, stop) in zip(
+            self.layers, self.grad_layers, [*self.spans, (0, len(params))], strict=True
+        ):
+            W, b, W_grad, b_grad = (_rows(t, start, stop) for t in (W, b, W_grad, b_grad))
+            self.own.append(_SpanViews(W, b, W_grad, b_grad, W.transpose(1, 2)))
+        # the output layer's input, gathered from each run's last hidden layer: (layer j, first
+        # row, past the last) in layer j's own rows, in the stack's row order. Runs whose last
+        # layer is j sit just inside layer j's span, either side of layer j + 1's.
+        down, up = [], []
+        for j, (start, stop) in enumerate(self.spans):
+            inner = self.spans[j + 1] if j + 1 < len(self.spans) else (stop, stop)
+            down.append((j, 0, inner[0] - start))
+            up.append((j, inner[1] - start, stop - start))
+        self.last_hidden = [(j, a, b) for j, a, b in down + up[::-1] if b > a]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Saved]:
         """(K, n, I) inputs -> (K, n, O) outputs, and what the backward needs of this pass."""
         inputs: list[torch.Tensor] = []  # what each layer saw
-        zs: list[torch.Tensor] = []  # each hidden layer's z and f(z), before any pass-through
+        zs: list[torch.Tensor] = []  # each hidden layer's z and f(z), for its rows alone
         outs: list[torch.Tensor] = []
-        a = x
-        for j, (W, b) in enumerate(self.layers[:-1]):
+        a, first = x, 0  # a's rows begin at the stack's row `first`
+        for own, (start, stop) in zip(self.own[:-1], self.spans, strict=True):
+            a = _rows(a, start - first, stop - first)
             inputs.append(a)
-            z = batched(torch.baddbmm, b, a, W)  # b + a @ W
-            out = self.elementwise(self.activation.value, z)
-            on = self.on[j]
-            a = out if on is None else torch.lerp(a, out, on)
+            z = batched(torch.baddbmm, own.b, a, own.W)  # b + a @ W
+            a, first = self.elementwise(self.activation.value, z), start
             zs.append(z)
-            outs.append(out)
-        inputs.append(a)
-        W, b = self.layers[-1]
-        return batched(torch.baddbmm, b, a, W), Saved(inputs, zs, outs)
+            outs.append(a)
+        inputs.append(self._last_hidden(x, outs))
+        top = self.own[-1]
+        return batched(torch.baddbmm, top.b, inputs[-1], top.W), Saved(inputs, zs, outs)
+
+    def _last_hidden(self, x: torch.Tensor, outs: list[torch.Tensor]) -> torch.Tensor:
+        """Each run's last hidden layer's output, (K, n, H): the output layer's input."""
+        if not outs:
+            return x
+        pieces = [_rows(outs[j], start, stop) for j, start, stop in self.last_hidden]
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
     def outputs(self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int) -> torch.Tensor:
         """(k, n, I) inputs of the runs `runs`, all `depth` deep and at most `width` wide ->
         (k, n, O) outputs, with nothing kept for a backward pass.
 
-        Only the runs' own layers and widths are computed (the rest is zero padding or passed
-        through): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size. The
+        Only the runs' own layers and widths are computed (the rest is zero padding, or layers
+        they lack): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size. The
         bias is added after the product: baddbmm would first copy it into every one of the
         4,096 rows, which costs a grid pass a third of its time.
         """
@@ -249,19 +269,59 @@ class StackedMLP:
     def backward(self, saved: Saved, delta: torch.Tensor) -> None:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).
 
-        Padded and passed-through weights get gradients here too; the caller's mask zeroes them.
+        Hidden layer j's gradients are written for the rows of `spans[j]` alone; the rest of the
+        buffer is padding, which nothing writes (the caller's mask zeroes the padding in width).
         """
-        inputs, top = saved.inputs, len(self.layers) - 1
-        dz, g = delta, delta  # d(loss)/dz of the layer at hand; d(loss)/d(its output)
-        for i in range(top, -1, -1):
-            if i < top:  # hidden layer i, whose output's gradient is g
-                dz = self.elementwise(self.activation.backward, g, saved.zs[i], saved.outs[i])
-            W_grad, b_grad = self.grad_layers[i]
-            # bmm(out=) into a strided view would loop over the batch: compute, then copy in
-            W_grad.copy_(batched(torch.bmm, inputs[i].transpose(1, 2), dz))  # aᵀ δ
-            torch.sum(dz, dim=1, keepdim=True, out=b_grad)  # a reduction writes strided views well
+        inputs, top = saved.inputs, len(self.own) - 1
+        output = self.own[top]
+        # bmm(out=) into a strided view would loop over the batch: compute, then copy in
+        output.W_grad.copy_(batched(torch.bmm, inputs[top].transpose(1, 2), delta))  # aᵀ δ
+        torch.sum(delta, dim=1, keepdim=True, out=output.b_grad)  # it writes strided views well
+        if top == 0:
+            return
+        # g: d(loss)/d(output) of each run's last hidden layer; as the pass goes down, the rows
+        # of runs deeper than the layer at hand hold d(loss)/d(its output) instead
+        g = batched(torch.bmm, delta, output.W_t)  # δ Wᵀ
+        for i in range(top - 1, -1, -1):
+            own, (start, stop) = self.own[i], self.spans[i]
+            rows = _rows(g, start, stop)
+            dz = self.elementwise(self.activation.backward, rows, saved.zs[i], saved.outs[i])
+            own.W_grad.copy_(batched(torch.bmm, inputs[i].transpose(1, 2), dz))
+            torch.sum(dz, dim=1, keepdim=True, out=own.b_grad)
             if i == 0:
                 return
-            through = batched(torch.bmm, dz, self.layers[i][0].transpose(1, 2))  # δ Wᵀ
-            on = self.on[i] if i < top else None
-            g = through if on is None else torch.lerp(g, through, on)  # lacked: passed through
+            if dz is rows or dz.shape[0] == 1:  # a linear layer's dz is g itself; see batched
+                rows.copy_(batched(torch.bmm, dz, own.W_t))
+            else:  # the rows of the runs that have layer i: contiguous, written in place
+                torch.bmm(dz, own.W_t, out=rows)
+
+
+class _SpanViews(NamedTuple):
+    """One stacked layer's views over the rows of the runs that have it."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    W_grad: torch.Tensor
+    b_grad: torch.Tensor
+    W_t: torch.Tensor  # Wᵀ
+
+
+def _rows(tensor: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """tensor[start:stop] along its first dimension; all of it is the tensor itself (a view
+    costs an operation)."""
+    return tensor if start == 0 and stop == len(tensor) else tensor[start:stop]
+
+
+def spans(depths: Sequence[int], depth: int) -> list[tuple[int, int]]:
+    """(first row, past the last) of the runs that have each of `depth` hidden layers: one
+    block each, or a ValueError (TrainerStack orders its rows so; see `_order` there)."""
+    result = []
+    for j in range(depth):
+        having = [k for k, d in enumerate(depths) if d > j]
+        if not having or having[-1] + 1 - having[0] != len(having):
+            raise ValueError(
+                f"the runs that have hidden layer {j + 1} are not side by side in the stack "
+                f"(depths {list(depths)}), or there are none"
+            )
+        result.append((having[0], having[-1] + 1))
+    return result

@@ -154,13 +154,20 @@ class TrainerStack:
         }
         self.trainers += joining
         self.orders += [BatchOrder(trainer) for trainer in joining]
-        self._adam_first()
+        self._order()
         self._rebuild()
 
-    def _adam_first(self) -> None:
-        """Members reordered, Adam's runs first (otherwise as they joined): the optimizer's
-        passes then run over rows of one optimizer each (optimizer.py)."""
-        order = sorted(range(len(self)), key=lambda k: self.trainers[k].spec.optimizer != "adam")
+    def _order(self) -> None:
+        """Members reordered (otherwise as they joined): Adam's runs first, the shallowest first,
+        then the others, the deepest first. The optimizer's passes then run over rows of one
+        optimizer each (optimizer.py), and each hidden layer over the rows of the runs that have
+        it, one block about the boundary (model.py, `spans`)."""
+
+        def place(k: int) -> tuple[bool, int]:
+            spec = self.trainers[k].spec
+            return spec.optimizer != "adam", spec.depth if spec.optimizer == "adam" else -spec.depth
+
+        order = sorted(range(len(self)), key=place)
         if order != list(range(len(self))):
             self._select(order)
 
@@ -182,8 +189,8 @@ class TrainerStack:
         self._select([k for k, trainer in enumerate(self.trainers) if id(trainer) not in leaving])
         if not self.trainers:
             return
-        # the deepest run gone, the others stop paying for its layers: a 1-deep run in a 4-deep
-        # stack steps through 4 (passed through, but computed), in a 1-deep one through 1
+        # the deepest run gone, its layers go: nobody computes them, but each costs a step a few
+        # operations (views, the output layer's input gathered from more layers) and memory
         depth = max(trainer.spec.depth for trainer in self.trainers)
         if depth < self.geometry.depth:
             shrunk = self.geometry.with_depth(depth)
