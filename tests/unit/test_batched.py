@@ -14,7 +14,7 @@ from layerlab.core.models import build_model, linear_layers, penalty
 from layerlab.core.spec import RunSpec
 from layerlab.core.stacked.model import Geometry, StackedMLP, loss_gradient, pack
 from layerlab.core.stacked.model import placement as place
-from layerlab.core.stacked.trainer_stack import TrainerStack, stack_key
+from layerlab.core.stacked.trainer_stack import TrainerStack, gather_rows, stack_key
 from layerlab.core.training import MetricPoint, Trainer
 
 STEPS = 200
@@ -320,3 +320,20 @@ def test_a_run_of_another_key_is_refused_with_a_reason() -> None:
     stack = TrainerStack([Trainer(spec_of(hidden_widths=[4]))])
     with pytest.raises(ValueError, match="cannot join stack"):
         stack.join([Trainer(spec_of(hidden_widths=[4], activation="tanh"))])
+
+
+@pytest.mark.parametrize(
+    ("n_inputs", "dtype"),
+    [(2, torch.float32), (1, torch.float32), (4, torch.float32), (3, torch.float32),
+     (1, torch.float64), (2, torch.float64), (0, torch.float32)],
+)  # fmt: skip
+def test_gathered_rows_are_the_rows_indexed(n_inputs: int, dtype: torch.dtype) -> None:
+    """Batches gathered as whole rows (one wide element where one exists) equal plain indexing,
+    NaN and -0.0 bit for bit."""
+    data = torch.randn(50, n_inputs, dtype=dtype) if n_inputs else torch.randn(50, dtype=dtype)
+    data.view(-1)[:3] = torch.tensor([float("nan"), -0.0, float("inf")], dtype=dtype)
+    rows = torch.randint(0, 50, (6, 4, 5))
+    rows[0, 0, :3] = torch.tensor([0, 0, 1])
+    gathered = gather_rows(data, rows)
+    assert gathered.shape == data[rows].shape and gathered.dtype == dtype
+    assert torch.equal(gathered.view(torch.uint8), data[rows].contiguous().view(torch.uint8))

@@ -2,69 +2,101 @@
 
 The Trainer draws each epoch's order of its training points from its own generator at the
 epoch's first step. A stack draws them earlier, many steps at a time, from a copy of that
-generator, and keeps each drawn epoch with the generator state before it. `write_back` then puts
-the Trainer where it would be had it drawn them itself, at any step, as often as asked, without
+generator, and keeps each drawn epoch's generator state before it. `write_back` then puts the
+Trainer where it would be had it drawn them itself, at any step, as often as asked, without
 touching what the stack drew: reading a run never changes its path.
 """
 
 import torch
-import torch.nn.functional as F
 
 from layerlab.core.training import Trainer
 
 
 class BatchOrder:
-    """Row indices and sample weights (1/batch; 0 pads a short batch) of a run's steps."""
+    """Row indices and sample weights (1/batch; 0 pads a short batch, and a batch to `width`)
+    of a run's steps: views of the epochs drawn so far, one row a step."""
 
-    def __init__(self, trainer: Trainer) -> None:
+    def __init__(self, trainer: Trainer, width: int | None = None) -> None:
+        """`width`: the batch as the stack pads it (its batch class), ≥ the run's batch."""
         self.trainer = trainer
         self.n_train, self.batch_size = trainer.n_train, trainer.batch_size
+        self.width = width or self.batch_size
         self.steps_per_epoch = trainer.steps_per_epoch
         # The stack's own copy of the Trainer's generator: the Trainer's is only ever written.
         self._generator = torch.Generator().set_state(trainer.shuffle.get_state())
-        # epoch -> its (steps_per_epoch, batch) indices and weights, and the generator state
-        # before it was drawn (None: drawn by the Trainer before the stack took over)
-        self._epochs: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = {}
-        epoch, position = divmod(trainer.step, self.steps_per_epoch)
-        if position:
-            self._epochs[epoch] = (*self._batches(trainer.epoch_order.cpu()), None)
-            epoch += 1
-        self._next_epoch = epoch  # the one the generator draws next
-
-    def _batches(self, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One epoch's order -> (steps_per_epoch, batch) indices and weights; the last batch may
-        be short, padded with row 0 at weight 0."""
+        # every epoch's weights are the same: 1/batch, and 0 where the last batch is short
         slots = self.steps_per_epoch * self.batch_size
-        indices = F.pad(order, (0, slots - self.n_train)).view(self.steps_per_epoch, -1)
-        real = (torch.arange(slots) < self.n_train).view_as(indices).to(torch.float64)
-        return indices, real / real.sum(dim=1, keepdim=True)  # float64: exact 1/batch
-
-    def _epoch(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        while self._next_epoch <= epoch:  # drawn in order, as the Trainer draws them
-            before = self._generator.get_state()
-            order = torch.randperm(self.n_train, generator=self._generator)
-            self._epochs[self._next_epoch] = (*self._batches(order), before)
+        real = (torch.arange(slots) < self.n_train).view(self.steps_per_epoch, -1)
+        weights = real.to(torch.float64) / real.sum(dim=1, keepdim=True)  # exact 1/batch
+        self._weights = torch.zeros(self.steps_per_epoch, self.width, dtype=torch.float64)
+        self._weights[:, : self.batch_size] = weights
+        self._weight_rows = self._weights  # the weights of whole epochs, one after another
+        # the drawn epochs' steps, from epoch `_first_epoch` up to `_next_epoch` (the one the
+        # generator draws next), and the generator state before each was drawn (None: drawn
+        # by the Trainer before the stack took over)
+        epoch, position = divmod(trainer.step, self.steps_per_epoch)
+        self._first_epoch = self._next_epoch = epoch
+        self._steps = torch.zeros(0, self.width, dtype=torch.long)
+        self._before: dict[int, torch.Tensor | None] = {}
+        if position:
+            self._steps = self._laid_out(trainer.epoch_order.cpu().view(1, -1))
+            self._before[epoch] = None
             self._next_epoch += 1
-        if epoch not in self._epochs:
-            raise ValueError(f"epoch {epoch} lies behind the stack's step: it was forgotten")
-        return self._epochs[epoch]
+
+    def _laid_out(self, orders: torch.Tensor) -> torch.Tensor:
+        """(E, n_train) epoch orders -> their (E · steps_per_epoch, width) steps; a short last
+        batch and the width past the batch hold row 0 (at weight 0)."""
+        slots = torch.zeros(len(orders), self.steps_per_epoch * self.batch_size, dtype=torch.long)
+        slots[:, : self.n_train] = orders
+        steps = slots.view(-1, self.batch_size)
+        if self.width == self.batch_size:
+            return steps
+        padded = steps.new_zeros(len(steps), self.width)
+        padded[:, : self.batch_size] = steps
+        return padded
+
+    def _draw(self, epoch: int) -> None:
+        """The epochs up to `epoch` drawn, in order, as the Trainer draws them."""
+        count = epoch + 1 - self._next_epoch
+        if count <= 0:
+            return
+        orders = torch.empty(count, self.n_train, dtype=torch.long)
+        for row in orders:  # into their rows: the same order as the Trainer's own randperm
+            self._before[self._next_epoch] = self._generator.get_state()
+            torch.randperm(self.n_train, generator=self._generator, out=row)
+            self._next_epoch += 1
+        self._steps = torch.cat([self._steps, self._laid_out(orders)])
+
+    def _forget_before(self, epoch: int) -> None:
+        """Epochs before `epoch` dropped: steps only move forward."""
+        gone = min(epoch, self._next_epoch) - self._first_epoch
+        if gone > 0:
+            self._steps = self._steps[gone * self.steps_per_epoch :]
+            for old in range(self._first_epoch, self._first_epoch + gone):
+                del self._before[old]
+            self._first_epoch += gone
 
     def take(self, first_step: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Steps first_step … first_step + count − 1: (count, batch) indices and weights.
+        """Steps first_step … first_step + count − 1: (count, width) indices and weights.
 
         Steps only move forward: epochs before `first_step`'s are forgotten."""
-        for old in [e for e in self._epochs if e < first_step // self.steps_per_epoch]:
-            del self._epochs[old]
-        indices, weights = [], []
-        step, end = first_step, first_step + count
-        while step < end:
-            epoch, position = divmod(step, self.steps_per_epoch)
-            epoch_indices, epoch_weights, _ = self._epoch(epoch)
-            stop = min(self.steps_per_epoch, position + end - step)
-            indices.append(epoch_indices[position:stop])
-            weights.append(epoch_weights[position:stop])
-            step += stop - position
-        return torch.cat(indices), torch.cat(weights)
+        self._draw((first_step + count - 1) // self.steps_per_epoch)
+        self._forget_before(first_step // self.steps_per_epoch)
+        if first_step < self._first_epoch * self.steps_per_epoch:
+            raise ValueError(f"step {first_step} lies behind the stack's step: it was forgotten")
+        start = first_step - self._first_epoch * self.steps_per_epoch
+        position = first_step % self.steps_per_epoch
+        while len(self._weight_rows) < position + count:  # whole epochs of weights, as a view
+            self._weight_rows = torch.cat([self._weight_rows, self._weights])
+        return self._steps[start : start + count], self._weight_rows[position : position + count]
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        """The order of the training points the epoch went through (drawn, not forgotten)."""
+        if not self._first_epoch <= epoch < self._next_epoch:
+            raise ValueError(f"epoch {epoch} lies behind the stack's step: it was forgotten")
+        first = (epoch - self._first_epoch) * self.steps_per_epoch
+        steps = self._steps[first : first + self.steps_per_epoch, : self.batch_size]
+        return steps.flatten()[: self.n_train]
 
     def write_back(self, step: int) -> None:
         """Leave the Trainer's order and generator as if it had taken all `step` steps itself.
@@ -73,13 +105,17 @@ class BatchOrder:
         trainer = self.trainer
         epoch, position = divmod(step, self.steps_per_epoch)
         if position:  # mid-epoch: the Trainer holds this epoch's order, and has drawn no further
-            indices = self._epoch(epoch)[0]
-            trainer.epoch_order = indices.flatten()[: self.n_train].to(trainer.device)
+            self._draw(epoch)
+            trainer.epoch_order = self._epoch_order(epoch).to(trainer.device)
             epoch += 1
         # the generator as it stood before `epoch` was drawn: kept with it, or the stack's own
         # when `epoch` is the next it draws
-        drawn = epoch < self._next_epoch
-        before = self._epoch(epoch)[2] if drawn else self._generator.get_state()
+        if epoch < self._next_epoch:
+            before = self._before.get(epoch)
+            if epoch < self._first_epoch:
+                raise ValueError(f"epoch {epoch} lies behind the stack's step: it was forgotten")
+        else:
+            before = self._generator.get_state()
         assert before is not None, "an epoch the Trainer drew lies behind the stack's step"
         trainer.shuffle.set_state(before)
         trainer.step = step
