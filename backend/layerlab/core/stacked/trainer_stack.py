@@ -487,8 +487,8 @@ def evaluation_class(width: int) -> int:
     """Runs of one depth draw their grids together up to this width (a power of two ≥ 4, or
     three quarters of one): a grid is 4,096 points a run, so drawing a narrow run at its
     stack's width costs more than the operations of a group more (grid passes of the bench's
-    mix measured 0.81x the time of groups by depth alone). Metric passes, of a few hundred
-    points a run, group by depth alone: there, more groups measured slower (1.26x)."""
+    mix measured 0.55x the time of groups by depth alone). Metric passes, of a few hundred
+    points a run, group by depth alone: there, more groups measured slower (1.35x)."""
     if width <= 4:
         return 4
     octave = 1 << (width - 1).bit_length()
@@ -506,10 +506,10 @@ class _Group:
     members: list[int]  # member indices
     runs: torch.Tensor  # (k,) the same, as a tensor for indexing
     sizes: dict[str, int]  # the group's most train points, test points and grid cells
-    points: torch.Tensor  # (k, train + test, I): train and test points, one pass for both
+    points: torch.Tensor  # (k, I, train + test): train and test points, feature-major
     targets: dict[str, torch.Tensor]  # "train", "test": (k, n) each
     weights: dict[str, torch.Tensor]  # and each point's weight in its run's mean
-    cells: torch.Tensor  # (k, cells, I): the grid's points
+    cells: torch.Tensor  # (k, I, cells): the grid's points, feature-major
 
 
 def _groups(
@@ -535,13 +535,15 @@ def _groups(
         }
         runs = torch.tensor(ks, device=device)
         splits = ("train", "test")
+        points = torch.cat([rows[f"x_{split}"][runs, : sizes[split]] for split in splits], 1)
+        cells = rows["grid_cells"][runs, : sizes["cells"]]
         groups.append(
             _Group(
                 depth, width, ks, runs, sizes,
-                points=torch.cat([rows[f"x_{split}"][runs, : sizes[split]] for split in splits], 1),
+                points=points.transpose(1, 2).contiguous(),
                 targets={split: rows[f"y_{split}"][runs, : sizes[split]] for split in splits},
                 weights={split: rows[f"{split}_weights"][runs, : sizes[split]] for split in splits},
-                cells=rows["grid_cells"][runs, : sizes["cells"]],
+                cells=cells.transpose(1, 2).contiguous(),
             )
         )  # fmt: skip
     return groups
