@@ -210,7 +210,7 @@ class StackedMLP:
         # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ
         self.own: list[_SpanViews] = []
         for (W, b), (W_grad, b_grad), (start, stop) in zip(
-            self.layers, self.grad_layers, [*self.spans, (0, len(params))], strict=True
+            self.layers, self.grad_layers, [*self.spans, (0, params.shape[0])], strict=True
         ):
             W, b, W_grad, b_grad = (_rows(t, start, stop) for t in (W, b, W_grad, b_grad))
             self.own.append(_SpanViews(W, b, W_grad, b_grad, W.transpose(1, 2)))
@@ -310,7 +310,7 @@ class _SpanViews(NamedTuple):
 def _rows(tensor: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     """tensor[start:stop] along its first dimension; all of it is the tensor itself (a view
     costs an operation)."""
-    return tensor if start == 0 and stop == len(tensor) else tensor[start:stop]
+    return tensor if start == 0 and stop == tensor.shape[0] else tensor[start:stop]
 
 
 def spans(depths: Sequence[int], depth: int) -> list[tuple[int, int]]:

@@ -39,6 +39,8 @@ class StackedOptimizer:
 
     def __init__(
         self,
+        params: torch.Tensor,  # (K, P): what `update` steps
+        grads: torch.Tensor,  # (K, P)
         learning_rates: torch.Tensor,  # (K, 1)
         momentum: torch.Tensor,  # (K, 1): 0.9 for momentum, 0 for plain SGD and Adam
         is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD; the Adam runs first
@@ -53,6 +55,10 @@ class StackedOptimizer:
             raise ValueError("a stack's Adam runs come first")
         self.momentum, self.velocity = momentum[a:], velocity[a:]
         self.exp_avg, self.exp_avg_sq = exp_avg[:a], exp_avg_sq[:a]
+        # each optimizer's rows, as views made once (a view costs an operation a step)
+        self.sgd_params, self.sgd_grads = params[a:], grads[a:]
+        self.adam_params, self.adam_grads = params[:a], grads[:a]
+        self.sgd = a < len(params)
         # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny (~5e-31
         # in float32) moves the result by < 1e-7 relative, float32's own rounding
         self.tiny = torch.finfo(exp_avg_sq.dtype).tiny ** 0.8
@@ -90,23 +96,22 @@ class StackedOptimizer:
             self._sgd_step_sizes[taken],
         )
 
-    def update(self, params: torch.Tensor, grads: torch.Tensor, sizes: "StepSizes") -> None:
+    def update(self, sizes: "StepSizes") -> None:
         """params -= step_size · direction, with PyTorch's formulas for each run's optimizer.
 
         Device work alone, no host-side state: a CUDA graph captures it once and replays it
         with each step's sizes copied in (graph.py)."""
-        a = self.adams
-        if a < len(params):  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
-            direction = self.velocity.mul_(self.momentum).add_(grads[a:])
-            params[a:].addcmul_(sizes.sgd, direction, value=-1)
-        if a:
-            g = grads[:a]
+        if self.sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
+            direction = self.velocity.mul_(self.momentum).add_(self.sgd_grads)
+            self.sgd_params.addcmul_(sizes.sgd, direction, value=-1)
+        if self.adams:
+            g = self.adam_grads
             self.exp_avg.lerp_(g, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
             self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
             denom = (self.exp_avg_sq + self.tiny).sqrt_()
             denom.mul_(sizes.inverse_correction).add_(ADAM_EPS)
             direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
-            params[:a].addcmul_(sizes.adam, direction, value=-1)
+            self.adam_params.addcmul_(sizes.adam, direction, value=-1)
 
 
 def _pow_of(base: float) -> Callable[[torch.Tensor], torch.Tensor]:

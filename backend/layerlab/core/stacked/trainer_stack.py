@@ -263,8 +263,9 @@ class TrainerStack:
         self.model = StackedMLP(self.geometry, self.activation, rows["params"], rows["grads"],
                                 rows["depth"])  # fmt: skip
         self.optimizer = StackedOptimizer(
-            rows["learning_rate"], rows["momentum"], rows["is_adam"], rows["adam_steps"],
-            rows["velocity"], rows["exp_avg"], rows["exp_avg_sq"],
+            rows["params"], rows["grads"], rows["learning_rate"], rows["momentum"],
+            rows["is_adam"], rows["adam_steps"], rows["velocity"], rows["exp_avg"],
+            rows["exp_avg_sq"],
         )  # fmt: skip
         self._update_penalized()
         self._new_graph()  # the buffers are new: a graph of the old ones would write stale rows
@@ -395,7 +396,7 @@ class TrainerStack:
             penalty.add_(params * (2 * self.rows["l2"]))
             grads.addcmul_(penalty, self.rows["weight_mask"])
         grads.mul_(self.rows["mask"])  # padding gets no update, and stays exactly 0
-        self.optimizer.update(params, grads, sizes)
+        self.optimizer.update(sizes)
 
     def _sat_out(
         self, held: list[tuple[torch.Tensor, dict[str, torch.Tensor]]], skipped: list[int]
