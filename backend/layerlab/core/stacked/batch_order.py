@@ -106,7 +106,7 @@ class BatchOrder:
         epoch, position = divmod(step, self.steps_per_epoch)
         if position:  # mid-epoch: the Trainer holds this epoch's order, and has drawn no further
             self._draw(epoch)
-            trainer.epoch_order = self._epoch_order(epoch).to(trainer.device)
+            trainer.epoch_order = self._epoch_order(epoch).to(trainer.device, copy=True)
             epoch += 1
         # the generator as it stood before `epoch` was drawn: kept with it, or the stack's own
         # when `epoch` is the next it draws

@@ -352,7 +352,7 @@ class TrainerStack:
         self._gathered = (x, y, w)
         self._batches = list(zip(x.unbind(0), y.unbind(0), w.unbind(0), strict=True))[::-1]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def train(self, steps: int, budgets: Sequence[int] | None = None) -> None:
         """`steps` minibatch steps for every member: forward, explicit backward, update.
 
@@ -428,7 +428,7 @@ class TrainerStack:
 
     # --- what viewers see ---------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(self, samples_per_s: Sequence[float]) -> list[MetricPoint]:
         """Each member's MetricPoint on its whole train and test sets, as Trainer.evaluate."""
         rows, K = self.rows, len(self)
@@ -467,7 +467,7 @@ class TrainerStack:
             points.append(point)
         return points
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def grids(self) -> list[Grid | None]:
         """Each member's decision-boundary grid (None for data with no plane)."""
         grids: list[Grid | None] = [None] * len(self)
