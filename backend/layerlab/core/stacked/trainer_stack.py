@@ -474,7 +474,9 @@ class TrainerStack:
         for group in self.grid_groups:
             if group.sizes["cells"] == 0:
                 continue
-            outputs = self.model.outputs(group.cells, group.runs, group.depth, group.width)
+            outputs = self.model.outputs(
+                group.cells, group.runs, group.depth, group.width, picture=True
+            )
             for i, k in enumerate(group.members):
                 trainer = self.trainers[k]
                 if trainer.dataset.is_2d:
