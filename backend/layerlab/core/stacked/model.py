@@ -253,18 +253,18 @@ class StackedMLP:
         return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
     def outputs(
-        self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int, picture: bool = False
+        self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int, shown: bool = False
     ) -> torch.Tensor:
         """(k, I, n) inputs of the runs `runs`, feature-major, all `depth` deep and at most
-        `width` wide -> (k, n, O) outputs (a view), with nothing kept for a backward pass. For a
-        `picture` (the decision boundary), the activation's faster form where it has one.
+        `width` wide -> (k, n, O) outputs (a view), with nothing kept for a backward pass. What
+        is only `shown` (grids, metric frames) takes the activation's faster form if it has one.
 
         Only the runs' own layers and widths are computed (the rest is zero padding, or layers
         they lack): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size.
         Feature-major, each layer is Wᵀ·a over the n points: MKL runs a product along its long
         side well, and (n, 4) @ (4, 4) row by row measured 9x slower than (4, 4) @ (4, n).
         """
-        f = (picture and self.activation.picture_) or self.activation.value_
+        f = (shown and self.activation.shown_) or self.activation.value_
         a = x
         for j in range(depth):
             W, b = self.layers[j]
