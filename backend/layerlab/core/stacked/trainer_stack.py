@@ -58,11 +58,12 @@ def batch_class(batch_size: int) -> int:
     return max(32, 1 << (batch_size - 1).bit_length())
 
 
-# What a step costs a worker, in steps of one run of width class 16 and batch class 32 (~10 µs
-# on a core of the 2-core machine): each stack's own share, the few dozen operations a step is
-# whatever the stack's size (~150 µs), and each run's, which grows with its padded width (class 32
-# measured 2.6 times class 16) and batch.
-STACK_STEP_COST = 15.0
+# What a step costs a worker, in steps of one run of width class 16 and batch class 32 (~4.5 µs
+# on a core of a 2-core AVX-512 machine): each stack's own share, the few dozen operations a step
+# is whatever the stack's size (~140 µs), and each run's, which grows with its padded width
+# (class 32 measured 2.7 times class 16) and batch. Placing the bench's mix for 20 seeds by these
+# costs, the slowest run got at least 0.84 of the median's rate (0.74 with a stack at 15).
+STACK_STEP_COST = 30.0
 
 
 def run_step_cost(key: StackKey) -> float:
