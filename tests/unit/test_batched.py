@@ -153,8 +153,12 @@ def test_runs_with_no_hidden_layer_stack_apart_and_follow_lone_runs() -> None:
     assert_same_path(stacked, stack, specs, torch.float64, rtol=1e-10, rounds=4)
 
 
-def test_padded_weights_stay_exactly_zero() -> None:
-    stack = TrainerStack(trainers(MIXED_STACK, torch.float32))
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu"])
+def test_padded_weights_stay_exactly_zero(activation: str) -> None:
+    """Masked where f(0) ≠ 0 (the sigmoid); elsewhere their gradients are exactly 0 as they are."""
+    specs = [spec_of(**{**spec.model_dump(), "activation": activation}) for spec in MIXED_STACK]
+    stack = TrainerStack(trainers(specs, torch.float32))
+    assert stack.masked == (activation == "sigmoid")
     stack.train(STEPS)
     padding = stack.rows["params"][stack.rows["mask"] == 0]
     assert padding.numel() > 500  # [2, 2] in a 3-deep stack of width 16 is mostly padding

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from layerlab.core.activations import ACTIVATIONS
 from layerlab.core.datasets import DATASETS
 from layerlab.core.grids import Grid, grid_from_outputs
 from layerlab.core.models import MOMENTUM, linear_layers
@@ -131,6 +132,10 @@ class TrainerStack:
         self.key = stack_key(first)
         self.task, self.n_outputs = first.dataset.task, first.dataset.n_outputs
         self.activation = first.spec.activation if first.spec.hidden_widths else "linear"
+        # Where f(0) = 0, a padded unit outputs 0 and its weights out are 0, so every gradient
+        # in the padding is exactly 0 already (a run gone to inf aside, whose loss ends it): the
+        # mask is needed only by an activation like the sigmoid (f(0) = 0.5)
+        self.masked = bool(ACTIVATIONS[self.activation].value(torch.zeros(1)).item() != 0)
         self.dtype, self.device = first.dtype, first.device
         self.geometry = Geometry(first.n_inputs, self.key[3], first.spec.depth, self.n_outputs)
         self.trainers: list[Trainer] = []
@@ -396,7 +401,8 @@ class TrainerStack:
             penalty = torch.sign(params).mul_(self.rows["l1"])
             penalty.add_(params * (2 * self.rows["l2"]))
             grads.addcmul_(penalty, self.rows["weight_mask"])
-        grads.mul_(self.rows["mask"])  # padding gets no update, and stays exactly 0
+        if self.masked:  # padding gets no update, and stays exactly 0
+            grads.mul_(self.rows["mask"])
         self.optimizer.update(sizes)
 
     def _sat_out(
