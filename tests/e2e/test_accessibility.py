@@ -20,7 +20,7 @@ def on_load(app: Playground) -> None:
 
 
 def while_training(app: Playground) -> None:
-    app.open(f"{LONG}&lang=en")
+    app.open(f"{LONG}&lang=en&pace=20")  # 50 s: still training when axe looks
     app.page.click("#play")
     expect(app.page.locator("#run-status")).to_have_attribute("data-status", "running")
     app.page.wait_for_function("() => window.layerlab.store.state.model !== null", timeout=20_000)
@@ -182,7 +182,7 @@ def focused(page: Page) -> str:
 
 def test_the_keyboard_alone_trains_a_run_and_opens_a_neuron(playground: Playground) -> None:
     page = playground.page
-    playground.open(f"{LONG}&lang=en")
+    playground.open(f"{LONG}&lang=en&pace=20")  # 50 s: still training when the test looks
     config = "window.layerlab.store.state.config"
     status = page.locator("#run-status")
 

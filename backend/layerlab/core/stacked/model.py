@@ -4,7 +4,8 @@ A stack has one geometry: every run's inputs are padded to the widest run's, eve
 to the stack's width, and the stack is as deep as its deepest run, so that runs of any width and
 depth up to the stack's train together. Each hidden layer is computed for the runs that have it
 alone (their rows sit side by side), and a run's output layer takes its own last hidden layer.
-Padded weights are zero, get no gradient (the mask), and so stay exactly zero.
+Padded weights are zero and get no gradient (exactly 0 where f(0) = 0, masked otherwise), so they
+stay exactly zero.
 """
 
 from collections.abc import Callable, Sequence
@@ -279,7 +280,8 @@ class StackedMLP:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).
 
         Hidden layer j's gradients are written for the rows of `spans[j]` alone; the rest of the
-        buffer is padding, which nothing writes (the caller's mask zeroes the padding in width).
+        buffer is padding, which nothing writes. Padding in width gets exactly 0 where f(0) = 0;
+        the caller masks it otherwise (trainer_stack.py, `masked`).
         """
         inputs, top = saved.inputs, len(self.own) - 1
         output = self.own[top]
