@@ -82,18 +82,21 @@ class BatchOrder:
         Steps only move forward: epochs before `first_step`'s are forgotten."""
         self._draw((first_step + count - 1) // self.steps_per_epoch)
         self._forget_before(first_step // self.steps_per_epoch)
-        if first_step < self._first_epoch * self.steps_per_epoch:
-            raise ValueError(f"step {first_step} lies behind the stack's step: it was forgotten")
+        self._check_kept(first_step // self.steps_per_epoch)
         start = first_step - self._first_epoch * self.steps_per_epoch
         position = first_step % self.steps_per_epoch
         while len(self._weight_rows) < position + count:  # whole epochs of weights, as a view
             self._weight_rows = torch.cat([self._weight_rows, self._weights])
         return self._steps[start : start + count], self._weight_rows[position : position + count]
 
-    def _epoch_order(self, epoch: int) -> torch.Tensor:
-        """The order of the training points the epoch went through (drawn, not forgotten)."""
-        if not self._first_epoch <= epoch < self._next_epoch:
+    def _check_kept(self, epoch: int) -> None:
+        """A ValueError for an epoch before the first kept: steps only move forward."""
+        if epoch < self._first_epoch:
             raise ValueError(f"epoch {epoch} lies behind the stack's step: it was forgotten")
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        """The order of the training points a drawn epoch went through."""
+        self._check_kept(epoch)
         first = (epoch - self._first_epoch) * self.steps_per_epoch
         steps = self._steps[first : first + self.steps_per_epoch, : self.batch_size]
         return steps.flatten()[: self.n_train]
@@ -111,9 +114,8 @@ class BatchOrder:
         # the generator as it stood before `epoch` was drawn: kept with it, or the stack's own
         # when `epoch` is the next it draws
         if epoch < self._next_epoch:
-            before = self._before.get(epoch)
-            if epoch < self._first_epoch:
-                raise ValueError(f"epoch {epoch} lies behind the stack's step: it was forgotten")
+            self._check_kept(epoch)
+            before = self._before[epoch]
         else:
             before = self._generator.get_state()
         assert before is not None, "an epoch the Trainer drew lies behind the stack's step"
