@@ -271,7 +271,7 @@ def test_new_rates_apply_from_the_next_step() -> None:
 )  # fmt: skip
 def test_grids_equal_each_runs_own_grid(activation: str, dataset: str) -> None:
     """Grids of the stack's runs: their own within 1e-6 (a regression's within 1e-5 of its
-    range, or float32's rounding of its values; tanh drawn as 2σ(2z) − 1), far below the 1/255
+    range, or float32's rounding of its values; tanh by NumPy), far below the 1/255
     steps the page gets them in; the winning class of every cell the same."""
     data = {"name": dataset, "samples": 200}
     specs = [
@@ -304,6 +304,28 @@ def test_grids_equal_each_runs_own_grid(activation: str, dataset: str) -> None:
         )
         if alone.classes is not None:
             assert grid.classes is not None and (grid.classes == alone.classes).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_stacks_tanh_rounds_each_element_alike_wherever_it_sits(dtype: torch.dtype) -> None:
+    """The stack's tanh (NumPy's, on the CPU) gives an element the same bits in any slice at any
+    offset, as a run's numbers must whoever shares its stack; within float32's rounding of tanh
+    (float64's own, as the reference)."""
+    tanh = ACTIVATIONS["tanh"]
+    assert tanh.exact_value and not tanh.exact  # its backward is padded as PyTorch's tails need
+    z = torch.linspace(-12, 12, 4001, dtype=dtype)[
+        torch.randperm(4001, generator=torch.Generator().manual_seed(0))
+    ]
+    whole = tanh.value(z)
+    for start in range(0, 67):
+        for length in (1, 3, 15, 16, 17, 31, 33, 63, 64, 65, 100, 129):
+            part = z[start : start + length].clone()  # its own memory, at its own alignment
+            assert torch.equal(tanh.value(part), whole[start : start + length]), (start, length)
+    in_place = z.clone()
+    assert tanh.value_(in_place) is in_place and torch.equal(in_place, whole)
+    reference = torch.tanh(z.double())
+    error = ((whole.double() - reference).abs() / reference.abs().clamp_min(1e-30)).max()
+    assert error <= (2e-7 if dtype == torch.float32 else 1e-15)
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))

@@ -205,6 +205,7 @@ class StackedMLP:
         self.activation = ACTIVATIONS[activation]
         # what computes the activation and its gradient: as is where it rounds alike anywhere
         self.elementwise = _as_is if self.activation.exact else lanewise
+        self.valuewise = _as_is if self.activation.exact_value else self.elementwise
         self.layers = layer_views(params, geometry)
         self.grad_layers = layer_views(grads, geometry)
         self.spans = spans(depths.tolist(), geometry.depth)
@@ -236,7 +237,7 @@ class StackedMLP:
             a = _rows(a, start - first, stop - first)
             inputs.append(a)
             z = batched(torch.baddbmm, own.b, a, own.W)  # b + a @ W
-            a, first = self.elementwise(self.activation.value, z), start
+            a, first = self.valuewise(self.activation.value, z), start
             zs.append(z)
             outs.append(a)
         inputs.append(self._last_hidden(x, outs))
@@ -253,25 +254,21 @@ class StackedMLP:
         pieces = [_rows(outs[j], start, stop) for j, start, stop in self.last_hidden]
         return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
-    def outputs(
-        self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int, shown: bool = False
-    ) -> torch.Tensor:
+    def outputs(self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int) -> torch.Tensor:
         """(k, I, n) inputs of the runs `runs`, feature-major, all `depth` deep and at most
-        `width` wide -> (k, n, O) outputs (a view), with nothing kept for a backward pass. What
-        is only `shown` (grids, metric frames) takes the activation's faster form if it has one.
+        `width` wide -> (k, n, O) outputs (a view), with nothing kept for a backward pass.
 
         Only the runs' own layers and widths are computed (the rest is zero padding, or layers
         they lack): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size.
         Feature-major, each layer is Wᵀ·a over the n points: MKL runs a product along its long
         side well, and (n, 4) @ (4, 4) row by row measured 9x slower than (4, 4) @ (4, n).
         """
-        f = (shown and self.activation.shown_) or self.activation.value_
-        a = x
+        f, a = self.activation.value_, x
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
             W_t, b_t = W[runs, :fan_in, :width].transpose(1, 2), b[runs, :, :width].transpose(1, 2)
-            a = self.elementwise(f, batched(torch.baddbmm, b_t, W_t, a))
+            a = self.valuewise(f, batched(torch.baddbmm, b_t, W_t, a))
         W, b = self.layers[-1]
         W_t, b_t = W[runs, : a.shape[1]].transpose(1, 2), b[runs].transpose(1, 2)
         return batched(torch.baddbmm, b_t, W_t, a).transpose(1, 2)

@@ -437,7 +437,7 @@ class TrainerStack:
     @torch.inference_mode()
     def evaluate(self, samples_per_s: Sequence[float]) -> list[MetricPoint]:
         """Each member's MetricPoint on its whole train and test sets, as Trainer.evaluate
-        (within float32's last bits: sums in another order, tanh as 2σ(2z) − 1)."""
+        (within float32's last bits: sums in another order, tanh by NumPy (activations.py))."""
         rows, K = self.rows, len(self)
         names = ["train_loss", "test_loss", "regularization_loss"]
         if self.task != "regression":
@@ -445,9 +445,7 @@ class TrainerStack:
         columns = dict(zip(names, rows["params"].new_zeros(len(names), K), strict=True))
         for group in self.groups:
             n_train = group.sizes["train"]
-            both = self.model.outputs(
-                group.points, group.runs, group.depth, group.width, shown=True
-            )
+            both = self.model.outputs(group.points, group.runs, group.depth, group.width)
             for split, outputs in (("train", both[:, :n_train]), ("test", both[:, n_train:])):
                 y, weights = group.targets[split], group.weights[split]
                 losses = (sample_losses(self.task, outputs, y) * weights).sum(1)
@@ -483,9 +481,7 @@ class TrainerStack:
         for group in self.grid_groups:
             if group.sizes["cells"] == 0:
                 continue
-            outputs = self.model.outputs(
-                group.cells, group.runs, group.depth, group.width, shown=True
-            )
+            outputs = self.model.outputs(group.cells, group.runs, group.depth, group.width)
             for i, k in enumerate(group.members):
                 trainer = self.trainers[k]
                 if trainer.dataset.is_2d:
