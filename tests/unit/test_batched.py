@@ -111,8 +111,8 @@ def test_cross_entropy_mse_and_every_activation_follow_lone_runs(
 
 
 def test_runs_of_every_depth_under_every_optimizer_follow_lone_runs() -> None:
-    """Each hidden layer is computed for the rows of the runs that have it, one block about the
-    Adam/SGD boundary; a shallow run's output layer takes its own last hidden layer's output."""
+    """Each hidden layer is computed for the rows of the runs that have it, one span about the
+    SGD/Adam boundary; a shallow run's output layer takes its own last hidden layer's output."""
     layout = [
         ([4], "adam"),
         ([8, 8, 8], "sgd"),
@@ -129,10 +129,63 @@ def test_runs_of_every_depth_under_every_optimizer_follow_lone_runs() -> None:
     stacked = trainers(specs, torch.float64)
     stack = TrainerStack(stacked)
     depths = [trainer.spec.depth for trainer in stack.trainers]
-    assert depths == [1, 2, 3, 4, 4, 3, 2, 1]  # Adam's shallowest first, then the others' deepest
-    assert stack.model.spans == [(0, 8), (1, 7), (2, 6), (3, 5)]
+    assert depths == [1, 2, 3, 4, 4, 3, 2, 1]  # SGD's shallowest first, then Adam's deepest
+    assert [trainer.spec.optimizer == "adam" for trainer in stack.trainers] == [False] * 4 + [
+        True
+    ] * 4
+    (block,) = stack.model.blocks
+    assert block.spans == [(0, 8), (1, 7), (2, 6), (3, 5)]
+    assert (stack.optimizer.sgd_blocks, stack.optimizer.adam_blocks) == ([(0, 4)], [(4, 8)])
     lone = assert_same_path(stacked, stack, specs, torch.float64, rtol=1e-10, rounds=4)
     stack.leave(stacked)
+    for mine, theirs in zip(stacked, lone, strict=True):
+        torch.testing.assert_close(mine.model.state_dict(), theirs.model.state_dict())
+
+
+def test_runs_of_every_activation_share_a_stack_and_follow_lone_runs() -> None:
+    """A block of rows for each activation, its hidden layers computed apart; one output layer,
+    loss and optimizer pass for all. Blocks alternate which optimizer comes first, so that the
+    Adam runs of neighbouring blocks meet. A block that empties goes, and the rest go on."""
+    layout = [
+        ([4], "relu", "adam"),
+        ([8, 8, 8], "tanh", "sgd"),
+        ([3, 5], "tanh", "adam"),
+        ([6, 2, 7, 5], "relu", "momentum"),
+        ([5], "sigmoid", "adam"),
+        ([9, 3], "sigmoid", "sgd"),
+        ([2, 2, 6], "tanh", "adam"),
+        ([7, 7], "relu", "adam"),
+        ([3], "gelu", "momentum"),
+    ]
+    specs = [spec_of(dataset={"name": "moons", "samples": 120}, hidden_widths=widths, seed=k,
+                     activation=activation, optimizer=optimizer, learning_rate=0.02)
+             for k, (widths, activation, optimizer) in enumerate(layout)]  # fmt: skip
+    stacked = trainers(specs, torch.float64)
+    assert len({stack_key(trainer) for trainer in stacked}) == 1
+    stack = TrainerStack(stacked)
+    order = [(t.spec.activation, t.spec.optimizer == "adam", t.spec.depth) for t in stack.trainers]
+    assert order == [
+        ("gelu", False, 1),  # block 0: SGD's shallowest first, then Adam's deepest (none here)
+        ("relu", True, 1), ("relu", True, 2), ("relu", False, 4),  # block 1: Adam's first
+        ("sigmoid", False, 2), ("sigmoid", True, 1),
+        ("tanh", True, 2), ("tanh", True, 3), ("tanh", False, 3),
+    ]  # fmt: skip
+    assert [(b.start, b.stop) for b in stack.model.blocks] == [(0, 1), (1, 4), (4, 6), (6, 9)]
+    assert [b.spans for b in stack.model.blocks][1:] == [
+        [(0, 3), (1, 3), (2, 3), (2, 3)], [(0, 2), (0, 1)], [(0, 3), (0, 3), (1, 3)]
+    ]  # fmt: skip
+    assert stack.optimizer.adam_blocks == [(1, 3), (5, 8)]
+    assert stack.optimizer.sgd_blocks == [(0, 1), (3, 5), (8, 9)]
+    assert stack.masked  # the sigmoid's padding
+    lone = assert_same_path(stacked, stack, specs, torch.float64, rtol=1e-10, rounds=4)
+    tanh = [trainer for trainer in stacked if trainer.spec.activation == "tanh"]
+    stack.leave(tanh)
+    assert [(b.start, b.stop) for b in stack.model.blocks] == [(0, 1), (1, 4), (4, 6)]
+    stack.train(30)
+    for trainer in lone:
+        if trainer.spec.activation != "tanh":
+            trainer.train_steps(30)
+    stack.leave(stack.trainers)
     for mine, theirs in zip(stacked, lone, strict=True):
         torch.testing.assert_close(mine.model.state_dict(), theirs.model.state_dict())
 
@@ -141,7 +194,7 @@ def test_a_model_whose_layers_rows_are_not_side_by_side_is_refused() -> None:
     geometry = Geometry(2, 16, 2, 1)
     params = torch.zeros(3, geometry.size)
     with pytest.raises(ValueError, match="hidden layer 2 are not side by side"):
-        StackedMLP(geometry, "relu", params, params.clone(), torch.tensor([2, 1, 2]))
+        StackedMLP(geometry, ["relu"] * 3, params, params.clone(), torch.tensor([2, 1, 2]))
 
 
 def test_runs_with_no_hidden_layer_stack_apart_and_follow_lone_runs() -> None:
@@ -186,7 +239,7 @@ def test_runs_joining_and_leaving_midway_leave_the_others_unchanged() -> None:
             stack.leave(passers)
             assert stack.geometry.depth == 2  # the 3-deep run has gone: so have its layers
         optimizers = [t.spec.optimizer for t in stack.trainers]
-        assert optimizers == sorted(optimizers, key=lambda name: name != "adam")  # Adam first
+        assert optimizers == sorted(optimizers, key=lambda name: name == "adam")  # SGD first
         for point, trainer in zip(points_of(stack, stayers), lone, strict=True):
             assert point.train_loss == pytest.approx(trainer.evaluate().train_loss, rel=1e-12)
     stack.train(80)
@@ -348,7 +401,7 @@ def test_explicit_backward_equals_autograd(activation: str) -> None:
     params = torch.stack(rows)
     grads = torch.zeros_like(params)
     depths = torch.tensor([len(w) for w in widths])
-    stack = StackedMLP(geometry, activation, params, grads, depths)
+    stack = StackedMLP(geometry, [activation] * len(specs), params, grads, depths)
     x = torch.randn(len(specs), batch, n_inputs, dtype=torch.float64)
     y = torch.randint(0, 2, (len(specs), batch)).double()
 
@@ -371,7 +424,7 @@ def test_explicit_backward_equals_autograd(activation: str) -> None:
 def test_a_run_of_another_key_is_refused_with_a_reason() -> None:
     stack = TrainerStack([Trainer(spec_of(hidden_widths=[4]))])
     with pytest.raises(ValueError, match="cannot join stack"):
-        stack.join([Trainer(spec_of(hidden_widths=[4], activation="tanh"))])
+        stack.join([Trainer(spec_of(hidden_widths=[20]))])  # width class 32
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def test_stacked_runs_report_as_lone_runs_do_and_end_with_the_lone_weights() -> 
     sessions = sessions_of(SPECS, events)
     stacks = StackedSessions(0.0, 0.0, 0.01)  # frames every round
     stacks.sync(sessions)
-    assert sorted(stack_sizes(stacks)) == [1, 1, 2]  # relu-8 binary, tanh-8, blobs
+    assert sorted(stack_sizes(stacks)) == [1, 3]  # binary (ReLU and tanh in one stack), blobs
     run_to_the_end(stacks, sessions)
     for run_id, spec in SPECS.items():
         kinds = events.kinds(run_id)
@@ -106,7 +106,9 @@ def test_a_paused_run_leaves_its_stack_and_resumes_on_the_same_path() -> None:
     for _ in range(3):
         stacks.sync(sessions)
         stacks.train_round()
-    assert sessions["a"].trainer.step == paused_at and len(stacks) == 3
+    assert sessions["a"].trainer.step == paused_at
+    assert "a" not in stacks._where  # the others still stacked, unless one has ended already
+    assert len(stacks) == sum(not s.finished for run_id, s in sessions.items() if run_id != "a")
     sessions["a"].step()  # one single step, alone, while paused
     sessions["a"].advance(0.0)
     sessions["a"].resume()
@@ -191,19 +193,19 @@ def test_a_stack_that_raises_fails_its_own_runs_only(monkeypatch: pytest.MonkeyP
     sessions = sessions_of(SPECS, events, torch.float32)
     stacks = StackedSessions(1.0, 1.0, 0.01)
     stacks.sync(sessions)
-    tanh_stack = next(e.stack for e in stacks._stacks.values() if e.stack.activation == "tanh")
+    blobs = next(e.stack for e in stacks._stacks.values() if e.stack.task == "multiclass")
 
     def broken(steps: int) -> None:
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(tanh_stack, "train", broken)
+    monkeypatch.setattr(blobs, "train", broken)
     stacks.train_round()
-    assert sessions["c"].status is RunStatus.FAILED
-    assert events.final("c")["error"] == INTERNAL_ERROR  # the details go to the log
-    for run_id in ("a", "b", "d"):
+    assert sessions["d"].status is RunStatus.FAILED
+    assert events.final("d")["error"] == INTERNAL_ERROR  # the details go to the log
+    for run_id in ("a", "b", "c"):
         assert sessions[run_id].status is RunStatus.RUNNING
-    run_to_the_end(stacks, {k: v for k, v in sessions.items() if k != "c"})
-    assert all(events.final(run_id)["status"] == "done" for run_id in ("a", "b", "d"))
+    run_to_the_end(stacks, {k: v for k, v in sessions.items() if k != "d"})
+    assert all(events.final(run_id)["status"] == "done" for run_id in ("a", "b", "c"))
 
 
 @pytest.mark.parametrize("command", ["read", "rates", "leave"])

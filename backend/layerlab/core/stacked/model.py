@@ -10,18 +10,19 @@ stay exactly zero.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
 
-from layerlab.core.activations import ACTIVATIONS
+from layerlab.core.activations import ACTIVATIONS, Activation
 
 # Elements per step of PyTorch's widest CPU vector loop (2 × 16 float32 lanes on AVX-512), doubled
 # to cover float64 and narrower CPUs too: see `lanewise`.
 VECTOR_LOOP = 64
 
 Layer = tuple[torch.Tensor, torch.Tensor]  # (weight, bias)
+T = TypeVar("T")
 
 
 def lanewise(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Tensor:
@@ -163,11 +164,11 @@ def relayout(flat: torch.Tensor, old: Geometry, new: Geometry) -> torch.Tensor:
 
 
 class Saved(NamedTuple):
-    """What a forward pass keeps for the backward: each layer's input, each hidden z and f(z)."""
+    """What a forward pass keeps for the backward: of each activation's block, each layer's
+    input, each hidden z and f(z); and the output layer's input."""
 
-    inputs: list[torch.Tensor]
-    zs: list[torch.Tensor]
-    outs: list[torch.Tensor]
+    blocks: list[tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]]
+    top_input: torch.Tensor
 
 
 # --- the stacked model ------------------------------------------------------------------------
@@ -185,90 +186,70 @@ def batched(op: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> torch.Te
 
 
 class StackedMLP:
-    """K MLPs of one activation over views into flat `(K, P)` parameter and gradient buffers.
+    """K MLPs over views into flat `(K, P)` parameter and gradient buffers.
 
-    `depths` (K,) gives each run's hidden layers, its rows ordered so that the runs having each
-    hidden layer sit side by side (`spans`): a layer is computed for those rows alone, as views.
-    A run's output layer takes its own last hidden layer's output; the stacked hidden layers past
-    its depth it neither computes nor gets gradients in (they are padding, and stay zero).
+    `activations` (one per row) come in blocks, one per activation: each block's hidden layers
+    are computed apart (`_Hidden`), and one output layer takes every run's own last hidden
+    layer. `depths` (K,) gives each run's hidden layers, the rows of each block ordered so that
+    the runs having each hidden layer sit side by side (`spans`): a layer is computed for those
+    rows alone, as views. The stacked hidden layers past a run's depth it neither computes nor
+    gets gradients in (they are padding, and stay zero).
     """
 
     def __init__(
         self,
         geometry: Geometry,
-        activation: str,
+        activations: Sequence[str],
         params: torch.Tensor,
         grads: torch.Tensor,
         depths: torch.Tensor,
     ) -> None:
         self.geometry = geometry
-        self.activation = ACTIVATIONS[activation]
-        # what computes the activation and its gradient: as is where it rounds alike anywhere
-        self.elementwise = _as_is if self.activation.exact else lanewise
-        self.valuewise = _as_is if self.activation.exact_value else self.elementwise
         self.layers = layer_views(params, geometry)
         self.grad_layers = layer_views(grads, geometry)
-        self.spans = spans(depths.tolist(), geometry.depth)
-        # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ
-        self.own: list[_SpanViews] = []
-        for (W, b), (W_grad, b_grad), (start, stop) in zip(
-            self.layers, self.grad_layers, [*self.spans, (0, params.shape[0])], strict=True
-        ):
-            W, b, W_grad, b_grad = (_rows(t, start, stop) for t in (W, b, W_grad, b_grad))
-            transposed = (W.transpose(1, 2), b.transpose(1, 2), W_grad.transpose(1, 2))
-            self.own.append(_SpanViews(W, b, W_grad, b_grad, *transposed))
-        # the output layer's input, gathered from each run's last hidden layer: (layer j, first
-        # row, past the last) in layer j's own rows, in the stack's row order. Runs whose last
-        # layer is j sit just inside layer j's span, either side of layer j + 1's.
-        down, up = [], []
-        for j, (start, stop) in enumerate(self.spans):
-            inner = self.spans[j + 1] if j + 1 < len(self.spans) else (stop, stop)
-            down.append((j, 0, inner[0] - start))
-            up.append((j, inner[1] - start, stop - start))
-        self.last_hidden = [(j, a, b) for j, a, b in down + up[::-1] if b > a]
+        every_depth = depths.tolist()
+        self.blocks = [
+            _Hidden(name, start, stop, self.layers, self.grad_layers, every_depth[start:stop])
+            for name, start, stop in blocks(activations)
+        ] if geometry.depth else []  # fmt: skip
+        (W, b), (W_grad, b_grad) = self.layers[-1], self.grad_layers[-1]
+        self.top = _SpanViews(W, b, W_grad, b_grad, W.transpose(1, 2), b.transpose(1, 2),
+                              W_grad.transpose(1, 2))  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Saved]:
         """(K, n, I) inputs -> (K, n, O) outputs, and what the backward needs of this pass."""
-        inputs: list[torch.Tensor] = []  # what each layer saw
-        zs: list[torch.Tensor] = []  # each hidden layer's z and f(z), for its rows alone
-        outs: list[torch.Tensor] = []
-        a, first = x, 0  # a's rows begin at the stack's row `first`
-        for own, (start, stop) in zip(self.own[:-1], self.spans, strict=True):
-            a = _rows(a, start - first, stop - first)
-            inputs.append(a)
-            z = batched(torch.baddbmm, own.b, a, own.W)  # b + a @ W
-            a, first = self.valuewise(self.activation.value, z), start
-            zs.append(z)
-            outs.append(a)
-        inputs.append(self._last_hidden(x, outs))
+        saved, pieces = [], []
+        for block in self.blocks:
+            kept, last = block.forward(_rows(x, block.start, block.stop))
+            saved.append(kept)
+            pieces += last
+        # each run's last hidden layer (the blocks' pieces, in row order): the output layer's input
+        top_input = x if not pieces else pieces[0] if len(pieces) == 1 else torch.cat(pieces)
         # the output layer transposed, Wᵀ·aᵀ: a few output rows along the batch (one output's
         # (n, H) @ (H, 1) measured 2x slower); its bias along the batch too
-        top = self.own[-1]
-        outputs = batched(torch.baddbmm, top.b_t, top.W_t, inputs[-1].transpose(1, 2))
-        return outputs.transpose(1, 2), Saved(inputs, zs, outs)
+        top = self.top
+        outputs = batched(torch.baddbmm, top.b_t, top.W_t, top_input.transpose(1, 2))
+        return outputs.transpose(1, 2), Saved(saved, top_input)
 
-    def _last_hidden(self, x: torch.Tensor, outs: list[torch.Tensor]) -> torch.Tensor:
-        """Each run's last hidden layer's output, (K, n, H): the output layer's input."""
-        if not outs:
-            return x
-        pieces = [_rows(outs[j], start, stop) for j, start, stop in self.last_hidden]
-        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
-
-    def outputs(self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int) -> torch.Tensor:
-        """(k, I, n) inputs of the runs `runs`, feature-major, all `depth` deep and at most
-        `width` wide -> (k, n, O) outputs (a view), with nothing kept for a backward pass.
+    def outputs(
+        self, x: torch.Tensor, runs: torch.Tensor, depth: int, width: int, activation: str
+    ) -> torch.Tensor:
+        """(k, I, n) inputs of the runs `runs`, feature-major, all of one `activation`, `depth`
+        deep and at most `width` wide -> (k, n, O) outputs (a view), with nothing kept for a
+        backward pass.
 
         Only the runs' own layers and widths are computed (the rest is zero padding, or layers
         they lack): a 64×64 grid costs a narrow, shallow run a fraction of the stack's size.
         Feature-major, each layer is Wᵀ·a over the n points: MKL runs a product along its long
         side well, and (n, 4) @ (4, 4) row by row measured 9x slower than (4, 4) @ (4, n).
         """
-        f, a = self.activation.value_, x
+        f = ACTIVATIONS[activation]
+        valuewise, a = _valuewise(f), x
         for j in range(depth):
             W, b = self.layers[j]
             fan_in = W.shape[1] if j == 0 else width
             W_t, b_t = W[runs, :fan_in, :width].transpose(1, 2), b[runs, :, :width].transpose(1, 2)
-            a = self.valuewise(f, batched(torch.baddbmm, b_t, W_t, a))
+            a = valuewise(f.value_, batched(torch.baddbmm, b_t, W_t, a))
         W, b = self.layers[-1]
         W_t, b_t = W[runs, : a.shape[1]].transpose(1, 2), b[runs].transpose(1, 2)
         return batched(torch.baddbmm, b_t, W_t, a).transpose(1, 2)
@@ -276,26 +257,95 @@ class StackedMLP:
     def backward(self, saved: Saved, delta: torch.Tensor) -> None:
         """Write d(loss)/d(params) into the gradient buffer, given delta = d(loss)/d(outputs).
 
-        Hidden layer j's gradients are written for the rows of `spans[j]` alone; the rest of the
+        Hidden layer j's gradients are written for the rows of its spans alone; the rest of the
         buffer is padding, which nothing writes. Padding in width gets exactly 0 where f(0) = 0;
         the caller masks it otherwise (trainer_stack.py, `masked`).
         """
-        inputs, top = saved.inputs, len(self.own) - 1
-        output = self.own[top]
+        top = self.top
         # bmm(out=) into a strided view would loop over the batch: compute, then copy in; as
         # (δᵀ a)ᵀ, a few rows long (aᵀ δ of one output measured 3x slower)
-        output.W_grad_t.copy_(batched(torch.bmm, delta.transpose(1, 2), inputs[top]))  # aᵀ δ
-        torch.sum(delta, dim=1, keepdim=True, out=output.b_grad)  # it writes strided views well
-        if top == 0:
+        top.W_grad_t.copy_(batched(torch.bmm, delta.transpose(1, 2), saved.top_input))  # aᵀ δ
+        torch.sum(delta, dim=1, keepdim=True, out=top.b_grad)  # it writes strided views well
+        if not self.blocks:
             return
-        # g: d(loss)/d(output) of each run's last hidden layer; as the pass goes down, the rows
-        # of runs deeper than the layer at hand hold d(loss)/d(its output) instead. δ Wᵀ of one
-        # output is a product of two numbers per entry, as bmm makes it (and 5x faster).
-        g = delta * output.W_t if delta.shape[-1] == 1 else batched(torch.bmm, delta, output.W_t)
-        for i in range(top - 1, -1, -1):
+        # g: d(loss)/d(output) of each run's last hidden layer. δ Wᵀ of one output is a product
+        # of two numbers per entry, as bmm makes it (and 5x faster).
+        g = delta * top.W_t if delta.shape[-1] == 1 else batched(torch.bmm, delta, top.W_t)
+        for block, kept in zip(self.blocks, saved.blocks, strict=True):
+            block.backward(_rows(g, block.start, block.stop), kept)
+
+
+class _Hidden:
+    """The hidden layers of one activation's runs: the stack's rows [start, stop), ordered so
+    that the runs having each hidden layer sit side by side (`spans`, within the block)."""
+
+    def __init__(
+        self,
+        activation: str,
+        start: int,
+        stop: int,
+        layers: list[Layer],
+        grad_layers: list[Layer],
+        depths: Sequence[int],
+    ) -> None:
+        self.start, self.stop = start, stop
+        self.activation = ACTIVATIONS[activation]
+        # what computes the activation and its gradient: as is where it rounds alike anywhere
+        self.elementwise = _as_is if self.activation.exact else lanewise
+        self.valuewise = _valuewise(self.activation)
+        self.spans = spans(depths, max(depths))
+        # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ
+        self.own: list[_SpanViews] = []
+        for (W, b), (W_grad, b_grad), (first, last) in zip(
+            layers, grad_layers, self.spans, strict=False
+        ):
+            W, b, W_grad, b_grad = (
+                _rows(t, start + first, start + last) for t in (W, b, W_grad, b_grad)
+            )
+            transposed = (W.transpose(1, 2), b.transpose(1, 2), W_grad.transpose(1, 2))
+            self.own.append(_SpanViews(W, b, W_grad, b_grad, *transposed))
+        # the output layer's input, gathered from each run's last hidden layer: (layer j, first
+        # row, past the last) in layer j's own rows, in the block's row order. Runs whose last
+        # layer is j sit just inside layer j's span, either side of layer j + 1's.
+        down, up = [], []
+        for j, (first, last) in enumerate(self.spans):
+            inner = self.spans[j + 1] if j + 1 < len(self.spans) else (last, last)
+            down.append((j, 0, inner[0] - first))
+            up.append((j, inner[1] - first, last - first))
+        self.last_hidden = [(j, a, b) for j, a, b in down + up[::-1] if b > a]
+
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[
+        tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]], list[torch.Tensor]
+    ]:
+        """The block's (k, n, I) inputs -> what its backward needs, and the pieces of its runs'
+        last hidden layers' outputs, in row order."""
+        inputs: list[torch.Tensor] = []  # what each layer saw
+        zs: list[torch.Tensor] = []  # each hidden layer's z and f(z), for its rows alone
+        outs: list[torch.Tensor] = []
+        a, first = x, 0  # a's rows begin at the block's row `first`
+        for own, (start, stop) in zip(self.own, self.spans, strict=True):
+            a = _rows(a, start - first, stop - first)
+            inputs.append(a)
+            z = batched(torch.baddbmm, own.b, a, own.W)  # b + a @ W
+            a, first = self.valuewise(self.activation.value, z), start
+            zs.append(z)
+            outs.append(a)
+        return (inputs, zs, outs), [_rows(outs[j], a, b) for j, a, b in self.last_hidden]
+
+    def backward(
+        self,
+        g: torch.Tensor,
+        kept: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]],
+    ) -> None:
+        """Given g, d(loss)/d(output) of each of the block's runs' last hidden layer: as the pass
+        goes down, the rows of runs deeper than the layer at hand hold d(loss)/d(its output)."""
+        inputs, zs, outs = kept
+        for i in range(len(self.own) - 1, -1, -1):
             own, (start, stop) = self.own[i], self.spans[i]
             rows = _rows(g, start, stop)
-            dz = self.elementwise(self.activation.backward, rows, saved.zs[i], saved.outs[i])
+            dz = self.elementwise(self.activation.backward, rows, zs[i], outs[i])
             own.W_grad.copy_(batched(torch.bmm, inputs[i].transpose(1, 2), dz))
             torch.sum(dz, dim=1, keepdim=True, out=own.b_grad)
             if i == 0:
@@ -304,6 +354,23 @@ class StackedMLP:
                 rows.copy_(batched(torch.bmm, dz, own.W_t))
             else:  # the rows of the runs that have layer i: contiguous, written in place
                 torch.bmm(dz, own.W_t, out=rows)
+
+
+def _valuewise(activation: Activation) -> Callable[..., torch.Tensor]:
+    """What computes f itself: as is where it rounds alike anywhere (see `lanewise`)."""
+    return _as_is if activation.exact or activation.exact_value else lanewise
+
+
+def blocks(values: Sequence[T]) -> list[tuple[T, int, int]]:
+    """(value, first, past the last) of each run of equal neighbouring values: the rows of one
+    activation, or of one optimizer."""
+    result: list[tuple[T, int, int]] = []
+    for k, value in enumerate(values):
+        if result and result[-1][0] == value:
+            result[-1] = (value, result[-1][1], k + 1)
+        else:
+            result.append((value, k, k + 1))
+    return result
 
 
 class _SpanViews(NamedTuple):

@@ -1,8 +1,9 @@
 """torch.optim's SGD, momentum and Adam for K runs at once, over one flat `(K, P)` buffer.
 
 Each run keeps its own optimizer, rate and step count as `(K, 1)` columns, and each run's update
-is the one its `torch.optim` would make. The stack puts its Adam runs first: Adam's passes run
-over their rows and SGD's over the others', each row paying for its own optimizer only.
+is the one its `torch.optim` would make. Adam's passes run over its rows and SGD's over the
+others', each a few blocks of neighbouring rows (the stack orders its rows so), each row paying
+for its own optimizer only.
 A run's state moves between its own optimizer and the stack with `read_state` / `write_state`.
 """
 
@@ -11,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from layerlab.core.stacked.model import Layer, lanewise
+from layerlab.core.stacked.model import Layer, blocks, lanewise
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 
@@ -20,11 +21,23 @@ SCHEDULE_STEPS = 128  # steps whose per-run step sizes are worked out at once
 
 
 class StepSizes(NamedTuple):
-    """One step's sizes: each Adam run's lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ), each SGD run's lr."""
+    """One step's sizes, of the Adam rows and of the others each in row order: each Adam run's
+    lr / (1 − β₁ᵗ) and 1 / √(1 − β₂ᵗ), each SGD run's lr."""
 
     adam: torch.Tensor  # (a, 1)
     inverse_correction: torch.Tensor  # (a, 1)
     sgd: torch.Tensor  # (K − a, 1)
+
+
+class _Rows(NamedTuple):
+    """A block of neighbouring rows of one optimizer: views made once (a view costs an
+    operation a step), and where its sizes sit among that optimizer's (`first`, `last`)."""
+
+    params: torch.Tensor
+    grads: torch.Tensor
+    state: tuple[torch.Tensor, ...]  # SGD: momentum column, velocity; Adam: exp_avg, exp_avg_sq
+    first: int
+    last: int
 
 
 class StackedOptimizer:
@@ -43,22 +56,20 @@ class StackedOptimizer:
         grads: torch.Tensor,  # (K, P)
         learning_rates: torch.Tensor,  # (K, 1)
         momentum: torch.Tensor,  # (K, 1): 0.9 for momentum, 0 for plain SGD and Adam
-        is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD; the Adam runs first
+        is_adam: torch.Tensor,  # (K, 1): 1 for Adam, 0 for SGD
         adam_steps: torch.Tensor,  # (K, 1): Adam steps taken so far, for the bias corrections
         velocity: torch.Tensor,  # (K, P): SGD's momentum buffer
         exp_avg: torch.Tensor,  # (K, P): Adam's first moment
         exp_avg_sq: torch.Tensor,  # (K, P): Adam's second moment
     ) -> None:
         self.learning_rates, self.adam_steps = learning_rates, adam_steps
-        self.adams = a = int((is_adam == 1).sum())  # rows [:a] are Adam's, [a:] SGD's
-        if not bool((is_adam[:a] == 1).all()):
-            raise ValueError("a stack's Adam runs come first")
-        self.momentum, self.velocity = momentum[a:], velocity[a:]
-        self.exp_avg, self.exp_avg_sq = exp_avg[:a], exp_avg_sq[:a]
-        # each optimizer's rows, as views made once (a view costs an operation a step)
-        self.sgd_params, self.sgd_grads = params[a:], grads[a:]
-        self.adam_params, self.adam_grads = params[:a], grads[:a]
-        self.sgd = a < len(params)
+        self.adam_blocks: list[tuple[int, int]] = []  # (first row, past the last) of each block
+        self.sgd_blocks: list[tuple[int, int]] = []
+        for adam, start, stop in blocks((is_adam[:, 0] == 1).tolist()):
+            (self.adam_blocks if adam else self.sgd_blocks).append((start, stop))
+        self.adams = sum(stop - start for start, stop in self.adam_blocks)
+        self._adam = _rows_of(self.adam_blocks, params, grads, exp_avg, exp_avg_sq)
+        self._sgd = _rows_of(self.sgd_blocks, params, grads, momentum, velocity)
         # √(v + tiny): sqrt of 0 (padding, dead units) takes a path ~6x slower, and tiny (~5e-31
         # in float32) moves the result by < 1e-7 relative, float32's own rounding
         self.tiny = torch.finfo(exp_avg_sq.dtype).tiny ** 0.8
@@ -71,12 +82,14 @@ class StackedOptimizer:
         SCHEDULE_STEPS values of its step count t: (S, a, 1) each; SGD's is its rate."""
         self.sync()
         ahead = torch.arange(1, SCHEDULE_STEPS + 1, dtype=self.adam_steps.dtype)
-        t = self.adam_steps[: self.adams] + ahead.to(self.adam_steps.device).view(-1, 1, 1)
+        steps = _gathered(self.adam_steps, self.adam_blocks)
+        t = steps + ahead.to(steps.device).view(-1, 1, 1)
         # lanewise: a run's pow and rsqrt round alike wherever it sits in the stack
-        learning_rates = self.learning_rates[: self.adams]
+        learning_rates = _gathered(self.learning_rates, self.adam_blocks)
         self._adam_step_sizes = learning_rates / (1 - lanewise(_pow_of(ADAM_BETA1), t))
         self._inverse_corrections = lanewise(torch.rsqrt, 1 - lanewise(_pow_of(ADAM_BETA2), t))
-        self._sgd_step_sizes = self.learning_rates[self.adams :].expand(SCHEDULE_STEPS, -1, -1)
+        sgd_rates = _gathered(self.learning_rates, self.sgd_blocks)
+        self._sgd_step_sizes = sgd_rates.expand(SCHEDULE_STEPS, -1, -1)
 
     def sync(self) -> None:
         """Count the steps taken into `adam_steps`, and work the schedule out afresh."""
@@ -101,17 +114,43 @@ class StackedOptimizer:
 
         Device work alone, no host-side state: a CUDA graph captures it once and replays it
         with each step's sizes copied in (graph.py)."""
-        if self.sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
-            direction = self.velocity.mul_(self.momentum).add_(self.sgd_grads)
-            self.sgd_params.addcmul_(sizes.sgd, direction, value=-1)
-        if self.adams:
-            g = self.adam_grads
-            self.exp_avg.lerp_(g, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
-            self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
-            denom = (self.exp_avg_sq + self.tiny).sqrt_()
-            denom.mul_(sizes.inverse_correction).add_(ADAM_EPS)
-            direction = self.exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
-            self.adam_params.addcmul_(sizes.adam, direction, value=-1)
+        whole = len(self._sgd) == 1  # one block: its sizes are all of them, no view to make
+        for rows in self._sgd:  # buf = μ·buf + g; PyTorch's first buf = g is the same from buf = 0
+            momentum, velocity = rows.state
+            size = sizes.sgd if whole else sizes.sgd[rows.first : rows.last]
+            direction = velocity.mul_(momentum).add_(rows.grads)
+            rows.params.addcmul_(size, direction, value=-1)
+        whole = len(self._adam) == 1
+        for rows in self._adam:
+            g, (exp_avg, exp_avg_sq) = rows.grads, rows.state
+            exp_avg.lerp_(g, 1 - ADAM_BETA1)  # m = β₁m + (1−β₁)g
+            exp_avg_sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
+            size, correction = sizes.adam, sizes.inverse_correction
+            if not whole:
+                size, correction = size[rows.first : rows.last], correction[rows.first : rows.last]
+            denom = (exp_avg_sq + self.tiny).sqrt_()
+            denom.mul_(correction).add_(ADAM_EPS)
+            direction = exp_avg / denom  # m̂ / (√v̂ + ε), up to 1/(1 − β₁ᵗ)
+            rows.params.addcmul_(size, direction, value=-1)
+
+
+def _rows_of(
+    row_blocks: list[tuple[int, int]],
+    params: torch.Tensor,
+    grads: torch.Tensor,
+    *state: torch.Tensor,
+) -> list[_Rows]:
+    result, first = [], 0
+    for start, stop in row_blocks:
+        views = (t[start:stop] for t in (params, grads, *state))
+        result.append(_Rows(next(views), next(views), tuple(views), first, first + stop - start))
+        first += stop - start
+    return result
+
+
+def _gathered(column: torch.Tensor, row_blocks: list[tuple[int, int]]) -> torch.Tensor:
+    """The rows of these blocks of a (K, 1) column, one after another: (rows, 1)."""
+    return torch.cat([column[start:stop] for start, stop in row_blocks] or [column[:0]])
 
 
 def _pow_of(base: float) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -1,7 +1,8 @@
 """Many runs trained as one stacked model: the classroom engine.
 
-A `TrainerStack` takes over the stepping of K Trainers whose runs share a task, an activation and
-a width class. Their weights, gradients and optimizer state live in flat `(K, P)` buffers, each
+A `TrainerStack` takes over the stepping of K Trainers whose runs share a task and a width class,
+whatever their activations (each activation's hidden layers are computed in a block of rows of
+their own). Their weights, gradients and optimizer state live in flat `(K, P)` buffers, each
 run padded to the stack's geometry (see `model`), and one explicit forward, backward and
 optimizer pass steps them all. Each run keeps its own data, batch order, batch size, optimizer,
 rates and regularization, and follows the trajectory its Trainer follows alone: a run may join
@@ -74,27 +75,28 @@ def run_step_cost(key: StackKey) -> float:
 
 
 def stack_key(run: RunSpec | Trainer) -> StackKey:
-    """Runs with one key share a stack: task, outputs, activation, width class, inputs, batch
-    class, dtype, device. Runs with no hidden layer stack apart: they have no activation to
-    share. Inputs are never padded, and a batch only to its own class, whatever its stack mates:
-    a sum over padded zeros can round otherwise than the same sum unpadded, and a run's numbers
-    must not depend on its stack mates.
+    """Runs with one key share a stack: task, outputs, whether they have hidden layers, width
+    class, inputs, batch class, dtype, device. Any activations share a stack (one block of
+    rows each: a stack fewer saves its output layer, loss and optimizer passes); runs with no
+    hidden layer stack apart. Inputs are never padded, and a batch only to its own class,
+    whatever its stack mates: a sum over padded zeros can round otherwise than the same sum
+    unpadded, and a run's numbers must not depend on its stack mates.
 
     Of a spec alone, the key as far as it tells before the run's data exists (an upload's task
     and columns, the batch a small table caps): where the server places a run.
     """
     spec = run if isinstance(run, RunSpec) else run.spec
-    activation, width = "none", 0
+    hidden, width = "none", 0
     if spec.hidden_widths:
-        activation, width = spec.activation, width_class(max(spec.hidden_widths))
+        hidden, width = "hidden", width_class(max(spec.hidden_widths))
     if isinstance(run, RunSpec):
         info = DATASETS.get(spec.dataset.name)
         task = (info.task if info else None) or "csv"
         outputs = spec.dataset.classes if task == "multiclass" else None
         batch = batch_class(spec.batch_size)
-        return (task, outputs, activation, width, tuple(spec.features), batch)
+        return (task, outputs, hidden, width, tuple(spec.features), batch)
     dataset = run.dataset
-    return (dataset.task, dataset.n_outputs, activation, width, run.n_inputs,
+    return (dataset.task, dataset.n_outputs, hidden, width, run.n_inputs,
             batch_class(run.batch_size), run.dtype, str(run.device))  # fmt: skip
 
 
@@ -131,11 +133,7 @@ class TrainerStack:
         first = trainers[0]
         self.key = stack_key(first)
         self.task, self.n_outputs = first.dataset.task, first.dataset.n_outputs
-        self.activation = first.spec.activation if first.spec.hidden_widths else "linear"
-        # Where f(0) = 0, a padded unit outputs 0 and its weights out are 0, so every gradient
-        # in the padding is exactly 0 already (a run gone to inf aside, whose loss ends it): the
-        # mask is needed only by an activation like the sigmoid (f(0) = 0.5)
-        self.masked = bool(ACTIVATIONS[self.activation].value(torch.zeros(1)).item() != 0)
+        self.masked = False  # see _rebuild
         self.dtype, self.device = first.dtype, first.device
         self.geometry = Geometry(first.n_inputs, self.key[3], first.spec.depth, self.n_outputs)
         self.trainers: list[Trainer] = []
@@ -179,14 +177,21 @@ class TrainerStack:
         self._rebuild()
 
     def _order(self) -> None:
-        """Members reordered (otherwise as they joined): Adam's runs first, the shallowest first,
-        then the others, the deepest first. The optimizer's passes then run over rows of one
-        optimizer each (optimizer.py), and each hidden layer over the rows of the runs that have
-        it, one block about the boundary (model.py, `spans`)."""
+        """Members reordered (otherwise as they joined): a block of rows for each activation,
+        and in it one optimizer's runs first, the shallowest first, then the other's, the
+        deepest first. Each hidden layer then runs over the rows of the block's runs that have
+        it, one span about the boundary (model.py, `spans`). Blocks alternate which optimizer
+        comes first (SGD's in the first block, Adam's in the second, …), so that the Adam runs
+        of two neighbouring blocks meet: the optimizer's passes run over a few blocks of rows
+        of one optimizer each (optimizer.py), and Adam's, nine operations a step, over fewest.
+        """
+        names = sorted({_activation(trainer) for trainer in self.trainers})
 
-        def place(k: int) -> tuple[bool, int]:
-            spec = self.trainers[k].spec
-            return spec.optimizer != "adam", spec.depth if spec.optimizer == "adam" else -spec.depth
+        def place(k: int) -> tuple[int, bool, int]:
+            trainer = self.trainers[k]
+            block, depth = names.index(_activation(trainer)), trainer.spec.depth
+            first = (trainer.spec.optimizer == "adam") == (block % 2 == 1)  # its runs come first
+            return block, not first, depth if first else -depth
 
         order = sorted(range(len(self)), key=place)
         if order != list(range(len(self))):
@@ -266,8 +271,14 @@ class TrainerStack:
     def _rebuild(self) -> None:
         """Views into the rows for the model and optimizer; batches are gathered afresh."""
         rows = self.rows
-        self.model = StackedMLP(self.geometry, self.activation, rows["params"], rows["grads"],
+        activations = [_activation(trainer) for trainer in self.trainers]
+        self.model = StackedMLP(self.geometry, activations, rows["params"], rows["grads"],
                                 rows["depth"])  # fmt: skip
+        # Where f(0) = 0, a padded unit outputs 0 and its weights out are 0, so every gradient
+        # in the padding is exactly 0 already (a run gone to inf aside, whose loss ends it): the
+        # mask is needed only by an activation like the sigmoid (f(0) = 0.5)
+        zero = torch.zeros(1)
+        self.masked = any(ACTIVATIONS[name].value(zero).item() != 0 for name in set(activations))
         self.optimizer = StackedOptimizer(
             rows["params"], rows["grads"], rows["learning_rate"], rows["momentum"],
             rows["is_adam"], rows["adam_steps"], rows["velocity"], rows["exp_avg"],
@@ -445,7 +456,9 @@ class TrainerStack:
         columns = dict(zip(names, rows["params"].new_zeros(len(names), K), strict=True))
         for group in self.groups:
             n_train = group.sizes["train"]
-            both = self.model.outputs(group.points, group.runs, group.depth, group.width)
+            both = self.model.outputs(
+                group.points, group.runs, group.depth, group.width, group.activation
+            )
             for split, outputs in (("train", both[:, :n_train]), ("test", both[:, n_train:])):
                 y, weights = group.targets[split], group.weights[split]
                 losses = (sample_losses(self.task, outputs, y) * weights).sum(1)
@@ -481,7 +494,9 @@ class TrainerStack:
         for group in self.grid_groups:
             if group.sizes["cells"] == 0:
                 continue
-            outputs = self.model.outputs(group.cells, group.runs, group.depth, group.width)
+            outputs = self.model.outputs(
+                group.cells, group.runs, group.depth, group.width, group.activation
+            )
             for i, k in enumerate(group.members):
                 trainer = self.trainers[k]
                 if trainer.dataset.is_2d:
@@ -505,10 +520,11 @@ def evaluation_class(width: int) -> int:
 
 @dataclass
 class _Group:
-    """Members of one depth (for grids, of one width class too), evaluated together at their
-    widest member's width, with their data gathered once (it never changes; only the weights
-    do)."""
+    """Members of one activation and depth (for grids, of one width class too), evaluated
+    together at their widest member's width, with their data gathered once (it never changes;
+    only the weights do)."""
 
+    activation: str
     depth: int
     width: int
     members: list[int]  # member indices
@@ -526,14 +542,15 @@ def _groups(
     device: torch.device,
     width_class: Callable[[int], int] = lambda width: 0,
 ) -> list[_Group]:
-    """Members by depth (and by `width_class` of their widest layer), each group at its widest
-    run's width."""
-    members: dict[tuple[int, int], list[int]] = {}
+    """Members by activation and depth (and by `width_class` of their widest layer), each group
+    at its widest run's width."""
+    members: dict[tuple[str, int, int], list[int]] = {}
     for k, trainer in enumerate(trainers):
         width = max(trainer.spec.hidden_widths, default=0)
-        members.setdefault((trainer.spec.depth, width_class(width)), []).append(k)
+        key = (_activation(trainer), trainer.spec.depth, width_class(width))
+        members.setdefault(key, []).append(k)
     groups = []
-    for (depth, _), ks in sorted(members.items()):
+    for (activation, depth, _), ks in sorted(members.items()):
         chosen = [trainers[k] for k in ks]
         width = max(max(t.spec.hidden_widths, default=0) for t in chosen)
         sizes = {
@@ -547,7 +564,7 @@ def _groups(
         cells = rows["grid_cells"][runs, : sizes["cells"]]
         groups.append(
             _Group(
-                depth, width, ks, runs, sizes,
+                activation, depth, width, ks, runs, sizes,
                 points=points.transpose(1, 2).contiguous(),
                 targets={split: rows[f"y_{split}"][runs, : sizes[split]] for split in splits},
                 weights={split: rows[f"{split}_weights"][runs, : sizes[split]] for split in splits},
@@ -555,6 +572,11 @@ def _groups(
             )
         )  # fmt: skip
     return groups
+
+
+def _activation(trainer: Trainer) -> str:
+    """The activation a run's hidden layers compute (none: "linear")."""
+    return trainer.spec.activation if trainer.spec.hidden_widths else "linear"
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
