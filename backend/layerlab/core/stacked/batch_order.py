@@ -7,6 +7,8 @@ Trainer where it would be had it drawn them itself, at any step, as often as ask
 touching what the stack drew: reading a run never changes its path.
 """
 
+from collections.abc import Callable
+
 import torch
 
 from layerlab.core.training import Trainer
@@ -24,13 +26,15 @@ class BatchOrder:
         self.steps_per_epoch = trainer.steps_per_epoch
         # The stack's own copy of the Trainer's generator: the Trainer's is only ever written.
         self._generator = torch.Generator().set_state(trainer.shuffle.get_state())
-        # every epoch's weights are the same: 1/batch, and 0 where the last batch is short
+        # every epoch's weights are the same: 1/batch, and 0 where the last batch is short, in
+        # the run's dtype (a division rounds exactly: as float64's 1/batch rounded to float32)
         slots = self.steps_per_epoch * self.batch_size
         real = (torch.arange(slots) < self.n_train).view(self.steps_per_epoch, -1)
-        weights = real.to(torch.float64) / real.sum(dim=1, keepdim=True)  # exact 1/batch
-        self._weights = torch.zeros(self.steps_per_epoch, self.width, dtype=torch.float64)
+        weights = real.to(trainer.dtype) / real.sum(dim=1, keepdim=True)
+        self._weights = torch.zeros(self.steps_per_epoch, self.width, dtype=trainer.dtype)
         self._weights[:, : self.batch_size] = weights
         self._weight_rows = self._weights  # the weights of whole epochs, one after another
+        self._padded_epoch = torch.zeros(slots, dtype=torch.long)  # see _fill
         # the drawn epochs' steps, from epoch `_first_epoch` up to `_next_epoch` (the one the
         # generator draws next), and the generator state before each was drawn (None: drawn
         # by the Trainer before the stack took over)
@@ -39,33 +43,48 @@ class BatchOrder:
         self._steps = torch.zeros(0, self.width, dtype=torch.long)
         self._before: dict[int, torch.Tensor | None] = {}
         if position:
-            self._steps = self._laid_out(trainer.epoch_order.cpu().view(1, -1))
+            self._steps = self._laid_out(trainer.epoch_order.cpu())
             self._before[epoch] = None
             self._next_epoch += 1
 
-    def _laid_out(self, orders: torch.Tensor) -> torch.Tensor:
-        """(E, n_train) epoch orders -> their (E · steps_per_epoch, width) steps; a short last
-        batch and the width past the batch hold row 0 (at weight 0)."""
-        slots = torch.zeros(len(orders), self.steps_per_epoch * self.batch_size, dtype=torch.long)
-        slots[:, : self.n_train] = orders
-        steps = slots.view(-1, self.batch_size)
+    def _laid_out(self, order: torch.Tensor) -> torch.Tensor:
+        """An epoch's order of the training points -> its (steps_per_epoch, width) steps."""
+        steps = self._slots(1)
+        self._fill(steps, 0, lambda slots: slots.copy_(order))
+        return steps
+
+    def _slots(self, epochs: int) -> torch.Tensor:
+        """Steps of `epochs` epochs, every slot row 0: a short last batch, and the width past the
+        batch, hold row 0 (at weight 0)."""
+        return torch.zeros(epochs * self.steps_per_epoch, self.width, dtype=torch.long)
+
+    def _fill(
+        self, steps: torch.Tensor, epoch: int, write: Callable[[torch.Tensor], object]
+    ) -> None:
+        """`write` an epoch's order of the training points into its n_train slots of `steps`:
+        in place where they are one run of memory (batches not padded), else copied in."""
+        rows = steps[epoch * self.steps_per_epoch : (epoch + 1) * self.steps_per_epoch]
         if self.width == self.batch_size:
-            return steps
-        padded = steps.new_zeros(len(steps), self.width)
-        padded[:, : self.batch_size] = steps
-        return padded
+            write(rows.view(-1)[: self.n_train])
+            return
+        batches = self._padded_epoch  # (steps_per_epoch · batch,): zero past n_train
+        write(batches[: self.n_train])
+        rows[:, : self.batch_size] = batches.view(self.steps_per_epoch, self.batch_size)
 
     def _draw(self, epoch: int) -> None:
         """The epochs up to `epoch` drawn, in order, as the Trainer draws them."""
         count = epoch + 1 - self._next_epoch
         if count <= 0:
             return
-        orders = torch.empty(count, self.n_train, dtype=torch.long)
-        for row in orders:  # into their rows: the same order as the Trainer's own randperm
+        steps = self._slots(count)
+        for drawn in range(count):  # the same order as the Trainer's own randperm
             self._before[self._next_epoch] = self._generator.get_state()
-            torch.randperm(self.n_train, generator=self._generator, out=row)
+            self._fill(steps, drawn, self._randperm)
             self._next_epoch += 1
-        self._steps = torch.cat([self._steps, self._laid_out(orders)])
+        self._steps = torch.cat([self._steps, steps])
+
+    def _randperm(self, out: torch.Tensor) -> None:
+        torch.randperm(self.n_train, generator=self._generator, out=out)
 
     def _forget_before(self, epoch: int) -> None:
         """Epochs before `epoch` dropped: steps only move forward."""
@@ -80,8 +99,8 @@ class BatchOrder:
         """Steps first_step … first_step + count − 1: (count, width) indices and weights.
 
         Steps only move forward: epochs before `first_step`'s are forgotten."""
+        self._forget_before(first_step // self.steps_per_epoch)  # first: the draw copies less
         self._draw((first_step + count - 1) // self.steps_per_epoch)
-        self._forget_before(first_step // self.steps_per_epoch)
         self._check_kept(first_step // self.steps_per_epoch)
         start = first_step - self._first_epoch * self.steps_per_epoch
         position = first_step % self.steps_per_epoch

@@ -360,7 +360,9 @@ class TrainerStack:
             for k, (trainer, done) in enumerate(zip(self.trainers, steps_done, strict=True))
         ]
         # each run's rows in the (K · N, …) train data flattened, then gathered as whole rows
-        rows = torch.stack([i + k * n_train for k, (i, _) in enumerate(taken)], 1).to(self.device)
+        rows = torch.stack([i for i, _ in taken], 1)
+        rows += torch.arange(0, len(taken) * n_train, n_train).view(1, -1, 1)
+        rows = rows.to(self.device)
         weights = torch.stack([w for _, w in taken], 1)
         x = gather_rows(self.rows["x_train"].flatten(0, 1), rows)  # (S, K, batch, I)
         y = gather_rows(self.rows["y_train"].flatten(0, 1), rows)  # (S, K, batch)
