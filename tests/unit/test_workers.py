@@ -93,7 +93,7 @@ def test_a_stack_spills_over_once_its_worker_is_a_stack_ahead() -> None:
 
 
 def test_a_worker_of_costly_runs_holds_fewer_of_them() -> None:
-    """Runs of width class 32 cost a step ~2.6 times what runs of class 16 cost: a worker of
+    """Runs of width class 32 cost a step ~3.7 times what runs of class 16 cost: a worker of
     narrow runs takes more of them, and the two workers' steps cost about the same."""
     pool = pool_of(2)
     for i in range(40):
@@ -110,14 +110,14 @@ def test_a_worker_of_costly_runs_holds_fewer_of_them() -> None:
     )
 
 
-def test_the_servers_places_are_pooled_and_no_worker_takes_more_than_half_again_its_share() -> None:
-    pool = pool_of(2, runs_per_worker=4)
-    for i in range(8):
+def test_the_servers_places_are_pooled_and_no_worker_takes_more_than_twice_its_share() -> None:
+    pool = pool_of(3, runs_per_worker=4)
+    for i in range(12):
         pool.submit(f"narrow-{i}", spec(widths=[2]))
-        assert pool.executor.free_slots() == 8 - (i + 1)
+        assert pool.executor.free_slots() == 12 - (i + 1)
     counts = [len(worker.runs) for worker in pool.executor._workers]
-    assert sorted(counts) == [2, 6]  # 1.5 x 4: one worker may hold 6, to keep its stack whole
-    assert pool.submit("more", spec(widths=[2])) == counts.index(2)  # the other takes the rest
+    assert max(counts) == 8  # 2 x 4: one worker would take more, to keep its stack whole
+    assert pool.submit("more", spec(widths=[2])) != counts.index(8)  # the others take the rest
 
 
 def test_affinity_follows_the_stack_key_as_far_as_the_spec_tells() -> None:

@@ -39,8 +39,11 @@ from layerlab.engine.executor import (
 logger = logging.getLogger("layerlab.workers")
 
 # A worker may hold this many times its share of runs (the server holds workers ×
-# runs_per_worker in all): room to give a worker of cheap runs more of them than one of costly ones.
-SHARE_SLACK = 1.5
+# runs_per_worker in all): room to give a worker of cheap runs more of them than one of costly
+# ones. A run of width class 32 costs ~3.7 of class 16: at 1.5, the bench's class put its 101
+# narrow runs' last 5 in a stack of their own beside the wide ones, and that worker's runs got
+# 0.68-0.71 of the median's rate in two of three invocations (1.0 in three at 2).
+SHARE_SLACK = 2.0
 
 
 @dataclass(eq=False, kw_only=True)
@@ -141,7 +144,7 @@ class WorkerSlots(Generic[W]):
     def _placement(self, key: StackKey) -> W:
         """The worker for a new run: one already holding runs of its stack, so that stacks grow
         few and large, unless that worker's step costs more than the least busy one's by more
-        than a new stack would (`step_cost`: a run of width 32 weighs as 2.6 of width 16);
+        than a new stack would (`step_cost`: a run of width 32 weighs as 3.7 of width 16);
         else the least busy. A worker holds at most SHARE_SLACK times its share of runs. A
         worker still starting takes runs only while none is ready: a run should not wait for a
         replacement to import PyTorch (or, on a cluster, for a node to have room) when another

@@ -60,18 +60,18 @@ def batch_class(batch_size: int) -> int:
     return max(32, 1 << (batch_size - 1).bit_length())
 
 
-# What a step costs a worker, in steps of one run of width class 16 and batch class 32 (~4.5 µs
-# on a core of a 2-core AVX-512 machine): each stack's own share, the few dozen operations a step
-# is whatever the stack's size (~140 µs), and each run's, which grows with its padded width
-# (class 32 measured 2.7 times class 16) and batch. Placing the bench's mix for 20 seeds by these
-# costs, the slowest run got at least 0.84 of the median's rate (0.74 with a stack at 15).
+# What a step costs a worker, in steps of one run of width class 16 and batch class 32, with its
+# share of the metric and grid passes at their default rates (~8 µs on a core of a 2-core AVX-512
+# machine): each stack's own share, the few dozen operations a step is whatever the stack's size
+# (~250 µs: some 30 runs' worth), and each run's, which grows with its padded width (class 32
+# measured 3.7 times class 16: its grids' products grow with the width squared) and batch.
 STACK_STEP_COST = 30.0
 
 
 def run_step_cost(key: StackKey) -> float:
     """A run's own share of its stack's step, by its key (width class, batch class)."""
     width, batch = max(16, key[3]), key[5]
-    return (width / 16) ** 1.4 * batch / 32
+    return (width / 16) ** 1.9 * batch / 32
 
 
 def stack_key(run: RunSpec | Trainer) -> StackKey:
