@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         ge=1,
         le=1024,
         description="Runs the server holds at once for each worker, pooled (one worker holds at "
-        "most 1.5 times as many); paused ones cost memory, not time.",
+        "most twice as many); paused ones cost memory, not time.",
     )
     time_slice_s: float = Field(
         0.02,

@@ -2,8 +2,9 @@
 
 A stack has one geometry: every run's inputs are padded to the widest run's, every hidden layer
 to the stack's width, and the stack is as deep as its deepest run, so that runs of any width and
-depth up to the stack's train together. Each hidden layer is computed for the runs that have it
-alone (their rows sit side by side), and a run's output layer takes its own last hidden layer.
+depth up to the stack's train together, whatever their activations (each activation's runs are
+a block of rows). Each hidden layer is computed for the runs that have it alone (their rows sit
+side by side), and a run's output layer takes its own last hidden layer.
 Padded weights are zero and get no gradient (exactly 0 where f(0) = 0, masked otherwise), so they
 stay exactly zero.
 """
