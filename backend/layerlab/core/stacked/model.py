@@ -164,11 +164,19 @@ def relayout(flat: torch.Tensor, old: Geometry, new: Geometry) -> torch.Tensor:
     return laid_out
 
 
-class Saved(NamedTuple):
-    """What a forward pass keeps for the backward: of each activation's block, each layer's
-    input, each hidden z and f(z); and the output layer's input."""
+class Kept(NamedTuple):
+    """What a block's forward pass keeps for its backward: each layer's input, z and f(z)."""
 
-    blocks: list[tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]]
+    inputs: list[torch.Tensor]
+    zs: list[torch.Tensor]
+    outs: list[torch.Tensor]
+
+
+class Saved(NamedTuple):
+    """What a forward pass keeps for the backward: each activation's block's, and the output
+    layer's input."""
+
+    blocks: list[Kept]
     top_input: torch.Tensor
 
 
@@ -295,7 +303,9 @@ class _Hidden:
         self.elementwise = _as_is if self.activation.exact else lanewise
         self.valuewise = _valuewise(self.activation)
         self.spans = spans(depths, max(depths))
-        # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ
+        # each layer's views over the rows that have it, made once: W, b, their gradients, Wᵀ;
+        # the block's own layers alone (not strict): it is as deep as its deepest run, and the
+        # stack's later layers and its output layer are not the block's
         self.own: list[_SpanViews] = []
         for (W, b), (W_grad, b_grad), (first, last) in zip(
             layers, grad_layers, self.spans, strict=False
@@ -315,11 +325,7 @@ class _Hidden:
             up.append((j, inner[1] - first, last - first))
         self.last_hidden = [(j, a, b) for j, a, b in down + up[::-1] if b > a]
 
-    def forward(
-        self, x: torch.Tensor
-    ) -> tuple[
-        tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]], list[torch.Tensor]
-    ]:
+    def forward(self, x: torch.Tensor) -> tuple[Kept, list[torch.Tensor]]:
         """The block's (k, n, I) inputs -> what its backward needs, and the pieces of its runs'
         last hidden layers' outputs, in row order."""
         inputs: list[torch.Tensor] = []  # what each layer saw
@@ -333,13 +339,9 @@ class _Hidden:
             a, first = self.valuewise(self.activation.value, z), start
             zs.append(z)
             outs.append(a)
-        return (inputs, zs, outs), [_rows(outs[j], a, b) for j, a, b in self.last_hidden]
+        return Kept(inputs, zs, outs), [_rows(outs[j], a, b) for j, a, b in self.last_hidden]
 
-    def backward(
-        self,
-        g: torch.Tensor,
-        kept: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]],
-    ) -> None:
+    def backward(self, g: torch.Tensor, kept: Kept) -> None:
         """Given g, d(loss)/d(output) of each of the block's runs' last hidden layer: as the pass
         goes down, the rows of runs deeper than the layer at hand hold d(loss)/d(its output)."""
         inputs, zs, outs = kept
