@@ -171,7 +171,10 @@ def test_a_weight_set_to_zero_changes_predict_as_a_hand_computation_says(
     playground: Playground,
 ) -> None:
     page = playground.page
-    playground.open("dataset=moons&samples=200&hidden=3&activation=tanh&epochs=40&until=1&lang=en")
+    # at a pace of 20 epochs a second: at full speed its 200 steps end before the pause lands
+    playground.open(
+        "dataset=moons&samples=200&hidden=3&activation=tanh&epochs=40&pace=20&until=1&lang=en"
+    )
     page.click("#play")
     page.wait_for_function(
         "() => Number(document.querySelector('#epoch').dataset.value) >= 5", timeout=20_000
@@ -252,7 +255,8 @@ def test_normal_use_asks_nothing_the_server_refuses(playground: Playground) -> N
     summary = page.locator("#summary-table")
     status = page.locator("#run-status")
     for _ in range(2):
-        playground.open("dataset=moons&samples=200&hidden=4,4&epochs=1000&lang=en")
+        # paced (50 s): at full speed the run could end before the sliders move
+        playground.open("dataset=moons&samples=200&hidden=4,4&epochs=1000&pace=20&lang=en")
         page.click("#play")
         expect(status).to_have_attribute("data-status", "running", timeout=20_000)
         page.locator("#depth").fill("3")

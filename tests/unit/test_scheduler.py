@@ -49,7 +49,8 @@ def test_a_freed_place_goes_to_the_least_served_client_first() -> None:
         first, _ = scheduler.create_run(LONG, "ana")
         second, _ = scheduler.create_run(LONG, "ana")
         queued_ana, _ = scheduler.create_run(QUICK, "ana")
-        queued_ben, _ = scheduler.create_run(QUICK, "ben")
+        # ben's a long one: a quick one could end and give its place to ana's before we look
+        queued_ben, _ = scheduler.create_run(LONG, "ben")
         assert scheduler.describe(queued_ana["id"])["queue_position"] == 1  # type: ignore[index]
         assert scheduler.describe(queued_ben["id"])["queue_position"] == 2  # type: ignore[index]
         await until(lambda: status_of(scheduler, first["id"]) == "running")
